@@ -1,0 +1,305 @@
+"""Typed run configuration: dataclasses, YAML on disk, `--set a.b=c` overrides.
+
+The config is the whole description of a run: a checkpoint stores it, and a run is reproducible
+from it. Unknown keys and badly typed values are errors that name the key, raised as ConfigError.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+from .errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    """Which data to train on; `path` is for data read from a file (csv points)."""
+
+    name: str = "grid25"
+    path: str | None = None
+
+
+@dataclass
+class GConfig:
+    """Generator: an MLP from `noise_dim` noise to the data dimension."""
+
+    arch: str = "mlp"
+    width: int = 128
+    depth: int = 3
+    activation: str = "relu"
+    batch_norm: bool = False
+    noise_dim: int = 2
+    noise: str = "normal"  # normal | uniform (on [-1, 1])
+
+
+@dataclass
+class DConfig:
+    """Discriminator (critic); `pack` > 1 makes it judge that many samples jointly (PacGAN)."""
+
+    arch: str = "mlp"
+    width: int = 128
+    depth: int = 3
+    activation: str = "leaky_relu"
+    batch_norm: bool = False
+    spectral_norm: bool = False
+    pack: int = 1
+
+
+@dataclass
+class LossConfig:
+    """Adversarial loss, an optional penalty on D, and optional weight clipping of D."""
+
+    name: str = "ns"
+    penalty: str = "none"  # none | gp | r1
+    penalty_weight: float = 10.0
+    clip: float = 0.0  # > 0: clamp D's weights to [-clip, clip] after each D step (WGAN)
+
+
+@dataclass
+class OptConfig:
+    """One optimiser; G and D each have their own."""
+
+    name: str = "adam"  # adam | sgd | rmsprop
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    weight_decay: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    """The loop: how long, how big, and how often to log, plot and checkpoint."""
+
+    steps: int = 2000
+    batch_size: int = 256
+    d_steps: int = 1
+    ema: float = 0.0  # decay of the EMA copy of G; 0 = off
+    lr_end: float = 1.0  # both lrs fall linearly to lr * lr_end at train.steps; 1 = constant
+    log_every: int = 50
+    plot_every: int = 1000  # 0 = only at the end
+    ckpt_every: int = 1000  # 0 = only at the end
+    keep_last: int = 3
+    threads: int = 0  # torch intra-op threads; 0 = leave torch's default
+
+
+@dataclass
+class EvalConfig:
+    """How `ganforge eval` samples: the protocol's 2,500 samples, from the training noise."""
+
+    n_samples: int = 2500
+    seed: int = 12345
+    use_ema: bool = True
+
+
+@dataclass
+class RunConfig:
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    g: GConfig = field(default_factory=GConfig)
+    d: DConfig = field(default_factory=DConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    opt_g: OptConfig = field(default_factory=OptConfig)
+    opt_d: OptConfig = field(default_factory=OptConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+# --- building configs from plain data ---------------------------------------------------------
+
+
+def _is_optional(tp: Any) -> tuple[bool, Any]:
+    origin = typing.get_origin(tp)
+    if origin is Union or origin is types.UnionType:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return True, args[0]
+    return False, tp
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    optional, inner = _is_optional(tp)
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"config key '{key}' cannot be empty")
+    if inner is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"config key '{key}' must be true or false, got {value!r}")
+    if inner is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"config key '{key}' must be an integer, got {value!r}")
+    if inner is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # PyYAML reads `1e-3` (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"config key '{key}' must be a number, got {value!r}")
+    if inner is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"config key '{key}' must be a string, got {value!r}")
+    raise ConfigError(f"config key '{key}' has an unsupported type")  # pragma: no cover
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        where = f"'{prefix}'" if prefix else "the config"
+        raise ConfigError(f"{where} must be a mapping of keys to values, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            full = f"{prefix}.{key}" if prefix else str(key)
+            known = ", ".join(fields)
+            raise ConfigError(f"unknown config key '{full}' (known here: {known})")
+    kwargs = {}
+    for name, value in data.items():
+        full = f"{prefix}.{name}" if prefix else name
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = _build(tp, value if value is not None else {}, full)
+        elif isinstance(value, dict) and value:
+            sub = next(iter(value))
+            raise ConfigError(f"unknown config key '{full}.{sub}' ('{full}' is not a section)")
+        else:
+            kwargs[name] = _coerce(value, tp, full)
+    return cls(**kwargs)
+
+
+def _check(cfg: RunConfig) -> None:
+    """Value checks that types alone cannot express; each names its key."""
+    positive = {
+        "train.steps": cfg.train.steps,
+        "train.batch_size": cfg.train.batch_size,
+        "train.d_steps": cfg.train.d_steps,
+        "train.log_every": cfg.train.log_every,
+        "train.keep_last": cfg.train.keep_last,
+        "g.width": cfg.g.width,
+        "g.noise_dim": cfg.g.noise_dim,
+        "d.width": cfg.d.width,
+        "d.pack": cfg.d.pack,
+        "eval.n_samples": cfg.eval.n_samples,
+    }
+    for key, v in positive.items():
+        if v < 1:
+            raise ConfigError(f"config key '{key}' must be >= 1, got {v}")
+    for key, v in {"g.depth": cfg.g.depth, "d.depth": cfg.d.depth}.items():
+        if v < 0:
+            raise ConfigError(f"config key '{key}' must be >= 0, got {v}")
+    for key, v in {
+        "train.plot_every": cfg.train.plot_every,
+        "train.ckpt_every": cfg.train.ckpt_every,
+        "train.threads": cfg.train.threads,
+        "loss.penalty_weight": cfg.loss.penalty_weight,
+        "train.lr_end": cfg.train.lr_end,
+        "loss.clip": cfg.loss.clip,
+        "opt_g.weight_decay": cfg.opt_g.weight_decay,
+        "opt_d.weight_decay": cfg.opt_d.weight_decay,
+    }.items():
+        if v < 0:
+            raise ConfigError(f"config key '{key}' must be >= 0, got {v}")
+    for key, v in {"opt_g.lr": cfg.opt_g.lr, "opt_d.lr": cfg.opt_d.lr}.items():
+        if not v > 0:
+            raise ConfigError(f"config key '{key}' must be > 0, got {v}")
+    for key, v in {
+        "train.ema": cfg.train.ema,
+        "opt_g.beta1": cfg.opt_g.beta1,
+        "opt_g.beta2": cfg.opt_g.beta2,
+        "opt_d.beta1": cfg.opt_d.beta1,
+        "opt_d.beta2": cfg.opt_d.beta2,
+    }.items():
+        if not 0 <= v < 1:
+            raise ConfigError(f"config key '{key}' must be in [0, 1), got {v}")
+    if cfg.train.batch_size % cfg.d.pack:
+        raise ConfigError(
+            f"train.batch_size ({cfg.train.batch_size}) must be a multiple of d.pack ({cfg.d.pack})"
+        )
+
+
+def from_dict(data: dict[str, Any] | None) -> RunConfig:
+    cfg = _build(RunConfig, data or {}, "")
+    _check(cfg)
+    return cfg
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`a.b=value` -> ("a.b", parsed value); the value is read as YAML (so 3e-4, true, null work)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"override {text!r} must look like key=value, e.g. train.steps=3000")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, (dict, list)):
+        value = raw  # `--set data.path=[x]` is a string, not a structure
+    return key, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Set dotted keys inside a nested dict; unknown keys are caught later by from_dict."""
+    out = _deepcopy(data)
+    for text in overrides:
+        key, value = parse_override(text)
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"unknown config key '{key}' ('{part}' is not a section)")
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def _deepcopy(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _deepcopy(v) for k, v in data.items()}
+    return data
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(e, "problem", None) or "not valid YAML"
+        raise ConfigError(f"malformed YAML in {p}{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p} must hold a mapping of config keys, got {type(data).__name__}")
+    return data
+
+
+def load(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Read a YAML recipe (or start from defaults), apply `key=value` overrides, validate."""
+    data = load_yaml(path) if path is not None else {}
+    return from_dict(apply_overrides(data, overrides or []))

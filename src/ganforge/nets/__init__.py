@@ -1,0 +1,5 @@
+"""Networks: nn.Modules only, no training logic. `build_g` / `build_d` resolve `arch` names."""
+
+from .mlp import NETS, build_d, build_g
+
+__all__ = ["NETS", "build_d", "build_g"]

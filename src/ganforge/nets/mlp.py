@@ -1,0 +1,87 @@
+"""MLP generator and discriminator for low-dimensional data."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import DConfig, GConfig
+from ..errors import ConfigError
+from ..registry import Registry
+
+NETS: Registry = Registry("network architecture")
+
+_ACTIVATIONS = {
+    "relu": lambda: nn.ReLU(),
+    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "tanh": lambda: nn.Tanh(),
+    "elu": lambda: nn.ELU(),
+    "gelu": lambda: nn.GELU(),
+    "silu": lambda: nn.SiLU(),
+}
+
+
+def activation(name: str) -> nn.Module:
+    try:
+        return _ACTIVATIONS[name]()
+    except KeyError:
+        known = ", ".join(sorted(_ACTIVATIONS))
+        raise ConfigError(f"unknown activation {name!r} (known: {known})") from None
+
+
+def mlp(
+    in_dim: int, out_dim: int, width: int, depth: int, act: str, batch_norm: bool,
+    spectral_norm: bool = False,
+) -> nn.Sequential:
+    """`depth` hidden layers of `width` units, each Linear [-> BatchNorm] -> activation."""
+    layers: list[nn.Module] = []
+    dim = in_dim
+    for _ in range(depth):
+        layers.append(_linear(dim, width, spectral_norm))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(width))
+        layers.append(activation(act))
+        dim = width
+    layers.append(_linear(dim, out_dim, spectral_norm))
+    return nn.Sequential(*layers)
+
+
+def _linear(i: int, o: int, sn: bool) -> nn.Module:
+    layer = nn.Linear(i, o)
+    return nn.utils.parametrizations.spectral_norm(layer) if sn else layer
+
+
+class MLPGenerator(nn.Module):
+    def __init__(self, cfg: GConfig, data_dim: int) -> None:
+        super().__init__()
+        self.noise_dim = cfg.noise_dim
+        self.net = mlp(cfg.noise_dim, data_dim, cfg.width, cfg.depth, cfg.activation,
+                       cfg.batch_norm)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class MLPDiscriminator(nn.Module):
+    """Returns one raw score (logit) per input; with `pack` = k it scores k samples jointly."""
+
+    def __init__(self, cfg: DConfig, data_dim: int) -> None:
+        super().__init__()
+        self.pack = cfg.pack
+        self.net = mlp(data_dim * cfg.pack, 1, cfg.width, cfg.depth, cfg.activation,
+                       cfg.batch_norm, cfg.spectral_norm)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (n * pack, dim) samples, consecutive groups of `pack` form one packed input."""
+        return self.net(x.reshape(x.shape[0] // self.pack, -1)).squeeze(1)
+
+
+NETS.register("mlp")((MLPGenerator, MLPDiscriminator))
+
+
+def build_g(cfg: GConfig, data_dim: int) -> nn.Module:
+    return NETS.get(cfg.arch)[0](cfg, data_dim)
+
+
+def build_d(cfg: DConfig, data_dim: int) -> nn.Module:
+    return NETS.get(cfg.arch)[1](cfg, data_dim)

@@ -1,0 +1,148 @@
+"""Run directories: train, resume, evaluate and sample a run. The CLI is a thin layer over these.
+
+A run directory holds `config.yaml`, `metrics.jsonl`, `checkpoints/`, `samples/` and `eval.json`;
+nothing is written outside it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import __version__
+from .config import RunConfig
+from .data import build_data
+from .errors import CheckpointError, DataError
+from .metrics.modes import mode_stats, sliced_wasserstein
+from .train.callbacks import Checkpointer, JsonlLogger, PointPlotter, ProgressBar
+from .train.state import list_checkpoints, load_checkpoint, load_generator, restore
+from .train.trainer import Trainer, fit, generate
+
+
+def _prepare_new_run(out: Path, force: bool) -> None:
+    if out.exists() and any(out.iterdir()):
+        is_run = (out / "config.yaml").exists() or list_checkpoints(out)
+        if not force:
+            hint = "resume it with --resume, or pass --force to start over" if is_run else \
+                "choose another --out"
+            raise CheckpointError(f"{out} already exists and is not empty; {hint}")
+        if not is_run:
+            raise CheckpointError(f"{out} is not a ganforge run; refusing to delete it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool = True,
+          plots: bool = True) -> tuple[Trainer, dict[str, Any]]:
+    """Start a new run in `out` and train it to `cfg.train.steps`."""
+    out = Path(out)
+    data = build_data(cfg.data)  # fail on bad data before touching the run directory
+    _prepare_new_run(out, force)
+    (out / "config.yaml").write_text(cfg.to_yaml())
+    trainer = Trainer(cfg, data)
+    return trainer, _fit(trainer, out, progress, plots)
+
+
+def resume(run: str | Path, cfg: RunConfig | None = None, overrides: list[str] | None = None,
+           progress: bool = True, plots: bool = True) -> tuple[Trainer, dict[str, Any]]:
+    """Continue a run from its latest checkpoint; `overrides` change e.g. train.steps."""
+    from .config import apply_overrides, from_dict
+
+    run = Path(run)
+    ckpt = load_checkpoint(run)
+    if cfg is None:
+        cfg = from_dict(apply_overrides(ckpt.config.to_dict(), overrides or []))
+    trainer = restore(Trainer(cfg), ckpt)
+    (run / "config.yaml").write_text(cfg.to_yaml())
+    return trainer, _fit(trainer, run, progress, plots)
+
+
+def _fit(trainer: Trainer, out: Path, progress: bool, plots: bool) -> dict[str, Any]:
+    cfg = trainer.cfg
+    logger = JsonlLogger(out / "metrics.jsonl", cfg.train.log_every)
+    plotter = PointPlotter(out / "samples", cfg.train.plot_every) if plots else None
+    callbacks: list[Any] = [logger, Checkpointer(out, cfg.train.ckpt_every, cfg.train.keep_last)]
+    if plotter:
+        callbacks.append(plotter)
+    if progress:
+        callbacks.append(ProgressBar(cfg.train.steps))
+    fit(trainer, cfg.train.steps, callbacks)
+    return {"run": str(out), "step": trainer.step, "last_log": logger.last,
+            "plot": str(plotter.last_path) if plotter and plotter.last_path else None}
+
+
+def provenance(ckpt_path: Path, step: int, n: int, seed: int, source: str) -> dict[str, Any]:
+    return {
+        "checkpoint": str(ckpt_path),
+        "checkpoint_step": step,
+        "n_samples": n,
+        "seed": seed,
+        "generator": source,
+        "noise": "training distribution; no truncation, no rejection",
+        "ganforge_version": __version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def evaluate(run: str | Path, n: int | None = None, seed: int | None = None,
+             use_ema: bool | None = None, write: bool = True) -> dict[str, Any]:
+    """Mode metrics (VEEGAN/PacGAN protocol) of a run's latest checkpoint; writes RUN/eval.json."""
+    run = Path(run)
+    ckpt, g = load_generator(run, use_ema=True if use_ema is None else use_ema)
+    cfg = ckpt.config
+    n = n or cfg.eval.n_samples
+    seed = cfg.eval.seed if seed is None else seed
+    use = (cfg.eval.use_ema if use_ema is None else use_ema) and ckpt.has_ema()
+    if not use and ckpt.has_ema():
+        ckpt, g = load_generator(run, use_ema=False)
+    source = "ema" if use else "g"
+    try:
+        data = build_data(cfg.data)
+    except DataError as e:
+        raise DataError(f"cannot evaluate: the run's data is unavailable ({e})") from None
+    x = generate(g, cfg, n, torch.Generator().manual_seed(seed))
+    result: dict[str, Any] = {"data": cfg.data.name}
+    if data.modes is not None:
+        stats = mode_stats(x, data.modes, data.std)
+        result.update({k: stats[k] for k in ("modes", "modes_total", "hq", "reverse_kl")})
+        result["mode_counts"] = stats["counts"]
+        result["protocol"] = (f"VEEGAN/PacGAN: high quality = within {stats['threshold_std']:g} "
+                              f"std ({data.std:g}) of the nearest mode")
+    else:
+        result.update({"modes": None, "modes_total": None, "hq": None, "reverse_kl": None})
+    real = data.sample(n, torch.Generator().manual_seed(seed + 1))
+    result["sliced_wasserstein"] = sliced_wasserstein(x, real, seed=seed)
+    result["provenance"] = provenance(ckpt.path, ckpt.step, n, seed, source)
+    if write:
+        tmp = run / ".eval.json.tmp"
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+        tmp.replace(run / "eval.json")
+    return result
+
+
+def sample(run: str | Path, n: int, seed: int, out: str | Path,
+           use_ema: bool = True) -> Path:
+    """Write n generated samples to .csv or .npy (the format follows the file name)."""
+    out = Path(out)
+    if out.suffix not in (".csv", ".npy"):
+        raise DataError(f"output {out} must end in .csv or .npy")
+    if n < 1:
+        raise DataError(f"-n must be >= 1, got {n}")
+    ckpt, g = load_generator(run, use_ema=use_ema)
+    x = generate(g, ckpt.config, n, torch.Generator().manual_seed(seed)).numpy()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npy":
+        np.save(out, x)
+    else:
+        header = ",".join(f"x{i}" for i in range(x.shape[1])) if x.shape[1] != 2 else "x,y"
+        np.savetxt(out, x, delimiter=",", header=header, comments="", fmt="%.7g")
+    return out

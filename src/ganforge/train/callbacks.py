@@ -1,0 +1,193 @@
+"""What happens around a step: logging, plots, checkpoints, the progress bar.
+
+Each callback is a small object with on_start / on_step / on_end / on_interrupt; the loop in
+trainer.fit calls them in order. They are the trainer's only side effects.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .state import checkpoint_path, prune, save_checkpoint
+from .trainer import Trainer
+
+LOGGED = ("loss_d", "loss_g", "d_acc", "d_acc_real", "d_acc_fake", "grad_norm_d",
+          "grad_norm_g", "penalty")
+
+
+class Callback:
+    def on_start(self, trainer: Trainer) -> None:
+        pass
+
+    def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
+        pass
+
+    def on_end(self, trainer: Trainer) -> None:
+        pass
+
+    def on_interrupt(self, trainer: Trainer) -> None:
+        pass
+
+
+def epoch_of(trainer: Trainer) -> float:
+    """Passes over the training points; for distributions sampled afresh, an epoch is a step."""
+    size = trainer.data.size
+    if size is None:
+        return float(trainer.step)
+    seen = trainer.step * trainer.cfg.train.batch_size * trainer.cfg.train.d_steps
+    return seen / size
+
+
+class JsonlLogger(Callback):
+    """Appends one JSON line per `every` steps to metrics.jsonl: means over the interval."""
+
+    def __init__(self, path: str | Path, every: int) -> None:
+        self.path = Path(path)
+        self.every = every
+        self._acc: dict[str, float] = {}
+        self._n = 0
+        self._t = time.perf_counter()
+        self.last: dict[str, Any] = {}
+
+    def on_start(self, trainer: Trainer) -> None:
+        # A resumed run continues the log: drop lines written after the checkpoint it resumes.
+        if self.path.exists():
+            keep = [ln for ln in self.path.read_text().splitlines()
+                    if ln.strip() and json.loads(ln).get("step", 0) <= trainer.step]
+            self.path.write_text("".join(k + "\n" for k in keep))
+        self._t = time.perf_counter()
+
+    def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
+        for k in LOGGED:
+            self._acc[k] = self._acc.get(k, 0.0) + float(stats.get(k, 0.0))
+        self._n += 1
+        if trainer.step % self.every == 0:
+            self.flush(trainer)
+
+    def flush(self, trainer: Trainer) -> None:
+        if not self._n:
+            return
+        now = time.perf_counter()
+        rec: dict[str, Any] = {"step": trainer.step, "epoch": round(epoch_of(trainer), 4)}
+        rec.update({k: round(v / self._n, 6) for k, v in self._acc.items()})
+        rate = self._n * trainer.cfg.train.batch_size / max(now - self._t, 1e-9)
+        rec["samples_per_s"] = round(rate, 1)
+        self.last = rec
+        with self.path.open("a") as f:
+            f.write(json.dumps(rec) + "\n")
+        self._acc.clear()
+        self._n = 0
+        self._t = now
+
+    def on_end(self, trainer: Trainer) -> None:
+        self.flush(trainer)
+
+    def on_interrupt(self, trainer: Trainer) -> None:
+        self.flush(trainer)
+
+
+class PointPlotter(Callback):
+    """Saves samples/step_XXXXXXX.png: real vs generated points over D's field (2-D data)."""
+
+    def __init__(self, folder: str | Path, every: int, n: int = 1000) -> None:
+        self.folder = Path(folder)
+        self.every = every
+        self.n = n
+        self.last_path: Path | None = None
+
+    def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
+        if self.every and trainer.step % self.every == 0:
+            self.plot(trainer, stats)
+
+    def on_end(self, trainer: Trainer) -> None:
+        if not (self.every and trainer.step % self.every == 0):
+            self.plot(trainer, {})
+
+    def plot(self, trainer: Trainer, stats: dict[str, Any]) -> Path:
+        from ..viz import field_grid, plot_points
+
+        real = trainer.data.sample(self.n, torch.Generator().manual_seed(0))
+        fake = trainer.generate(self.n, torch.Generator().manual_seed(1))  # same noise each time
+        bounds = trainer.data.bounds()
+        _, _, grid = field_grid(bounds)
+        field = trainer.d_prob(grid).reshape(120, 120).numpy()
+        title = f"{trainer.cfg.data.name} — step {trainer.step}"
+        if stats:
+            title += (f" — D loss {stats['loss_d']:.3f}  G loss {stats['loss_g']:.3f}"
+                      f"  D acc {100 * stats['d_acc']:.0f}%")
+        self.last_path = plot_points(
+            self.folder / f"step_{trainer.step:07d}.png", real, fake, bounds, field, title,
+            trainer.data.modes,
+        )
+        return self.last_path
+
+
+class Checkpointer(Callback):
+    """Checkpoints every `every` steps, at the end, and when interrupted; keeps the last N."""
+
+    def __init__(self, run_dir: str | Path, every: int, keep_last: int) -> None:
+        self.run_dir = Path(run_dir)
+        self.every = every
+        self.keep_last = keep_last
+        self.last_saved = -1
+
+    def save(self, trainer: Trainer) -> None:
+        if trainer.step == self.last_saved:
+            return
+        save_checkpoint(trainer, checkpoint_path(self.run_dir, trainer.step))
+        prune(self.run_dir, self.keep_last)
+        self.last_saved = trainer.step
+
+    def on_start(self, trainer: Trainer) -> None:
+        self.last_saved = trainer.step if trainer.step else -1
+
+    def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
+        if self.every and trainer.step % self.every == 0:
+            self.save(trainer)
+
+    def on_end(self, trainer: Trainer) -> None:
+        self.save(trainer)
+
+    def on_interrupt(self, trainer: Trainer) -> None:
+        if trainer.step > 0 and not getattr(trainer, "diverged", False):
+            self.save(trainer)
+
+
+class ProgressBar(Callback):
+    """tqdm bar on stderr: step, D loss, G loss, D accuracy."""
+
+    def __init__(self, total: int, every: int = 10) -> None:
+        self.total = total
+        self.every = every
+        self.bar: Any = None
+
+    def on_start(self, trainer: Trainer) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=self.total, initial=trainer.step, desc="train", unit="step",
+                        file=sys.stderr, dynamic_ncols=True,
+                        mininterval=0.25 if sys.stderr.isatty() else 10.0)
+
+    def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
+        if trainer.step % self.every == 0 or trainer.step == self.total:
+            self.bar.set_postfix_str(
+                f"D loss {stats['loss_d']:.3f}  G loss {stats['loss_g']:.3f}  "
+                f"D acc {100 * stats['d_acc']:.0f}%", refresh=False)
+            self.bar.update(trainer.step - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def on_end(self, trainer: Trainer) -> None:
+        self.close()
+
+    def on_interrupt(self, trainer: Trainer) -> None:
+        self.close()

@@ -1,0 +1,247 @@
+"""The one trainer: builds the parts a config names, knows the order of a step, runs the loop.
+
+Everything random in training draws from one seeded `torch.Generator` per role (data, noise,
+penalty), so a run is reproducible from its config and resumes exactly from a checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from ..config import OptConfig, RunConfig
+from ..data import build_data
+from ..data.toy import ToyData
+from ..errors import ConfigError, GanforgeError
+from ..losses import LOSSES, d_accuracy
+from ..nets import build_d, build_g
+from ..penalties import PENALTIES
+from .ema import make_ema, update_ema
+
+RNG_ROLES = ("data", "noise", "penalty")
+_ROLE_OFFSET = {"init": 0, "data": 1, "noise": 2, "penalty": 3, "eval": 4}
+
+
+class TrainingDiverged(GanforgeError):
+    """A loss became NaN or infinite."""
+
+
+def role_seed(seed: int, role: str) -> int:
+    """Distinct, stable seeds per role derived from the run seed."""
+    return (seed * 1_000_003 + _ROLE_OFFSET[role]) % (2**63)
+
+
+def make_noise(kind: str, n: int, dim: int, gen: torch.Generator) -> torch.Tensor:
+    if kind == "normal":
+        return torch.randn(n, dim, generator=gen)
+    if kind == "uniform":
+        return torch.rand(n, dim, generator=gen) * 2 - 1
+    raise ConfigError(f"unknown noise distribution {kind!r} (known: normal, uniform)")
+
+
+def build_optimizer(cfg: OptConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+    """adam (beta1, beta2), sgd (momentum = beta1) or rmsprop (alpha = beta2)."""
+    if cfg.name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
+                                weight_decay=cfg.weight_decay)
+    if cfg.name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.beta1,
+                               weight_decay=cfg.weight_decay)
+    if cfg.name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.beta2,
+                                   weight_decay=cfg.weight_decay)
+    raise ConfigError(f"unknown optimizer {cfg.name!r} (known: adam, rmsprop, sgd)")
+
+
+def _apply_opt_settings(opt: torch.optim.Optimizer, cfg: OptConfig) -> None:
+    for group in opt.param_groups:
+        group["lr"] = cfg.lr
+        group["weight_decay"] = cfg.weight_decay
+        if isinstance(opt, torch.optim.Adam):
+            group["betas"] = (cfg.beta1, cfg.beta2)
+        elif isinstance(opt, torch.optim.SGD):
+            group["momentum"] = cfg.beta1
+        elif isinstance(opt, torch.optim.RMSprop):
+            group["alpha"] = cfg.beta2
+
+
+def _grad_norm(params: Iterable[nn.Parameter]) -> float:
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return 0.0
+    return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
+
+
+class Trainer:
+    """Holds the nets, optimisers and RNGs of one run; `train_step()` does one G update."""
+
+    def __init__(self, cfg: RunConfig, data: ToyData | None = None) -> None:
+        self.cfg = cfg
+        self.data = data if data is not None else build_data(cfg.data)
+        self.loss = LOSSES.get(cfg.loss.name)
+        self.penalty = None if cfg.loss.penalty == "none" else PENALTIES.get(cfg.loss.penalty)
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(role_seed(cfg.seed, "init"))
+            self.g = build_g(cfg.g, self.data.dim)
+            self.d = build_d(cfg.d, self.data.dim)
+        self.g_ema = make_ema(self.g) if cfg.train.ema > 0 else None
+        self.opt_g = build_optimizer(cfg.opt_g, self.g.parameters())
+        self.opt_d = build_optimizer(cfg.opt_d, self.d.parameters())
+        self.rng = {r: torch.Generator().manual_seed(role_seed(cfg.seed, r)) for r in RNG_ROLES}
+        self.step = 0
+        self.diverged = False
+
+    # --- hyper-parameters that may change between steps (resume with --set, the lab) --------
+    def update_config(self, cfg: RunConfig) -> None:
+        """Adopt settings that do not change the nets' shapes, from the next step on."""
+        self.cfg = cfg
+        self.loss = LOSSES.get(cfg.loss.name)
+        self.penalty = None if cfg.loss.penalty == "none" else PENALTIES.get(cfg.loss.penalty)
+        _apply_opt_settings(self.opt_g, cfg.opt_g)
+        _apply_opt_settings(self.opt_d, cfg.opt_d)
+        if cfg.train.ema > 0 and self.g_ema is None:
+            self.g_ema = make_ema(self.g)
+
+    # --- the step ------------------------------------------------------------------------------
+    def noise(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        return make_noise(self.cfg.g.noise, n, self.cfg.g.noise_dim, gen)
+
+    def d_step(self) -> dict[str, float]:
+        cfg = self.cfg
+        n = cfg.train.batch_size
+        real = self.data.sample(n, self.rng["data"])
+        with torch.no_grad():
+            fake = self.g(self.noise(n, self.rng["noise"]))
+        out_r, out_f = self.d(real), self.d(fake)
+        loss_d = self.loss.d(out_r, out_f)
+        total = loss_d
+        pen = 0.0
+        if self.penalty is not None:
+            p = self.penalty(self.d, real, fake, self.rng["penalty"])
+            total = total + cfg.loss.penalty_weight * p
+            pen = p.item()
+        self.opt_d.zero_grad(set_to_none=True)
+        total.backward()
+        gnorm = _grad_norm(self.d.parameters())
+        self.opt_d.step()
+        if cfg.loss.clip > 0:
+            with torch.no_grad():
+                for prm in self.d.parameters():
+                    prm.clamp_(-cfg.loss.clip, cfg.loss.clip)
+        acc_r, acc_f = d_accuracy(self.loss, out_r, out_f)
+        return {"loss_d": loss_d.item(), "penalty": pen, "grad_norm_d": gnorm,
+                "d_acc_real": acc_r, "d_acc_fake": acc_f, "d_acc": (acc_r + acc_f) / 2}
+
+    def g_step(self) -> dict[str, float]:
+        n = self.cfg.train.batch_size
+        self.d.requires_grad_(False)  # G's step needs no gradients for D's weights
+        try:
+            fake = self.g(self.noise(n, self.rng["noise"]))
+            loss_g = self.loss.g(self.d(fake))
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+        finally:
+            self.d.requires_grad_(True)
+        gnorm = _grad_norm(self.g.parameters())
+        self.opt_g.step()
+        if self.g_ema is not None:
+            update_ema(self.g_ema, self.g, self.cfg.train.ema, self.step)
+        return {"loss_g": loss_g.item(), "grad_norm_g": gnorm}
+
+    def lr_scale(self) -> float:
+        """Linear decay from 1 at step 0 to train.lr_end at train.steps."""
+        t = self.cfg.train
+        frac = min(self.step / t.steps, 1.0)
+        return 1.0 + (t.lr_end - 1.0) * frac
+
+    def train_step(self) -> dict[str, float]:
+        """`train.d_steps` D updates, then one G update; returns the step's statistics."""
+        if self.cfg.train.lr_end != 1.0:
+            scale = self.lr_scale()
+            for opt, oc in ((self.opt_g, self.cfg.opt_g), (self.opt_d, self.cfg.opt_d)):
+                for group in opt.param_groups:
+                    group["lr"] = oc.lr * scale
+        self.g.train()
+        self.d.train()
+        for _ in range(self.cfg.train.d_steps):
+            stats = self.d_step()
+        stats.update(self.g_step())
+        self.step += 1
+        stats["step"] = self.step
+        bad = [k for k in ("loss_d", "loss_g") if not math.isfinite(stats[k])]
+        if bad:
+            self.diverged = True
+            raise TrainingDiverged(
+                f"{bad[0]} became {stats[bad[0]]} at step {self.step}; lower the learning "
+                "rates or add a penalty (loss.penalty=gp|r1), then resume from the last checkpoint"
+            )
+        return stats
+
+    # --- using the nets ------------------------------------------------------------------------
+    def sampler(self, use_ema: bool = True) -> nn.Module:
+        return self.g_ema if (use_ema and self.g_ema is not None) else self.g
+
+    @torch.no_grad()
+    def generate(self, n: int, gen: torch.Generator, use_ema: bool = True) -> torch.Tensor:
+        """n samples from the training noise distribution: no truncation, no rejection."""
+        return generate(self.sampler(use_ema), self.cfg, n, gen)
+
+    @torch.no_grad()
+    def d_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """D's P(real) at each point; with packing, a point is judged as `pack` copies of itself."""
+        was_training = self.d.training
+        self.d.eval()
+        try:
+            pack = self.cfg.d.pack
+            return self.loss.prob(self.d(x.repeat_interleave(pack, 0)))
+        finally:
+            self.d.train(was_training)
+
+
+@torch.no_grad()
+def generate(g: nn.Module, cfg: RunConfig, n: int, gen: torch.Generator,
+             chunk: int = 8192) -> torch.Tensor:
+    was_training = g.training
+    g.eval()
+    try:
+        parts = []
+        for start in range(0, n, chunk):
+            m = min(chunk, n - start)
+            parts.append(g(make_noise(cfg.g.noise, m, cfg.g.noise_dim, gen)))
+        return torch.cat(parts)
+    finally:
+        g.train(was_training)
+
+
+class Callback(Protocol):
+    def on_start(self, trainer: Trainer) -> None: ...
+    def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None: ...
+    def on_end(self, trainer: Trainer) -> None: ...
+    def on_interrupt(self, trainer: Trainer) -> None: ...
+
+
+def fit(trainer: Trainer, until: int, callbacks: list[Any] = ()) -> Trainer:  # type: ignore[assignment]
+    """Train until `trainer.step == until`, calling each callback around every step."""
+    for cb in callbacks:
+        cb.on_start(trainer)
+    t0 = time.perf_counter()
+    try:
+        while trainer.step < until:
+            stats = trainer.train_step()
+            stats["time"] = time.perf_counter() - t0
+            for cb in callbacks:
+                cb.on_step(trainer, stats)
+    except (KeyboardInterrupt, TrainingDiverged):
+        for cb in callbacks:
+            cb.on_interrupt(trainer)
+        raise
+    for cb in callbacks:
+        cb.on_end(trainer)
+    return trainer

@@ -1,0 +1,66 @@
+"""Pictures of 2-D training: real and generated points over the discriminator's field.
+
+Colours follow GAN Lab: blue where D says "real", red where it says "fake", and a white line
+where D is undecided (P(real) = 0.5). Rendering uses matplotlib's non-interactive Agg backend.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+
+def field_grid(
+    bounds: tuple[float, float, float, float], resolution: int = 120
+) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+    """A regular grid over the window: (xs, ys, points as an (r*r, 2) tensor)."""
+    x0, x1, y0, y1 = bounds
+    xs = np.linspace(x0, x1, resolution)
+    ys = np.linspace(y0, y1, resolution)
+    gx, gy = np.meshgrid(xs, ys)
+    pts = torch.tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float32)
+    return xs, ys, pts
+
+
+def plot_points(
+    path: str | Path,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    bounds: tuple[float, float, float, float],
+    field: np.ndarray | None = None,
+    title: str = "",
+    modes: torch.Tensor | None = None,
+) -> Path:
+    """Save a PNG: the field (an (r, r) array of P(real) on `field_grid`) behind the points."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    x0, x1, y0, y1 = bounds
+    if field is not None:
+        ax.imshow(field, origin="lower", extent=bounds, cmap="RdBu", vmin=0, vmax=1,
+                  alpha=0.75, interpolation="bilinear", aspect="auto")
+        r = field.shape[0]
+        xs, ys = np.linspace(x0, x1, r), np.linspace(y0, y1, r)
+        if field.min() < 0.5 < field.max():
+            ax.contour(xs, ys, field, levels=[0.5], colors="white", linewidths=1.5)
+    ax.scatter(real[:, 0], real[:, 1], s=4, c="#1b7837", alpha=0.6, label="real", linewidths=0)
+    ax.scatter(fake[:, 0], fake[:, 1], s=4, c="#762a83", alpha=0.6, label="generated",
+               linewidths=0)
+    if modes is not None:
+        ax.scatter(modes[:, 0], modes[:, 1], s=30, marker="+", c="black", linewidths=0.8,
+                   label="mode centres")
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper right", fontsize=7, framealpha=0.8, markerscale=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
