@@ -13,7 +13,9 @@ from .errors import GanforgeError
 TRAIN_EXAMPLE = """examples:
   ganforge train configs/grid25.yaml --out runs/grid25
   ganforge train configs/ring8.yaml --out runs/ring8 --set train.steps=3000 --set seed=1
-  ganforge train --resume runs/grid25 --set train.steps=8000"""
+  ganforge train configs/grid25.yaml --out runs/grid25 --until 2000   # stop early...
+  ganforge train --resume runs/grid25                                  # ...and continue
+  ganforge train --resume runs/grid25 --set train.steps=8000           # train for longer"""
 
 EVAL_EXAMPLE = """example:
   ganforge eval runs/grid25 --json
@@ -41,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", metavar="RUN", help="continue RUN from its latest checkpoint")
     t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set train.steps=3000 (repeatable)")
+    t.add_argument("--until", type=int, metavar="K",
+                   help="stop after step K (checkpointed) without changing the schedule; "
+                        "continue later with --resume")
     t.add_argument("--force", action="store_true", help="replace an existing run directory")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--no-plots", action="store_true", help="skip the PNG plots of points")
@@ -71,14 +76,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if args.config:
             raise GanforgeError("give either a CONFIG or --resume RUN, not both")
         trainer, info = runs.resume(args.resume, overrides=args.overrides, progress=progress,
-                                    plots=not args.no_plots)
+                                    plots=not args.no_plots, until=args.until)
     else:
         if not args.config:
             raise GanforgeError("train needs a CONFIG file (or --resume RUN); see --help")
         cfg = config.load(args.config, args.overrides)
         out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
         trainer, info = runs.train(cfg, out, force=args.force, progress=progress,
-                                   plots=not args.no_plots)
+                                   plots=not args.no_plots, until=args.until)
     last = info["last_log"]
     line = f"trained {info['run']} to step {info['step']}"
     if last:

@@ -59,6 +59,7 @@ class LossConfig:
     name: str = "ns"
     penalty: str = "none"  # none | gp | r1
     penalty_weight: float = 10.0
+    penalty_every: int = 1  # lazy regularisation: every k-th D step, with weight x k
     clip: float = 0.0  # > 0: clamp D's weights to [-clip, clip] after each D step (WGAN)
 
 
@@ -198,6 +199,7 @@ def _check(cfg: RunConfig) -> None:
         "g.noise_dim": cfg.g.noise_dim,
         "d.width": cfg.d.width,
         "d.pack": cfg.d.pack,
+        "loss.penalty_every": cfg.loss.penalty_every,
         "eval.n_samples": cfg.eval.n_samples,
     }
     for key, v in positive.items():

@@ -19,7 +19,7 @@ import torch
 from . import __version__
 from .config import RunConfig
 from .data import build_data
-from .errors import CheckpointError, DataError
+from .errors import CheckpointError, ConfigError, DataError
 from .metrics.modes import mode_stats, sliced_wasserstein
 from .train.callbacks import Checkpointer, JsonlLogger, PointPlotter, ProgressBar
 from .train.state import list_checkpoints, load_checkpoint, load_generator, restore
@@ -40,18 +40,26 @@ def _prepare_new_run(out: Path, force: bool) -> None:
 
 
 def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool = True,
-          plots: bool = True) -> tuple[Trainer, dict[str, Any]]:
-    """Start a new run in `out` and train it to `cfg.train.steps`."""
+          plots: bool = True, until: int | None = None) -> tuple[Trainer, dict[str, Any]]:
+    """Start a new run in `out` and train it to `cfg.train.steps` (or stop after `until`)."""
     out = Path(out)
-    data = build_data(cfg.data)  # fail on bad data before touching the run directory
+    _check_until(cfg, until)
+    trainer = Trainer(cfg)  # every bad name or file fails here, before the run dir is touched
     _prepare_new_run(out, force)
     (out / "config.yaml").write_text(cfg.to_yaml())
-    trainer = Trainer(cfg, data)
-    return trainer, _fit(trainer, out, progress, plots)
+    return trainer, _fit(trainer, out, progress, plots, until)
+
+
+def _check_until(cfg: RunConfig, until: int | None) -> int:
+    stop = cfg.train.steps if until is None else until
+    if not 0 < stop <= cfg.train.steps:
+        raise ConfigError(f"--until must be in 1..train.steps ({cfg.train.steps}), got {stop}")
+    return stop
 
 
 def resume(run: str | Path, cfg: RunConfig | None = None, overrides: list[str] | None = None,
-           progress: bool = True, plots: bool = True) -> tuple[Trainer, dict[str, Any]]:
+           progress: bool = True, plots: bool = True, until: int | None = None,
+           ) -> tuple[Trainer, dict[str, Any]]:
     """Continue a run from its latest checkpoint; `overrides` change e.g. train.steps."""
     from .config import apply_overrides, from_dict
 
@@ -61,19 +69,21 @@ def resume(run: str | Path, cfg: RunConfig | None = None, overrides: list[str] |
         cfg = from_dict(apply_overrides(ckpt.config.to_dict(), overrides or []))
     trainer = restore(Trainer(cfg), ckpt)
     (run / "config.yaml").write_text(cfg.to_yaml())
-    return trainer, _fit(trainer, run, progress, plots)
+    return trainer, _fit(trainer, run, progress, plots, until)
 
 
-def _fit(trainer: Trainer, out: Path, progress: bool, plots: bool) -> dict[str, Any]:
+def _fit(trainer: Trainer, out: Path, progress: bool, plots: bool,
+         until: int | None = None) -> dict[str, Any]:
     cfg = trainer.cfg
+    stop = _check_until(cfg, until)
     logger = JsonlLogger(out / "metrics.jsonl", cfg.train.log_every)
     plotter = PointPlotter(out / "samples", cfg.train.plot_every) if plots else None
     callbacks: list[Any] = [logger, Checkpointer(out, cfg.train.ckpt_every, cfg.train.keep_last)]
     if plotter:
         callbacks.append(plotter)
     if progress:
-        callbacks.append(ProgressBar(cfg.train.steps))
-    fit(trainer, cfg.train.steps, callbacks)
+        callbacks.append(ProgressBar(stop))
+    fit(trainer, stop, callbacks)
     return {"run": str(out), "step": trainer.step, "last_log": logger.last,
             "plot": str(plotter.last_path) if plotter and plotter.last_path else None}
 

@@ -59,7 +59,8 @@ def plot_points(
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
     ax.set_title(title, fontsize=9)
-    ax.legend(loc="upper right", fontsize=7, framealpha=0.8, markerscale=2)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.05), ncol=3, fontsize=7, frameon=False,
+              markerscale=2)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

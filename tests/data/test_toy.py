@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from ganforge.data import build_data
 from ganforge.config import DataConfig
+from ganforge.data import build_data
 from ganforge.data.toy import TOY_SETS, load_toy, read_points_csv
 from ganforge.errors import ConfigError, DataError
 

@@ -21,7 +21,7 @@ def test_same_config_same_numbers(tiny_cfg):
     a = fit(Trainer(tiny_cfg()), 15)
     b = fit(Trainer(tiny_cfg()), 15)
     c = fit(Trainer(tiny_cfg("seed=1")), 15)
-    for pa, pb, pc in zip(a.g.parameters(), b.g.parameters(), c.g.parameters(), strict=True):
+    for pa, pb in zip(a.g.parameters(), b.g.parameters(), strict=True):
         assert torch.equal(pa, pb)
     assert not all(torch.equal(pa, pc) for pa, pc in zip(a.g.parameters(), c.g.parameters(),
                                                           strict=True))
@@ -46,9 +46,17 @@ def test_d_steps_count(tiny_cfg, monkeypatch):
     t = Trainer(tiny_cfg("train.d_steps=3"))
     calls = []
     orig = t.d_step
-    monkeypatch.setattr(t, "d_step", lambda: calls.append(1) or orig())
+    monkeypatch.setattr(t, "d_step", lambda i: calls.append(i) or orig(i))
     t.train_step()
-    assert len(calls) == 3
+    t.train_step()
+    assert calls == [0, 1, 2, 3, 4, 5]
+
+
+def test_lazy_penalty_runs_every_kth_d_step_with_weight_times_k(tiny_cfg):
+    t = Trainer(tiny_cfg("loss.penalty=r1", "loss.penalty_every=3", "train.d_steps=2"))
+    seen = [t.train_step()["penalty"] > 0 for _ in range(3)]  # D steps 0-1, 2-3, 4-5
+    # the reported penalty is the last D step's: steps 1, 3 (yes), 5 -> only step 3 of 0..5 % 3
+    assert seen == [False, True, False]
 
 
 def test_lr_decays_linearly_to_lr_end(tiny_cfg):

@@ -152,11 +152,7 @@ class Checkpoint:
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
-    path = Path(path)
-    if path.is_dir():
-        path = latest_checkpoint(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+    path = latest_checkpoint(path)
     try:
         tensors = load_file(path)
         with safe_open(path, framework="pt") as f:

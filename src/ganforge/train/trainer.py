@@ -113,19 +113,25 @@ class Trainer:
     def noise(self, n: int, gen: torch.Generator) -> torch.Tensor:
         return make_noise(self.cfg.g.noise, n, self.cfg.g.noise_dim, gen)
 
-    def d_step(self) -> dict[str, float]:
+    def d_step(self, index: int = 0) -> dict[str, float]:
+        """One D update; `index` counts D steps over the run (for lazy penalties)."""
         cfg = self.cfg
         n = cfg.train.batch_size
         real = self.data.sample(n, self.rng["data"])
         with torch.no_grad():
             fake = self.g(self.noise(n, self.rng["noise"]))
-        out_r, out_f = self.d(real), self.d(fake)
+        if cfg.d.batch_norm:  # batch statistics must not mix real and fake
+            out_r, out_f = self.d(real), self.d(fake)
+        else:  # one pass over both halves: same numbers, half the per-call overhead
+            out_r, out_f = self.d(torch.cat([real, fake])).split(n // cfg.d.pack)
         loss_d = self.loss.d(out_r, out_f)
         total = loss_d
         pen = 0.0
-        if self.penalty is not None:
+        every = cfg.loss.penalty_every
+        if self.penalty is not None and index % every == 0:
+            # Lazy regularisation (Karras et al. 2020, StyleGAN2 sec. 3.1): every k-th step, x k.
             p = self.penalty(self.d, real, fake, self.rng["penalty"])
-            total = total + cfg.loss.penalty_weight * p
+            total = total + cfg.loss.penalty_weight * every * p
             pen = p.item()
         self.opt_d.zero_grad(set_to_none=True)
         total.backward()
@@ -170,8 +176,9 @@ class Trainer:
                     group["lr"] = oc.lr * scale
         self.g.train()
         self.d.train()
-        for _ in range(self.cfg.train.d_steps):
-            stats = self.d_step()
+        k = self.cfg.train.d_steps
+        for i in range(k):
+            stats = self.d_step(self.step * k + i)
         stats.update(self.g_step())
         self.step += 1
         stats["step"] = self.step

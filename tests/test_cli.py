@@ -1,0 +1,140 @@
+"""End to end through the command line: train, resume, eval, sample, and one-line errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ganforge.cli import main
+
+FAST = ["--set", "g.width=32", "--set", "d.width=32", "--set", "train.batch_size=64",
+        "--set", "train.log_every=10", "--set", "train.ckpt_every=20", "--set",
+        "train.plot_every=20"]
+
+
+def _train(tmp_path, out, steps, *extra):
+    return main(["train", "configs/grid25.yaml", "--out", str(out), "--quiet",
+                 "--set", f"train.steps={steps}", *FAST, *extra])
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _repo_root(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+def test_train_eval_sample(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(tmp_path, run, 40) == 0
+    out = capsys.readouterr().out
+    assert f"trained {run} to step 40" in out and "plot: " in out
+    assert (run / "config.yaml").exists()
+    assert sorted(p.name for p in (run / "samples").iterdir()) == [
+        "step_0000020.png", "step_0000040.png"]
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines] == [10, 20, 30, 40]
+    for key in ("epoch", "loss_d", "loss_g", "d_acc", "grad_norm_d", "grad_norm_g",
+                "samples_per_s"):
+        assert key in lines[-1]
+
+    assert main(["eval", str(run), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["modes_total"] == 25 and 0 <= r["modes"] <= 25 and 0 <= r["hq"] <= 1
+    assert "reverse_kl" in r
+    prov = r["provenance"]
+    assert prov["n_samples"] == 2500 and prov["checkpoint_step"] == 40
+    assert prov["seed"] == 12345 and prov["ganforge_version"] and prov["torch_version"]
+    assert json.loads((run / "eval.json").read_text())["modes"] == r["modes"]
+
+    assert main(["sample", str(run), "-n", "50", "--seed", "3", "-o", str(tmp_path / "s.npy")]) == 0
+    assert main(["sample", str(run), "-n", "50", "--seed", "3", "-o", str(tmp_path / "s.csv")]) == 0
+    a = np.load(tmp_path / "s.npy")
+    b = np.loadtxt(tmp_path / "s.csv", delimiter=",", skiprows=1)
+    assert a.shape == (50, 2) and np.allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("how", ["until", "extend"])
+def test_cli_resume_matches_uninterrupted_run(tmp_path, how):
+    """Stop at 20 (--until, or a run of 20 steps extended to 40), resume to 40: same tensors.
+    Extending changes the lr schedule when train.lr_end != 1, so that case keeps lr constant."""
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    extra = ("--set", "train.lr_end=0.3") if how == "until" else ("--set", "train.lr_end=1")
+    assert _train(tmp_path, straight, 40, "--no-plots", *extra) == 0
+    if how == "until":
+        assert _train(tmp_path, split, 40, "--no-plots", "--until", "20", *extra) == 0
+        assert main(["train", "--resume", str(split), "--quiet", "--no-plots"]) == 0
+    else:
+        assert _train(tmp_path, split, 20, "--no-plots", *extra) == 0
+        assert main(["train", "--resume", str(split), "--quiet", "--no-plots",
+                     "--set", "train.steps=40"]) == 0
+    a = load_file(straight / "checkpoints" / "step_0000040.safetensors")
+    b = load_file(split / "checkpoints" / "step_0000040.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    steps = [json.loads(x)["step"] for x in (split / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [10, 20, 30, 40]
+
+
+def test_existing_run_directory_is_protected(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(tmp_path, run, 2, "--no-plots") == 0
+    capsys.readouterr()
+    assert _train(tmp_path, run, 2, "--no-plots") == 2
+    assert "already exists" in capsys.readouterr().err
+    assert _train(tmp_path, run, 2, "--no-plots", "--force") == 0
+
+
+def _run(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "ganforge", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["train", "missing.yaml"], "config file not found: missing.yaml"),
+        (["train", "configs/grid25.yaml", "--set", "loss.name=wgan"], "unknown loss 'wgan'"),
+        (["train", "configs/grid25.yaml", "--set", "train.stepz=1"],
+         "unknown config key 'train.stepz'"),
+        (["train", "BAD_YAML"], "malformed YAML"),
+        (["eval", "no/such/run"], "run directory not found"),
+        (["train", "configs/grid25.yaml", "--until", "0"], "--until must be in"),
+        (["sample", "no/such/run", "-o", "x.csv"], "run directory not found"),
+        (["train", "--resume", "no/such/run"], "run directory not found"),
+        (["train"], "train needs a CONFIG"),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr(tmp_path, args, fragment):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: {steps: [1,\n")
+    args = [str(bad) if a == "BAD_YAML" else a for a in args]
+    if args[0] == "train" and "--resume" not in args and len(args) > 1:
+        args += ["--out", str(tmp_path / "out")]
+    p = _run(*args, cwd=ROOT)
+    assert p.returncode != 0
+    err = p.stderr.strip().splitlines()
+    assert len(err) == 1, p.stderr
+    assert err[0].startswith("ganforge: error: ") and fragment in err[0]
+    assert "Traceback" not in p.stderr
+    assert not (tmp_path / "out").exists()  # nothing written on bad input
+
+
+def test_every_verb_has_help_with_an_example():
+    for verb in ("train", "eval", "sample"):
+        with pytest.raises(SystemExit) as e:
+            main([verb, "--help"])
+        assert e.value.code == 0
+
+
+def test_help_text_mentions_example(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "ganforge train configs/grid25.yaml --out runs/grid25" in capsys.readouterr().out
