@@ -108,6 +108,9 @@ def main() -> None:
     ap.add_argument("--plain-steps", type=int, default=10000)
     ap.add_argument("--data", default="grid25,ring8")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rows", default="recipe,plain", help="which rows to run: recipe, plain")
+    ap.add_argument("--set", dest="overrides", action="append", default=[],
+                    help="extra config override for the recipe row (for experiments)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "toy_modes.md"))
     args = ap.parse_args()
 
@@ -115,9 +118,11 @@ def main() -> None:
     jobs = []
     for data in sets:
         for seed in range(args.seeds):
-            jobs.append(("ganforge recipe", data, seed, []))
-            jobs.append(("plain GAN (ns, G 4x400 BN, D 3x200)", data, seed,
-                         plain_overrides(data, args.plain_steps)))
+            if "recipe" in args.rows:
+                jobs.append(("ganforge recipe", data, seed, list(args.overrides)))
+            if "plain" in args.rows:
+                jobs.append(("plain GAN (ns, G 4x400 BN, D 3x200)", data, seed,
+                             plain_overrides(data, args.plain_steps)))
     t0 = time.perf_counter()
     results = []
     with mp.get_context("spawn").Pool(args.workers) as pool:

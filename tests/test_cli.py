@@ -83,6 +83,14 @@ def test_cli_resume_matches_uninterrupted_run(tmp_path, how):
     assert steps == [10, 20, 30, 40]
 
 
+def test_resume_of_a_finished_run_says_how_to_extend(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _train(tmp_path, run, 10, "--no-plots") == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--quiet"]) == 2
+    assert "already at step 10" in capsys.readouterr().err
+
+
 def test_existing_run_directory_is_protected(tmp_path, capsys):
     run = tmp_path / "run"
     assert _train(tmp_path, run, 2, "--no-plots") == 0

@@ -68,6 +68,9 @@ def resume(run: str | Path, cfg: RunConfig | None = None, overrides: list[str] |
     if cfg is None:
         cfg = from_dict(apply_overrides(ckpt.config.to_dict(), overrides or []))
     trainer = restore(Trainer(cfg), ckpt)
+    if trainer.step >= cfg.train.steps:
+        raise ConfigError(f"{run} is already at step {trainer.step} of train.steps="
+                          f"{cfg.train.steps}; train longer with --set train.steps=N")
     (run / "config.yaml").write_text(cfg.to_yaml())
     return trainer, _fit(trainer, run, progress, plots, until)
 

@@ -46,7 +46,7 @@ def test_d_steps_count(tiny_cfg, monkeypatch):
     t = Trainer(tiny_cfg("train.d_steps=3"))
     calls = []
     orig = t.d_step
-    monkeypatch.setattr(t, "d_step", lambda i: calls.append(i) or orig(i))
+    monkeypatch.setattr(t, "d_step", lambda i, keep_fake: calls.append(i) or orig(i, keep_fake))
     t.train_step()
     t.train_step()
     assert calls == [0, 1, 2, 3, 4, 5]

@@ -23,7 +23,6 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int) -> Non
     """ema <- d * ema + (1 - d) * model, with d warmed up as min(decay, (1 + step) / (10 + step))
     so the average forgets the random initialisation quickly; buffers (BN statistics) are copied."""
     d = min(decay, (1 + step) / (10 + step))
-    for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
-        p_ema.lerp_(p, 1 - d)
+    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - d)
     for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
         b_ema.copy_(b)

@@ -47,8 +47,12 @@ def make_noise(kind: str, n: int, dim: int, gen: torch.Generator) -> torch.Tenso
 def build_optimizer(cfg: OptConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
     """adam (beta1, beta2), sgd (momentum = beta1) or rmsprop (alpha = beta2)."""
     if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
-                                weight_decay=cfg.weight_decay)
+        params = list(params)
+        kw = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+        try:  # the fused kernel: one call for all tensors, ~1/3 less time per step on small nets
+            return torch.optim.Adam(params, fused=True, **kw)
+        except (RuntimeError, TypeError, ValueError):
+            return torch.optim.Adam(params, **kw)
     if cfg.name == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.beta1,
                                weight_decay=cfg.weight_decay)
@@ -97,6 +101,7 @@ class Trainer:
         self.rng = {r: torch.Generator().manual_seed(role_seed(cfg.seed, r)) for r in RNG_ROLES}
         self.step = 0
         self.diverged = False
+        self._fake_for_g: torch.Tensor | None = None
 
     # --- hyper-parameters that may change between steps (resume with --set, the lab) --------
     def update_config(self, cfg: RunConfig) -> None:
@@ -113,13 +118,18 @@ class Trainer:
     def noise(self, n: int, gen: torch.Generator) -> torch.Tensor:
         return make_noise(self.cfg.g.noise, n, self.cfg.g.noise_dim, gen)
 
-    def d_step(self, index: int = 0) -> dict[str, float]:
-        """One D update; `index` counts D steps over the run (for lazy penalties)."""
+    def d_step(self, index: int = 0, keep_fake: bool = False) -> dict[str, float]:
+        """One D update; `index` counts D steps over the run (for lazy penalties).
+
+        With `keep_fake`, G's forward pass keeps its graph so that the G step that follows can
+        reuse the same fake batch (as the canonical DCGAN example does) instead of a new one."""
         cfg = self.cfg
         n = cfg.train.batch_size
         real = self.data.sample(n, self.rng["data"])
-        with torch.no_grad():
-            fake = self.g(self.noise(n, self.rng["noise"]))
+        with torch.set_grad_enabled(keep_fake):
+            fake_g = self.g(self.noise(n, self.rng["noise"]))
+        fake = fake_g.detach()
+        self._fake_for_g = fake_g if keep_fake else None
         if cfg.d.batch_norm:  # batch statistics must not mix real and fake
             out_r, out_f = self.d(real), self.d(fake)
         else:  # one pass over both halves: same numbers, half the per-call overhead
@@ -146,10 +156,13 @@ class Trainer:
                 "d_acc_real": acc_r, "d_acc_fake": acc_f, "d_acc": (acc_r + acc_f) / 2}
 
     def g_step(self) -> dict[str, float]:
+        """One G update, on the fake batch kept by the last D step or else on fresh noise."""
         n = self.cfg.train.batch_size
+        fake, self._fake_for_g = self._fake_for_g, None
         self.d.requires_grad_(False)  # G's step needs no gradients for D's weights
         try:
-            fake = self.g(self.noise(n, self.rng["noise"]))
+            if fake is None:
+                fake = self.g(self.noise(n, self.rng["noise"]))
             loss_g = self.loss.g(self.d(fake))
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
@@ -178,7 +191,7 @@ class Trainer:
         self.d.train()
         k = self.cfg.train.d_steps
         for i in range(k):
-            stats = self.d_step(self.step * k + i)
+            stats = self.d_step(self.step * k + i, keep_fake=i == k - 1)
         stats.update(self.g_step())
         self.step += 1
         stats["step"] = self.step
