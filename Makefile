@@ -5,7 +5,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint venv clean
+.PHONY: demo test bench lint venv clean chromium lab
 
 venv: $(STAMP)
 
@@ -22,9 +22,19 @@ demo: $(STAMP)
 	$(BIN)/ganforge eval $(DEMO_RUN)
 	@echo "results: $(DEMO_RUN)/ (config.yaml, metrics.jsonl, samples/*.png, eval.json)"
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
+
+# Browser tests drive Debian's chromium with Playwright (never `playwright install`).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "chromium not found: install Debian's chromium and chromium-driver for the browser tests"; fi; }
+
+lab: $(STAMP)
+	$(BIN)/ganforge lab
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/toy_modes.py

@@ -26,6 +26,11 @@ SAMPLE_EXAMPLE = """examples:
   ganforge sample runs/grid25 -n 5000 -o samples.npy"""
 
 
+LAB_EXAMPLE = """example:
+  ganforge lab                 # opens http://127.0.0.1:8000/ in your browser
+  ganforge lab --port 8080 --no-browser"""
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ganforge",
@@ -65,6 +70,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     s.add_argument("-o", "--output", required=True, help="FILE.csv or FILE.npy")
     s.add_argument("--no-ema", action="store_true", help="use G itself, not its EMA copy")
+
+    lab = sub.add_parser("lab", help="the browser playground on the real trainer",
+                         epilog=LAB_EXAMPLE, formatter_class=fmt)
+    lab.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    lab.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    lab.add_argument("--max-sessions", type=int, default=8, help="browser tabs served at once")
     return p
 
 
@@ -125,13 +137,27 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_lab(args: argparse.Namespace) -> int:
+    from .lab.server import serve
+    from .lab.session import Limits
+
+    if not 0 < args.port < 65536:
+        raise GanforgeError(f"--port must be in 1..65535, got {args.port}")
+    if args.max_sessions < 1:
+        raise GanforgeError(f"--max-sessions must be >= 1, got {args.max_sessions}")
+    serve(args.host, args.port, open_browser=not args.no_browser,
+          limits=Limits(max_sessions=args.max_sessions))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not args.verb:
         parser.print_help()
         return 2
-    handler = {"train": _cmd_train, "eval": _cmd_eval, "sample": _cmd_sample}[args.verb]
+    handler = {"train": _cmd_train, "eval": _cmd_eval, "sample": _cmd_sample,
+               "lab": _cmd_lab}[args.verb]
     try:
         return handler(args)
     except GanforgeError as e:

@@ -24,6 +24,8 @@ from ..penalties import PENALTIES
 from .ema import make_ema, update_ema
 
 RNG_ROLES = ("data", "noise", "penalty")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+NOISES = ("normal", "uniform")
 _ROLE_OFFSET = {"init": 0, "data": 1, "noise": 2, "penalty": 3, "eval": 4}
 
 
@@ -41,7 +43,7 @@ def make_noise(kind: str, n: int, dim: int, gen: torch.Generator) -> torch.Tenso
         return torch.randn(n, dim, generator=gen)
     if kind == "uniform":
         return torch.rand(n, dim, generator=gen) * 2 - 1
-    raise ConfigError(f"unknown noise distribution {kind!r} (known: normal, uniform)")
+    raise ConfigError(f"unknown noise distribution {kind!r} (known: {', '.join(NOISES)})")
 
 
 def build_optimizer(cfg: OptConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
@@ -59,7 +61,19 @@ def build_optimizer(cfg: OptConfig, params: Iterable[nn.Parameter]) -> torch.opt
     if cfg.name == "rmsprop":
         return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.beta2,
                                    weight_decay=cfg.weight_decay)
-    raise ConfigError(f"unknown optimizer {cfg.name!r} (known: adam, rmsprop, sgd)")
+    raise ConfigError(f"unknown optimizer {cfg.name!r} (known: {', '.join(OPTIMIZERS)})")
+
+
+def check_parts(cfg: RunConfig) -> None:
+    """Resolve every part a config names, so a bad name fails before anything is built."""
+    LOSSES.get(cfg.loss.name)
+    if cfg.loss.penalty != "none":
+        PENALTIES.get(cfg.loss.penalty)
+    for key, oc in (("opt_g.name", cfg.opt_g), ("opt_d.name", cfg.opt_d)):
+        if oc.name not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {oc.name!r} for {key} (known: {', '.join(OPTIMIZERS)})")
+    if cfg.g.noise not in NOISES:
+        raise ConfigError(f"unknown noise distribution {cfg.g.noise!r} (known: {', '.join(NOISES)})")
 
 
 def _apply_opt_settings(opt: torch.optim.Optimizer, cfg: OptConfig) -> None:
@@ -85,6 +99,7 @@ class Trainer:
     """Holds the nets, optimisers and RNGs of one run; `train_step()` does one G update."""
 
     def __init__(self, cfg: RunConfig, data: ToyData | None = None) -> None:
+        check_parts(cfg)
         self.cfg = cfg
         self.data = data if data is not None else build_data(cfg.data)
         self.loss = LOSSES.get(cfg.loss.name)
@@ -132,7 +147,7 @@ class Trainer:
         self._fake_for_g = fake_g if keep_fake else None
         if cfg.d.batch_norm:  # batch statistics must not mix real and fake
             out_r, out_f = self.d(real), self.d(fake)
-        else:  # one pass over both halves: same numbers, half the per-call overhead
+        else:  # one pass over both halves: half the per-call overhead
             out_r, out_f = self.d(torch.cat([real, fake])).split(n // cfg.d.pack)
         loss_d = self.loss.d(out_r, out_f)
         total = loss_d

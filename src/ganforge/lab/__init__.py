@@ -1,0 +1,1 @@
+"""The browser playground: a page on the real ganforge trainer (`ganforge lab`)."""

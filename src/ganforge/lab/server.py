@@ -1,0 +1,250 @@
+"""The lab's server: static page + one training session per WebSocket (one per browser tab).
+
+Training runs in the server on the ganforge trainer, in a worker thread per tick, and frames are
+streamed at a bounded rate. A bad message gets an error frame; it never takes the server down.
+Sessions are bounded in number and size, idle ones are reaped, a closed tab stops its training.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+import uuid
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from fastapi import FastAPI, HTTPException, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+
+from ..errors import GanforgeError
+from ..train.health import DIVERGED
+from ..train.state import save_checkpoint
+from .session import LabSession, Limits, options
+
+FPS = 10.0  # frames per second sent to a playing page, at most
+CHECK_EVERY_S = 0.5  # live quality check period
+
+
+class Lab:
+    """The sessions of one server; each has a lock so steps, settings and frames never interleave."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.sessions: dict[str, LabSession] = {}
+        self.locks: dict[str, asyncio.Lock] = {}
+
+    def open(self) -> tuple[str, LabSession]:
+        self.reap()
+        if len(self.sessions) >= self.limits.max_sessions:
+            raise GanforgeError(f"the lab is full ({self.limits.max_sessions} sessions); "
+                                "close a tab or try again later")
+        sid = uuid.uuid4().hex[:12]
+        self.sessions[sid] = LabSession(self.limits)
+        self.locks[sid] = asyncio.Lock()
+        return sid, self.sessions[sid]
+
+    def close(self, sid: str) -> None:
+        s = self.sessions.pop(sid, None)
+        if s is not None:
+            s.playing = False
+        self.locks.pop(sid, None)
+
+    def reap(self) -> None:
+        now = time.monotonic()
+        for sid, s in list(self.sessions.items()):
+            if now - s.last_seen > self.limits.idle_seconds:
+                self.close(sid)
+
+
+def _frame(s: LabSession) -> dict[str, Any]:
+    return s.frame()
+
+
+async def _handle(lab: Lab, sid: str, s: LabSession, msg: dict[str, Any]) -> dict[str, Any] | None:
+    """Apply one message from the page; returns a frame to send (or None)."""
+    kind = msg.get("type")
+    lock = lab.locks[sid]
+    async with lock:
+        if kind == "play":
+            s.playing = True
+        elif kind == "pause":
+            s.playing = False
+        elif kind == "step":
+            s.playing = False
+            which = msg.get("which", "both")
+            await asyncio.to_thread(s.step, which)
+            await asyncio.to_thread(s.check)
+        elif kind == "reset":
+            s.playing = False
+            await asyncio.to_thread(s.reset)
+        elif kind == "settings":
+            values = msg.get("values")
+            if not isinstance(values, dict):
+                raise GanforgeError("settings message needs a 'values' object")
+            if "speed" in values:
+                s.speed = _speed(values.pop("speed"), lab.limits)
+            if values:
+                await asyncio.to_thread(s.apply, values)
+        elif kind == "points":
+            await asyncio.to_thread(s.set_points, msg.get("points"))
+            s.playing = False
+        elif kind == "frame":
+            pass
+        else:
+            raise GanforgeError(f"unknown message type {kind!r}")
+        return await asyncio.to_thread(_frame, s)
+
+
+def _speed(value: Any, limits: Limits) -> float:
+    """Steps per second; 0 means as fast as the machine goes."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise GanforgeError(f"speed must be a number >= 0 (0 = as fast as possible), got {value!r}")
+    return min(float(value), limits.max_steps_per_s)
+
+
+async def _train_loop(lab: Lab, sid: str, s: LabSession, send) -> None:
+    """While playing: run the steps due at the chosen speed, send a frame every 1/FPS s."""
+    owed = 0.0
+    last_check = 0.0
+    tick = 1.0 / FPS
+    while sid in lab.sessions:
+        t0 = time.perf_counter()
+        if s.playing and s.health.state != DIVERGED:
+            async with lab.locks[sid]:
+                if s.speed == 0:
+                    n, budget = 10**6, tick * 0.8
+                else:
+                    owed += s.speed * tick
+                    n, budget = int(owed), tick * 0.9
+                    owed -= n
+                if n:
+                    await asyncio.to_thread(s.run_for, n, budget)
+                if time.perf_counter() - last_check > CHECK_EVERY_S:
+                    await asyncio.to_thread(s.check)
+                    last_check = time.perf_counter()
+                if s.health.state == DIVERGED:
+                    s.playing = False
+                frame = await asyncio.to_thread(_frame, s)
+            await send(frame)
+        await asyncio.sleep(max(tick - (time.perf_counter() - t0), 0.005))
+
+
+def create_app(limits: Limits | None = None) -> FastAPI:
+    lab = Lab(limits or Limits())
+    app = FastAPI(title="ganforge lab", docs_url=None, redoc_url=None)
+    app.state.lab = lab
+    static = resources.files("ganforge.lab") / "static"
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return (static / "index.html").read_text()
+
+    @app.get("/static/{name}")
+    def asset(name: str) -> Response:
+        if name not in {"lab.js", "lab.css"}:
+            raise HTTPException(404)
+        media = "text/javascript" if name.endswith(".js") else "text/css"
+        return Response((static / name).read_text(), media_type=media)
+
+    @app.get("/api/options")
+    def api_options() -> dict[str, Any]:
+        return options()
+
+    def _session(sid: str) -> LabSession:
+        s = lab.sessions.get(sid)
+        if s is None:
+            raise HTTPException(404, "no such session (closed or expired)")
+        return s
+
+    @app.get("/api/sessions/{sid}/checkpoint")
+    def export_checkpoint(sid: str) -> FileResponse:
+        s = _session(sid)
+        tmp = Path(tempfile.mkdtemp(prefix="ganforge-lab-")) / "lab.safetensors"
+        trainer = s.trainer
+        old_cfg = trainer.cfg
+        trainer.cfg = s.config()
+        trainer.cfg.train.steps = max(trainer.step, 1)
+        if s.settings["dataset"] in ("draw", "csv"):
+            trainer.cfg.data.path = str(tmp.parent / "points.csv")
+            (tmp.parent / "points.csv").write_text(s.points_csv())
+        try:
+            save_checkpoint(trainer, tmp)
+        finally:
+            trainer.cfg = old_cfg
+        return FileResponse(tmp, filename=f"ganforge-lab-step{trainer.step}.safetensors",
+                            media_type="application/octet-stream")
+
+    @app.get("/api/sessions/{sid}/config.yaml")
+    def export_config(sid: str) -> PlainTextResponse:
+        s = _session(sid)
+        return PlainTextResponse(s.config_yaml(), headers={
+            "Content-Disposition": 'attachment; filename="ganforge-lab.yaml"'})
+
+    @app.get("/api/sessions/{sid}/points.csv")
+    def export_points(sid: str) -> PlainTextResponse:
+        s = _session(sid)
+        return PlainTextResponse(s.points_csv(), headers={
+            "Content-Disposition": 'attachment; filename="points.csv"'})
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            sid, s = lab.open()
+        except GanforgeError as e:
+            await websocket.send_json({"type": "error", "message": str(e)})
+            await websocket.close()
+            return
+        send_lock = asyncio.Lock()
+
+        async def send(obj: dict[str, Any]) -> None:
+            async with send_lock:
+                await websocket.send_text(json.dumps(obj))
+
+        await send({"type": "hello", "session": sid, "options": options()})
+        await send(await asyncio.to_thread(_frame, s))
+        loop = asyncio.create_task(_train_loop(lab, sid, s, send))
+        try:
+            while True:
+                text = await websocket.receive_text()
+                s.last_seen = time.monotonic()
+                try:
+                    msg = json.loads(text)
+                    if not isinstance(msg, dict):
+                        raise GanforgeError("a message must be a JSON object")
+                    frame = await _handle(lab, sid, s, msg)
+                except json.JSONDecodeError:
+                    await send({"type": "error", "message": "message is not valid JSON"})
+                    continue
+                except (GanforgeError, ValueError, TypeError) as e:
+                    await send({"type": "error", "message": str(e)})
+                    continue
+                if frame is not None:
+                    await send(frame)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            lab.close(sid)
+            loop.cancel()
+
+    return app
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
+          limits: Limits | None = None) -> None:
+    """Run the lab until Ctrl-C; torch uses one thread per session step to share the cores."""
+    import uvicorn
+
+    torch.set_num_threads(1)
+    url = f"http://{host}:{port}/"
+    if open_browser:
+        import threading
+        import webbrowser
+
+        threading.Timer(1.0, lambda: webbrowser.open(url)).start()
+    print(f"ganforge lab on {url} (Ctrl-C to stop)", flush=True)
+    uvicorn.run(create_app(limits), host=host, port=port, log_level="warning")

@@ -1,0 +1,361 @@
+"""One lab session: a ganforge Trainer driven step by step, and the frames the page draws.
+
+The page speaks in a flat dict of settings (`dataset`, `lr_d`, `g_width` ...); each maps onto a
+key of the run config, so a session is always an ordinary ganforge run and exports as one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import yaml
+
+from ..config import RunConfig, apply_overrides, from_dict
+from ..data.toy import TOY_SETS, ToyData, load_toy
+from ..errors import ConfigError, GanforgeError
+from ..losses import LOSSES
+from ..metrics.modes import mode_stats, sliced_wasserstein
+from ..penalties import PENALTIES
+from ..train.health import DIVERGED, Health
+from ..train.trainer import Trainer, TrainingDiverged, build_optimizer, check_parts, make_noise
+
+# page setting -> config keys it sets
+SETTING_KEYS: dict[str, tuple[str, ...]] = {
+    "dataset": ("data.name",),
+    "loss": ("loss.name",),
+    "penalty": ("loss.penalty",),
+    "penalty_weight": ("loss.penalty_weight",),
+    "spectral_norm": ("d.spectral_norm",),
+    "pack": ("d.pack",),
+    "d_steps": ("train.d_steps",),
+    "optimizer": ("opt_g.name", "opt_d.name"),
+    "lr_d": ("opt_d.lr",),
+    "lr_g": ("opt_g.lr",),
+    "g_depth": ("g.depth",),
+    "g_width": ("g.width",),
+    "d_depth": ("d.depth",),
+    "d_width": ("d.width",),
+    "noise_dim": ("g.noise_dim",),
+    "noise": ("g.noise",),
+    "seed": ("seed",),
+    "batch_size": ("train.batch_size",),
+    "ema": ("train.ema",),
+    "beta1": ("opt_g.beta1", "opt_d.beta1"),
+    "beta2": ("opt_g.beta2", "opt_d.beta2"),
+    "penalty_every": ("loss.penalty_every",),
+}
+# settings whose change rebuilds the nets (a reset); the others apply from the next step on
+STRUCTURAL = {"dataset", "spectral_norm", "pack", "g_depth", "g_width", "d_depth", "d_width",
+              "noise_dim", "noise", "seed"}
+USER_SETS = {"draw", "csv"}  # points sent by the page
+
+DEFAULTS: dict[str, Any] = {
+    "dataset": "two", "loss": "ns", "penalty": "none", "penalty_weight": 1.0,
+    "spectral_norm": False, "pack": 1, "d_steps": 1, "optimizer": "adam", "lr_d": 0.03,
+    "lr_g": 0.03, "g_depth": 2, "g_width": 64, "d_depth": 2, "d_width": 64, "noise_dim": 2,
+    "noise": "normal", "seed": 0, "batch_size": 128, "ema": 0.0, "beta1": 0.0, "beta2": 0.99,
+    "penalty_every": 1,
+}
+
+
+@dataclass
+class Limits:
+    """Bounds that keep one session from taking the machine."""
+
+    max_sessions: int = 8
+    max_points: int = 5000
+    max_width: int = 256
+    max_depth: int = 6
+    max_noise_dim: int = 16
+    max_batch: int = 1024
+    max_steps_per_s: float = 1000.0
+    idle_seconds: float = 600.0
+    field_resolution: int = 40
+    n_show: int = 300  # real / fake points drawn
+    n_eval: int = 1000  # samples for the live mode statistics
+
+
+def options() -> dict[str, Any]:
+    """What the page's menus offer, from the library's registries."""
+    return {
+        "datasets": [n for n in TOY_SETS.names() if n != "csv"] + ["draw", "csv"],
+        "losses": LOSSES.names(),
+        "penalties": ["none", *PENALTIES.names()],
+        "optimizers": ["adam", "rmsprop", "sgd"],
+        "noises": ["normal", "uniform"],
+        "defaults": dict(DEFAULTS),
+    }
+
+
+class LabSession:
+    def __init__(self, limits: Limits | None = None, settings: dict[str, Any] | None = None):
+        self.limits = limits or Limits()
+        self.settings: dict[str, Any] = dict(DEFAULTS)
+        self.points: torch.Tensor | None = None
+        self.speed: float = 4.0
+        self.playing = False
+        self.last_seen = time.monotonic()
+        if settings:
+            self.settings.update(self._validate(settings))
+        self.reset()
+
+    # --- settings ----------------------------------------------------------------------------
+    def _validate(self, changes: dict[str, Any]) -> dict[str, Any]:
+        unknown = [k for k in changes if k not in SETTING_KEYS]
+        if unknown:
+            raise ConfigError(f"unknown setting {unknown[0]!r}")
+        lim = self.limits
+        for key, hi in (("g_width", lim.max_width), ("d_width", lim.max_width),
+                        ("g_depth", lim.max_depth), ("d_depth", lim.max_depth),
+                        ("noise_dim", lim.max_noise_dim), ("batch_size", lim.max_batch)):
+            if key in changes:
+                v = changes[key]
+                if not isinstance(v, (int, float)) or isinstance(v, bool) or v > hi:
+                    raise ConfigError(f"{key} must be a number <= {hi}, got {v!r}")
+        name = changes.get("dataset")
+        if name is not None and name not in USER_SETS and name not in TOY_SETS:
+            raise ConfigError(f"unknown dataset {name!r}")
+        merged = dict(self.settings, **changes)
+        check_parts(self._config(merged))  # full validation by the config and the registries
+        return changes
+
+    def _config(self, settings: dict[str, Any]) -> RunConfig:
+        overrides: dict[str, Any] = {}
+        for key, value in settings.items():
+            for ck in SETTING_KEYS[key]:
+                section, _, name = ck.rpartition(".")
+                target = overrides.setdefault(section, {}) if section else overrides
+                target[name] = value
+        if settings["dataset"] in USER_SETS:
+            overrides["data"] = {"name": "csv", "path": "points.csv"}
+        base = {"train": {"steps": 10**9, "threads": 0, "log_every": 1}}
+        merged = apply_overrides(base, [])
+        for section, vals in overrides.items():
+            if isinstance(vals, dict):
+                merged.setdefault(section, {}).update(vals)
+            else:
+                merged[section] = vals
+        return from_dict(merged)
+
+    def _data(self) -> ToyData:
+        name = self.settings["dataset"]
+        if name in USER_SETS:
+            if self.points is None or len(self.points) < 2:
+                pts = torch.tensor([[-1.0, -1.0], [1.0, 1.0], [1.0, -1.0], [-1.0, 1.0]])
+            else:
+                pts = self.points
+            return ToyData("points", "points from the page", points=pts, kind="points")
+        return load_toy(name)
+
+    def apply(self, changes: dict[str, Any]) -> bool:
+        """Change settings; returns True when the change rebuilt the nets (a reset)."""
+        changes = self._validate(changes)
+        structural = any(k in STRUCTURAL and changes[k] != self.settings.get(k) for k in changes)
+        old_opt = self.settings["optimizer"]
+        self.settings.update(changes)
+        if structural:
+            self.reset()
+            return True
+        cfg = self._config(self.settings)
+        if cfg.opt_g.name != old_opt:
+            self.trainer.opt_g = build_optimizer(cfg.opt_g, self.trainer.g.parameters())
+            self.trainer.opt_d = build_optimizer(cfg.opt_d, self.trainer.d.parameters())
+        self.trainer.update_config(cfg)
+        return False
+
+    def set_points(self, points: list[list[float]]) -> None:
+        if not isinstance(points, list) or len(points) > self.limits.max_points:
+            raise ConfigError(f"points must be a list of at most {self.limits.max_points} [x, y]")
+        try:
+            t = torch.tensor(points, dtype=torch.float32)
+        except (TypeError, ValueError):
+            raise ConfigError("points must be [x, y] pairs of numbers") from None
+        if t.ndim != 2 or t.shape[1] != 2 or not torch.isfinite(t).all():
+            raise ConfigError("points must be finite [x, y] pairs")
+        if len(t) < 2:
+            raise ConfigError("draw at least 2 points")
+        self.points = t
+        if self.settings["dataset"] not in USER_SETS:
+            self.settings["dataset"] = "draw"
+        self.reset()
+
+    def reset(self) -> None:
+        cfg = self._config(self.settings)
+        self.data = self._data()
+        self.trainer = Trainer(cfg, self.data)
+        self.health = Health()
+        self.error: str | None = None
+        gen = torch.Generator().manual_seed(cfg.seed + 7)
+        n = self.limits.n_show
+        self.real_show = self.data.sample(n, gen)
+        self.z_show = make_noise(cfg.g.noise, n, cfg.g.noise_dim, gen)
+        self.bounds = self.data.bounds()
+        if self.settings["dataset"] == "draw":  # the page's drawing window, grown to fit
+            x0, x1, y0, y1 = self.bounds
+            self.bounds = (min(x0, -2.0), max(x1, 2.0), min(y0, -2.0), max(y1, 2.0))
+        self.last: dict[str, float] = {}
+        self.mode_info: dict[str, Any] = {}
+
+    # --- training ----------------------------------------------------------------------------
+    def step(self, which: str = "both") -> dict[str, float]:
+        """One step of D only, G only, or both (a full trainer step)."""
+        if self.health.state == DIVERGED:
+            return self.last
+        t = self.trainer
+        try:
+            if which == "both":
+                s = t.train_step()
+            elif which == "d":
+                s = dict(self.last, **t.d_step(t.step * t.cfg.train.d_steps))
+                t._fake_for_g = None
+            elif which == "g":
+                s = dict(self.last, **t.g_step())
+            else:
+                raise ConfigError(f"step must be 'd', 'g' or 'both', got {which!r}")
+        except TrainingDiverged as e:
+            self.health.state, self.health.reason = DIVERGED, str(e)
+            return self.last
+        s.setdefault("loss_d", math.nan)
+        s.setdefault("loss_g", math.nan)
+        s.setdefault("d_acc", math.nan)
+        s["step"] = t.step
+        self.last = s
+        if which == "both":
+            self.health.observe(t.step, s["loss_d"], s["loss_g"], s["d_acc"])
+        return s
+
+    def run_for(self, n_steps: int, budget_s: float) -> int:
+        """Up to n_steps full steps, stopping early when the time budget is spent."""
+        t0 = time.perf_counter()
+        done = 0
+        while done < n_steps and time.perf_counter() - t0 < budget_s:
+            self.step("both")
+            done += 1
+            if self.health.state == DIVERGED:
+                break
+        return done
+
+    def check(self) -> None:
+        """Live quality: mode coverage on mixtures, distance to data elsewhere; updates health."""
+        gen = torch.Generator().manual_seed(1)
+        x = self.trainer.generate(self.limits.n_eval, gen)
+        if not torch.isfinite(x).all():
+            self.health.state, self.health.reason = DIVERGED, "generated points are not finite"
+            return
+        if self.data.modes is not None:
+            r = mode_stats(x, self.data.modes, self.data.std)
+            self.mode_info = {"modes": r["modes"], "modes_total": r["modes_total"], "hq": r["hq"],
+                              "reverse_kl": r["reverse_kl"]}
+            self.health.observe_modes(r["counts"], r["hq"])
+        else:
+            real = self.data.sample(self.limits.n_eval, gen)
+            d = sliced_wasserstein(x, real)
+            x0, x1, _, _ = self.bounds
+            self.mode_info = {"distance": d}
+            self.health.observe_distance(d, x1 - x0)
+
+    # --- what the page draws -------------------------------------------------------------------
+    def frame(self, arrows: bool = True, manifold: bool = True) -> dict[str, Any]:
+        t = self.trainer
+        r = self.limits.field_resolution
+        x0, x1, y0, y1 = self.bounds
+        xs = torch.linspace(x0, x1, r)
+        ys = torch.linspace(y0, y1, r)
+        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+        grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)
+        field = t.d_prob(grid)
+        g = t.sampler(use_ema=True)
+        with torch.no_grad():
+            g.eval()
+            fake = g(self.z_show)
+        out: dict[str, Any] = {
+            "type": "frame",
+            "step": t.step,
+            "bounds": [x0, x1, y0, y1],
+            "real": _r(self.real_show),
+            "fake": _r(fake),
+            "field": {"n": r, "values": [round(float(v), 3) for v in field]},
+            "stats": {k: _num(self.last.get(k)) for k in ("loss_d", "loss_g", "d_acc")},
+            "time": round(time.time(), 3),
+            "state": "Paused" if not self.playing and self.health.state == "Running"
+            else self.health.state,
+            "health": self.health.state,
+            "reason": self.health.reason,
+            "quality": {k: _num(v) for k, v in self.mode_info.items()},
+            "settings": self.settings,
+            "speed": self.speed,
+            "playing": self.playing,
+        }
+        if manifold:
+            out["manifold"] = self._manifold(g)
+        if arrows:
+            out["arrows"] = self._arrows(fake)
+        g.train(g is t.g)
+        return out
+
+    def _manifold(self, g: torch.nn.Module, k: int = 15) -> dict[str, Any]:
+        """G applied to a k x k grid of noise (first two noise dims; the rest held at 0)."""
+        cfg = self.trainer.cfg
+        span = 2.0 if cfg.g.noise == "normal" else 1.0
+        lin = torch.linspace(-span, span, k)
+        zz = torch.zeros(k * k, cfg.g.noise_dim)
+        a, b = torch.meshgrid(lin, lin, indexing="ij")
+        zz[:, 0] = a.reshape(-1)
+        if cfg.g.noise_dim > 1:
+            zz[:, 1] = b.reshape(-1)
+        with torch.no_grad():
+            pts = g(zz)
+        return {"k": k, "points": _r(pts)}
+
+    def _arrows(self, fake: torch.Tensor) -> list[list[float]]:
+        """Direction G's loss pushes each shown fake point: -d loss_g / d x, scaled for display."""
+        t = self.trainer
+        x = fake.detach().clone().requires_grad_(True)
+        t.d.eval()
+        try:
+            pack = t.cfg.d.pack
+            loss = t.loss.g(t.d(x.repeat_interleave(pack, 0)))
+            (grad,) = torch.autograd.grad(loss, x)
+        finally:
+            t.d.train()
+            t.d.zero_grad(set_to_none=True)
+        push = -grad
+        norm = push.norm(dim=1, keepdim=True)
+        x0, x1, _, _ = self.bounds
+        scale = 0.06 * (x1 - x0) / (norm.max() + 1e-12)
+        return _r(push * scale)
+
+    # --- export --------------------------------------------------------------------------------
+    def config(self) -> RunConfig:
+        return self._config(self.settings)
+
+    def config_yaml(self, steps: int | None = None) -> str:
+        cfg = self.config().to_dict()
+        cfg["train"]["steps"] = max(int(steps or self.trainer.step), 1)
+        cfg["train"]["threads"] = 0
+        cfg["train"]["log_every"] = 50
+        head = "# exported from the ganforge lab; run with: ganforge train THIS.yaml --out runs/lab\n"
+        if self.settings["dataset"] in USER_SETS:
+            head += "# data.path points.csv: the points drawn or loaded in the lab (export them too)\n"
+        return head + yaml.safe_dump(cfg, sort_keys=False)
+
+    def points_csv(self) -> str:
+        pts = self.data.points if self.data.points is not None else self.real_show
+        return "x,y\n" + "".join(f"{x:.6g},{y:.6g}\n" for x, y in pts.tolist())
+
+
+def _r(t: torch.Tensor) -> list[list[float]]:
+    return [[round(float(a), 4), round(float(b), 4)] for a, b in t.tolist()]
+
+
+def _num(v: Any) -> Any:
+    if isinstance(v, float):
+        return round(v, 5) if math.isfinite(v) else None
+    return v
+
+
+__all__ = ["DEFAULTS", "GanforgeError", "LabSession", "Limits", "options"]

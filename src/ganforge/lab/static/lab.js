@@ -1,0 +1,394 @@
+// ganforge lab: one LabView per panel, each with its own WebSocket session on the server.
+"use strict";
+
+const COLORS = { real: "#1b7837", fake: "#762a83", manifold: "rgba(118,42,131,0.45)", arrow: "#333" };
+
+class LabView {
+  constructor(root) {
+    this.root = root;
+    this.q = (sel) => root.querySelector(sel);
+    this.qa = (sel) => Array.from(root.querySelectorAll(sel));
+    this.canvas = this.q('[data-role="field"]');
+    this.ctx = this.canvas.getContext("2d");
+    this.layers = { field: true, real: true, fake: true, manifold: false, arrows: false };
+    this.history = [];
+    this.frame = null;
+    this.drawn = [];
+    this.session = null;
+    this.onFrame = null;
+    this.wire();
+    this.connect();
+  }
+
+  connect() {
+    const proto = location.protocol === "https:" ? "wss" : "ws";
+    this.ws = new WebSocket(`${proto}://${location.host}/ws`);
+    this.ws.onmessage = (ev) => this.receive(JSON.parse(ev.data));
+    this.ws.onclose = () => this.setStatus("Disconnected – reload the page to start a new session", "Diverged");
+  }
+
+  send(obj) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(obj));
+  }
+
+  receive(msg) {
+    if (msg.type === "hello") {
+      this.session = msg.session;
+      this.fillOptions(msg.options);
+    } else if (msg.type === "frame") {
+      this.frame = msg;
+      if (!this.history.length || msg.step < this.history[this.history.length - 1].step) this.history = [];
+      if (msg.stats && msg.stats.loss_d !== null && msg.stats.loss_d !== undefined &&
+          (!this.history.length || msg.step > this.history[this.history.length - 1].step)) {
+        this.history.push({ step: msg.step, ...msg.stats, ...msg.quality });
+        if (this.history.length > 2000) this.history = this.history.filter((_, i) => i % 2 === 0);
+      }
+      this.syncControls(msg.settings, msg.speed);
+      this.render();
+      if (this.onFrame) this.onFrame(msg);
+    } else if (msg.type === "error") {
+      this.showError(msg.message);
+    }
+  }
+
+  fillOptions(opts) {
+    const fill = (key, values) => {
+      const sel = this.q(`[data-key="${key}"]`);
+      sel.innerHTML = values.map((v) => `<option value="${v}">${v}</option>`).join("");
+    };
+    fill("loss", opts.losses);
+    fill("penalty", opts.penalties);
+    fill("optimizer", opts.optimizers);
+    fill("noise", opts.noises);
+    this.syncControls(opts.defaults, 4);
+  }
+
+  syncControls(settings, speed) {
+    if (!settings) return;
+    for (const el of this.qa("[data-key]")) {
+      if (el === document.activeElement) continue;
+      const key = el.dataset.key;
+      const v = key === "speed" ? speed : settings[key];
+      if (v === undefined) continue;
+      if (el.type === "checkbox") el.checked = !!v;
+      else if (String(el.value) !== String(v)) el.value = v;
+    }
+    const user = settings.dataset === "draw" || settings.dataset === "csv";
+    this.q('[data-role="draw-hint"]').hidden = settings.dataset !== "draw";
+    this.q('[data-act="export-points"]').hidden = !user;
+  }
+
+  wire() {
+    for (const el of this.qa("[data-key]")) {
+      el.addEventListener("change", () => this.changed(el));
+    }
+    for (const el of this.qa("[data-layer]")) {
+      el.addEventListener("change", () => { this.layers[el.dataset.layer] = el.checked; this.render(); });
+    }
+    const acts = {
+      play: () => this.send({ type: "play" }),
+      pause: () => this.send({ type: "pause" }),
+      step: () => this.send({ type: "step", which: "both" }),
+      "step-d": () => this.send({ type: "step", which: "d" }),
+      "step-g": () => this.send({ type: "step", which: "g" }),
+      reset: () => { this.history = []; this.send({ type: "reset" }); },
+      "export-model": () => this.download("checkpoint"),
+      "export-config": () => this.download("config.yaml"),
+      "export-points": () => this.download("points.csv"),
+      "clear-points": () => { this.drawn = []; this.render(); },
+    };
+    for (const el of this.qa("[data-act]")) {
+      el.addEventListener("click", () => acts[el.dataset.act]());
+    }
+    const file = this.q('[data-role="csv-file"]');
+    file.addEventListener("change", () => this.loadCsv(file.files[0]));
+    this.painting = false;
+    this.canvas.addEventListener("mousedown", (e) => { this.painting = this.drawing(); this.paint(e); });
+    this.canvas.addEventListener("mousemove", (e) => { if (this.painting) this.paint(e); });
+    window.addEventListener("mouseup", () => {
+      if (this.painting && this.drawn.length >= 2) this.send({ type: "points", points: this.drawn });
+      this.painting = false;
+    });
+  }
+
+  drawing() {
+    return this.q('[data-key="dataset"]').value === "draw";
+  }
+
+  changed(el) {
+    const key = el.dataset.key;
+    let value = el.type === "checkbox" ? el.checked : el.value;
+    if (el.type === "number") value = Number(value);
+    if (key === "dataset" && value === "csv") {
+      this.q('[data-role="csv-file"]').click();
+      return;
+    }
+    if (key === "dataset" && value === "draw") {
+      this.drawn = [];
+      this.history = [];
+    }
+    if (key === "dataset") this.history = [];
+    this.send({ type: "settings", values: { [key]: value } });
+  }
+
+  loadCsv(f) {
+    if (!f) return;
+    f.text().then((text) => {
+      const pts = [];
+      for (const line of text.split(/\r?\n/)) {
+        const cells = line.split(/[,;\s]+/).filter((c) => c !== "");
+        if (cells.length < 2) continue;
+        const x = Number(cells[0]), y = Number(cells[1]);
+        if (Number.isFinite(x) && Number.isFinite(y)) pts.push([x, y]);
+      }
+      if (pts.length < 2) { this.showError("the CSV file needs at least 2 rows of x,y numbers"); return; }
+      this.history = [];
+      this.send({ type: "settings", values: { dataset: "csv" } });
+      this.send({ type: "points", points: pts });
+    });
+  }
+
+  download(what) {
+    if (!this.session) return;
+    const a = document.createElement("a");
+    a.href = `/api/sessions/${this.session}/${what}`;
+    a.download = "";
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  }
+
+  showError(message) {
+    const r = this.q('[data-role="reason"]');
+    r.textContent = "Error: " + message;
+    r.classList.add("error");
+  }
+
+  setStatus(text, state) {
+    const s = this.q('[data-role="status"]');
+    s.textContent = text;
+    s.className = "status " + (state || "");
+  }
+
+  // --- geometry ---
+  toPx(x, y) {
+    const [x0, x1, y0, y1] = this.bounds();
+    const w = this.canvas.width, h = this.canvas.height;
+    return [((x - x0) / (x1 - x0)) * w, h - ((y - y0) / (y1 - y0)) * h];
+  }
+
+  bounds() {  // the server's window, except while painting before the first stroke is sent
+    if (this.drawing() && (!this.frame || this.frame.settings.dataset !== "draw")) return [-2, 2, -2, 2];
+    return this.frame ? this.frame.bounds : [-2, 2, -2, 2];
+  }
+
+  paint(e) {
+    if (!this.drawing()) return;
+    const rect = this.canvas.getBoundingClientRect();
+    const [x0, x1, y0, y1] = this.bounds();
+    const px = (e.clientX - rect.left) / rect.width, py = (e.clientY - rect.top) / rect.height;
+    for (let i = 0; i < 3; i++) {
+      const jx = (Math.random() - 0.5) * 0.06, jy = (Math.random() - 0.5) * 0.06;
+      this.drawn.push([x0 + px * (x1 - x0) + jx, y1 - py * (y1 - y0) + jy]);
+    }
+    this.render();
+  }
+
+  // --- drawing ---
+  render() {
+    const f = this.frame;
+    const ctx = this.ctx, w = this.canvas.width, h = this.canvas.height;
+    ctx.clearRect(0, 0, w, h);
+    if (this.drawing() && (!f || f.settings.dataset !== "draw")) {
+      this.points(this.drawn, COLORS.real, 3);  // first stroke, not sent yet
+      return;
+    }
+    if (!f) return;
+    if (this.painting) this.points(this.drawn, COLORS.real, 3);
+    if (this.layers.field && f.field) this.field(f.field);
+    if (this.layers.real) this.points(f.real, COLORS.real, 2.5);
+    if (this.layers.manifold && f.manifold) this.manifold(f.manifold);
+    if (this.layers.fake) this.points(f.fake, COLORS.fake, 2.5);
+    if (this.layers.arrows && f.arrows) this.arrows(f.fake, f.arrows);
+    const st = f.stats, pct = (v) => (v === null || v === undefined ? "–" : `${Math.round(100 * v)}%`);
+    const num = (v) => (v === null || v === undefined ? "–" : v.toFixed(2));
+    this.setStatus(`Epoch: ${f.step} – D loss: ${num(st.loss_d)} – G loss: ${num(st.loss_g)} – ` +
+      `D acc: ${pct(st.d_acc)} – State: ${f.state}`, f.state);
+    const r = this.q('[data-role="reason"]');
+    r.classList.remove("error");
+    r.textContent = f.reason || "";
+    this.charts();
+  }
+
+  field(fd) {
+    const n = fd.n, v = fd.values, w = this.canvas.width, h = this.canvas.height;
+    const img = this.ctx.createImageData(n, n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        const p = v[i * n + j];  // row i = y index (bottom to top), column j = x index
+        const k = ((n - 1 - i) * n + j) * 4;
+        const t = Math.abs(p - 0.5) * 2;  // 0 at the line, 1 when D is sure
+        const [r, g, b] = p >= 0.5 ? [67, 147, 195] : [214, 96, 77];
+        img.data[k] = 255 + (r - 255) * t;
+        img.data[k + 1] = 255 + (g - 255) * t;
+        img.data[k + 2] = 255 + (b - 255) * t;
+        img.data[k + 3] = 200;
+      }
+    }
+    const off = document.createElement("canvas");
+    off.width = n; off.height = n;
+    off.getContext("2d").putImageData(img, 0, 0);
+    this.ctx.imageSmoothingEnabled = true;
+    this.ctx.drawImage(off, 0, 0, w, h);
+    this.contour(fd);
+  }
+
+  contour(fd) {  // white line where D = 0.5: marching squares, linear interpolation on cell edges
+    const n = fd.n, v = fd.values, ctx = this.ctx;
+    const [x0, x1, y0, y1] = this.bounds();
+    const X = (j) => x0 + (j / (n - 1)) * (x1 - x0), Y = (i) => y0 + (i / (n - 1)) * (y1 - y0);
+    ctx.strokeStyle = "#fff";
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    for (let i = 0; i < n - 1; i++) {
+      for (let j = 0; j < n - 1; j++) {
+        const c = [[i, j], [i, j + 1], [i + 1, j + 1], [i + 1, j]];
+        const pts = [];
+        for (let e = 0; e < 4; e++) {
+          const [ai, aj] = c[e], [bi, bj] = c[(e + 1) % 4];
+          const a = v[ai * n + aj] - 0.5, b = v[bi * n + bj] - 0.5;
+          if ((a < 0) !== (b < 0)) {
+            const t = a / (a - b);
+            pts.push(this.toPx(X(aj + t * (bj - aj)), Y(ai + t * (bi - ai))));
+          }
+        }
+        if (pts.length >= 2) { ctx.moveTo(...pts[0]); ctx.lineTo(...pts[1]); }
+        if (pts.length === 4) { ctx.moveTo(...pts[2]); ctx.lineTo(...pts[3]); }
+      }
+    }
+    ctx.stroke();
+  }
+
+  points(pts, color, r) {
+    const ctx = this.ctx;
+    ctx.fillStyle = color;
+    for (const [x, y] of pts) {
+      const [px, py] = this.toPx(x, y);
+      ctx.beginPath();
+      ctx.arc(px, py, r, 0, 2 * Math.PI);
+      ctx.fill();
+    }
+  }
+
+  manifold(m) {
+    const ctx = this.ctx, k = m.k, p = m.points;
+    ctx.strokeStyle = COLORS.manifold;
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    for (let a = 0; a < k; a++) {
+      for (let b = 0; b < k; b++) {
+        const here = this.toPx(...p[a * k + b]);
+        if (b + 1 < k) { ctx.moveTo(...here); ctx.lineTo(...this.toPx(...p[a * k + b + 1])); }
+        if (a + 1 < k) { ctx.moveTo(...here); ctx.lineTo(...this.toPx(...p[(a + 1) * k + b])); }
+      }
+    }
+    ctx.stroke();
+  }
+
+  arrows(pts, vecs) {
+    const ctx = this.ctx;
+    ctx.strokeStyle = COLORS.arrow;
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    pts.forEach(([x, y], i) => {
+      const [dx, dy] = vecs[i];
+      const [px, py] = this.toPx(x, y), [qx, qy] = this.toPx(x + dx, y + dy);
+      ctx.moveTo(px, py); ctx.lineTo(qx, qy);
+      const ang = Math.atan2(qy - py, qx - px);
+      ctx.lineTo(qx - 4 * Math.cos(ang - 0.5), qy - 4 * Math.sin(ang - 0.5));
+      ctx.moveTo(qx, qy);
+      ctx.lineTo(qx - 4 * Math.cos(ang + 0.5), qy - 4 * Math.sin(ang + 0.5));
+    });
+    ctx.stroke();
+  }
+
+  charts() {
+    const hist = this.history;
+    this.chart('[data-role="chart-loss"]', "Loss", [["loss_d", "#d6604d", "D loss"], ["loss_g", "#4393c3", "G loss"]]);
+    this.chart('[data-role="chart-acc"]', "D accuracy", [["d_acc", "#333", "D acc"]], [0, 1], 0.5);
+    const modes = hist.length && hist[hist.length - 1].modes_total;
+    if (modes) {
+      this.chart('[data-role="chart-modes"]', `Modes captured (of ${modes}) / reverse KL`,
+        [["modes", "#1b7837", "modes"], ["reverse_kl", "#762a83", "KL"]]);
+    } else {
+      this.chart('[data-role="chart-modes"]', "Distance to data (sliced W1)", [["distance", "#1b7837", "distance"]]);
+    }
+  }
+
+  chart(sel, title, series, range, ref) {
+    const c = this.q(sel), ctx = c.getContext("2d"), w = c.width, h = c.height, hist = this.history;
+    ctx.clearRect(0, 0, w, h);
+    ctx.fillStyle = "#333";
+    ctx.font = "11px sans-serif";
+    ctx.fillText(title, 4, 12);
+    if (hist.length < 2) return;
+    let lo = Infinity, hi = -Infinity;
+    for (const [key] of series) for (const p of hist) {
+      const v = p[key];
+      if (v !== null && v !== undefined && Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    }
+    if (range) [lo, hi] = range;
+    if (!Number.isFinite(lo)) return;
+    if (hi - lo < 1e-9) { hi += 0.5; lo -= 0.5; }
+    const s0 = hist[0].step, s1 = hist[hist.length - 1].step || 1;
+    const X = (s) => 30 + ((s - s0) / Math.max(s1 - s0, 1)) * (w - 36);
+    const Y = (v) => h - 14 - ((v - lo) / (hi - lo)) * (h - 30);
+    ctx.strokeStyle = "#ddd";
+    ctx.strokeRect(30, 16, w - 36, h - 30);
+    ctx.fillText(hi.toPrecision(3), 0, 24);
+    ctx.fillText(lo.toPrecision(3), 0, h - 14);
+    if (ref !== undefined) {
+      ctx.setLineDash([4, 3]); ctx.beginPath(); ctx.moveTo(30, Y(ref)); ctx.lineTo(w - 6, Y(ref)); ctx.stroke();
+      ctx.setLineDash([]);
+    }
+    series.forEach(([key, color, label], k) => {
+      ctx.strokeStyle = color;
+      ctx.beginPath();
+      let started = false;
+      for (const p of hist) {
+        const v = p[key];
+        if (v === null || v === undefined || !Number.isFinite(v)) continue;
+        if (!started) { ctx.moveTo(X(p.step), Y(v)); started = true; } else ctx.lineTo(X(p.step), Y(v));
+      }
+      ctx.stroke();
+      ctx.fillStyle = color;
+      ctx.fillText(label, w - 60 - 50 * k, 12);
+    });
+  }
+}
+
+const views = [new LabView(document.querySelector('[data-view="a"]'))];
+window.ganforgeLab = views;
+
+document.getElementById("compare").addEventListener("change", (e) => {
+  if (e.target.checked && views.length === 1) {
+    const clone = views[0].root.cloneNode(true);
+    clone.dataset.view = "b";
+    for (const el of clone.querySelectorAll("[data-testid]")) el.dataset.testid = "b-" + el.dataset.testid;
+    document.getElementById("views").appendChild(clone);
+    const b = new LabView(clone);
+    views.push(b);
+    // keep the data the same: the second run follows the first one's data set and points
+    views[0].onFrame = (f) => {
+      if (b.frame && b.frame.settings.dataset !== f.settings.dataset && f.settings.dataset !== "draw" &&
+          f.settings.dataset !== "csv") {
+        b.send({ type: "settings", values: { dataset: f.settings.dataset } });
+      }
+    };
+  } else if (!e.target.checked && views.length === 2) {
+    const b = views.pop();
+    b.ws.close();
+    b.root.remove();
+    views[0].onFrame = null;
+  }
+});

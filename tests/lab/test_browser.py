@@ -1,0 +1,164 @@
+"""The lab in a real browser: headless Chromium (Debian's) driven by Playwright."""
+
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("GANFORGE_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        pytest.fail("chromium is missing in CI: .ci/run / make test install Debian's chromium",
+                    pytrace=False)
+    pytest.skip("Debian's chromium is not installed (make test installs it as root)",
+                allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    import uvicorn
+
+    from ganforge.lab.server import create_app
+
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port,
+                                        log_level="warning"))
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    t0 = time.time()
+    while not srv.started and time.time() - t0 < 20:
+        time.sleep(0.05)
+    assert srv.started
+    yield f"http://127.0.0.1:{port}/"
+    srv.should_exit = True
+    th.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+def _epoch(page) -> int:
+    m = re.search(r"Epoch: (\d+)", page.get_by_test_id("status").inner_text())
+    return int(m.group(1)) if m else -1
+
+
+def _wait(cond, timeout=30.0):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def _painted_share(page) -> float:
+    """Share of canvas pixels painted (alpha > 0)."""
+    return page.evaluate("""() => {
+        const c = document.querySelector('[data-testid="field"]');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+        return n / (d.length / 4); }""")
+
+
+def _dataset(page) -> str:
+    return page.evaluate("() => window.ganforgeLab[0].frame && window.ganforgeLab[0].frame.settings.dataset")
+
+
+def test_lab_in_a_browser(server, browser, tmp_path):
+    from ganforge.cli import main
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server)
+    _wait(lambda: _epoch(page) == 0)
+    status = page.get_by_test_id("status").inner_text()
+    assert re.match(r"Epoch: 0 – D loss: .* – G loss: .* – D acc: .* – State: Paused", status), status
+
+    # play at 50 steps/s: the epoch count and the losses move
+    page.get_by_test_id("speed").fill("50")
+    page.get_by_test_id("speed").dispatch_event("change")
+    page.get_by_test_id("play").click()
+    _wait(lambda: _epoch(page) >= 10)
+    first = page.get_by_test_id("status").inner_text()
+    _wait(lambda: _epoch(page) >= 40)
+    later = page.get_by_test_id("status").inner_text()
+    assert "State: Running" in later or "State: Converged" in later or "State: Collapsed" in later
+    loss = lambda s: re.search(r"D loss: ([\d.]+) – G loss: ([\d.]+)", s).groups()  # noqa: E731
+    assert loss(first) != loss(later)
+    page.get_by_test_id("pause").click()
+    _wait(lambda: "State: Paused" in page.get_by_test_id("status").inner_text()
+          or "State: Converged" in page.get_by_test_id("status").inner_text()
+          or "State: Collapsed" in page.get_by_test_id("status").inner_text())
+
+    # the field layer covers the canvas; without it only the points are painted
+    with_field = _painted_share(page)
+    page.get_by_test_id("show-field").uncheck()
+    without = _painted_share(page)
+    assert with_field > 0.9 and without < 0.5
+    page.get_by_test_id("show-field").check()
+
+    # switch data sets
+    page.get_by_test_id("dataset").select_option("single")
+    _wait(lambda: _dataset(page) == "single")
+    page.get_by_test_id("dataset").select_option("two")
+    _wait(lambda: _dataset(page) == "two" and _epoch(page) == 0)
+
+    # draw your own: paint a stroke in the upper-left quarter
+    page.get_by_test_id("dataset").select_option("draw")
+    box = page.get_by_test_id("field").bounding_box()
+    page.mouse.move(box["x"] + 60, box["y"] + 60)
+    page.mouse.down()
+    for i in range(20):
+        page.mouse.move(box["x"] + 60 + 4 * i, box["y"] + 60 + 2 * i)
+    page.mouse.up()
+    def drawn_points_in_use():
+        f = page.evaluate("() => window.ganforgeLab[0].frame")
+        # the painted stroke lies in the upper-left quarter of the [-2, 2]^2 drawing window
+        return f["settings"]["dataset"] == "draw" and all(x < 0 and y > 0 for x, y in f["real"])
+
+    _wait(drawn_points_in_use)
+    page.get_by_test_id("step").click()
+    _wait(lambda: _epoch(page) == 1)
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "lab.png"), full_page=True)
+
+    # export the model and sample from it with the CLI
+    with page.expect_download() as dl:
+        page.get_by_test_id("export-model").click()
+    ck = tmp_path / "lab.safetensors"
+    dl.value.save_as(ck)
+    assert main(["sample", str(ck), "-n", "20", "-o", str(tmp_path / "s.npy")]) == 0
+
+    # compare: a second session side by side
+    page.get_by_test_id("compare").check()
+    _wait(lambda: re.search(r"Epoch: \d+", page.get_by_test_id("b-status").inner_text()))
+    assert page.evaluate("() => window.ganforgeLab.length") == 2
+    sessions = page.evaluate("() => window.ganforgeLab.map(v => v.session)")
+    assert sessions[0] != sessions[1]
+    assert errors == []
+    page.close()

@@ -1,0 +1,168 @@
+"""The lab server through its HTTP and WebSocket interface (Starlette's in-process client)."""
+
+import json
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ganforge.lab.server import create_app
+from ganforge.lab.session import Limits
+from ganforge.train.state import load_checkpoint
+
+TEST_IDS = ["play", "pause", "step", "reset", "dataset", "speed", "lr-d", "lr-g", "loss",
+            "show-field", "status", "field", "export-model"]
+
+
+@pytest.fixture
+def client():
+    with TestClient(create_app(Limits(max_sessions=3))) as c:
+        yield c
+
+
+def _recv(ws, kind="frame"):
+    while True:
+        msg = json.loads(ws.receive_text())
+        if msg["type"] == kind:
+            return msg
+        if msg["type"] == "error" and kind != "error":
+            raise AssertionError(msg)
+
+
+def test_page_and_assets(client):
+    html = client.get("/").text
+    for tid in TEST_IDS:
+        assert f'data-testid="{tid}"' in html, tid
+    assert 'src="http' not in html and 'href="http' not in html  # no CDN: works offline
+    js = client.get("/static/lab.js")
+    assert js.status_code == 200 and "WebSocket" in js.text
+    assert client.get("/static/lab.css").status_code == 200
+    assert client.get("/static/../server.py").status_code == 404
+    assert client.get("/api/options").json()["defaults"]["dataset"] == "two"
+
+
+def test_session_lifecycle_play_pause_step_reset(client):
+    with client.websocket_connect("/ws") as ws:
+        hello = _recv(ws, "hello")
+        sid = hello["session"]
+        assert sid in client.app.state.lab.sessions
+        f = _recv(ws)
+        assert f["step"] == 0 and f["state"] == "Paused"
+        ws.send_text(json.dumps({"type": "settings", "values": {"speed": 0}}))
+        ws.send_text(json.dumps({"type": "play"}))
+        t0 = time.time()
+        step = 0
+        while step < 30 and time.time() - t0 < 20:
+            step = _recv(ws)["step"]
+        assert step >= 30
+        ws.send_text(json.dumps({"type": "pause"}))
+        f = _recv(ws)
+        assert f["playing"] is False
+        ws.send_text(json.dumps({"type": "step", "which": "both"}))
+        after = _recv(ws)["step"]
+        ws.send_text(json.dumps({"type": "frame"}))
+        assert _recv(ws)["step"] == after  # paused: nothing moves
+        ws.send_text(json.dumps({"type": "reset"}))
+        assert _recv(ws)["step"] == 0
+    time.sleep(0.1)
+    assert sid not in client.app.state.lab.sessions  # a closed tab ends its session
+
+
+def test_parameter_change_reaches_the_trainer(client):
+    with client.websocket_connect("/ws") as ws:
+        sid = _recv(ws, "hello")["session"]
+        ws.send_text(json.dumps({"type": "settings", "values": {"lr_d": 0.01, "loss": "lsgan"}}))
+        f = _recv(ws)
+        while f["settings"]["lr_d"] != 0.01:
+            f = _recv(ws)
+        s = client.app.state.lab.sessions[sid]
+        assert s.trainer.opt_d.param_groups[0]["lr"] == 0.01 and s.trainer.loss.name == "lsgan"
+
+
+@pytest.mark.parametrize("raw, fragment", [
+    ("not json", "not valid JSON"),
+    ("[1, 2]", "must be a JSON object"),
+    ('{"type": "explode"}', "unknown message type"),
+    ('{"type": "settings", "values": {"g_width": 99999}}', "g_width must be a number <= 256"),
+    ('{"type": "settings", "values": {"speed": -3}}', "speed must be a number >= 0"),
+    ('{"type": "settings"}', "needs a 'values' object"),
+    ('{"type": "points", "points": [[0, 1]]}', "at least 2 points"),
+    ('{"type": "step", "which": "q"}', "step must be"),
+])
+def test_bad_messages_get_an_error_frame_and_the_session_survives(client, raw, fragment):
+    with client.websocket_connect("/ws") as ws:
+        _recv(ws, "hello")
+        ws.send_text(raw)
+        err = _recv(ws, "error")
+        assert fragment in err["message"]
+        ws.send_text(json.dumps({"type": "step"}))
+        assert _recv(ws)["step"] == 1
+
+
+def test_session_bounds_and_reaping():
+    app = create_app(Limits(max_sessions=2, idle_seconds=3600))
+    with TestClient(app) as c:
+        with c.websocket_connect("/ws") as a, c.websocket_connect("/ws") as b:
+            _recv(a, "hello")
+            _recv(b, "hello")
+            with c.websocket_connect("/ws") as third:
+                err = json.loads(third.receive_text())
+                assert err["type"] == "error" and "lab is full" in err["message"]
+            lab = app.state.lab
+            assert len(lab.sessions) == 2
+            for s in lab.sessions.values():
+                s.last_seen -= 7200  # idle for two hours
+            lab.reap()
+            assert lab.sessions == {}
+
+
+def test_drawn_points_and_exports(client, tmp_path):
+    from ganforge import config
+    from ganforge.cli import main
+
+    with client.websocket_connect("/ws") as ws:
+        sid = _recv(ws, "hello")["session"]
+        pts = [[0.1 * i, (-1) ** i * 0.5] for i in range(20)]
+        ws.send_text(json.dumps({"type": "points", "points": pts}))
+        f = _recv(ws)
+        while f["settings"]["dataset"] != "draw":
+            f = _recv(ws)
+        for _ in range(3):
+            ws.send_text(json.dumps({"type": "step"}))
+            _recv(ws)
+        r = client.get(f"/api/sessions/{sid}/checkpoint")
+        assert r.status_code == 200
+        ck = tmp_path / "lab.safetensors"
+        ck.write_bytes(r.content)
+        assert load_checkpoint(ck).step == 3
+        assert main(["sample", str(ck), "-n", "10", "-o", str(tmp_path / "s.csv")]) == 0
+        assert len((tmp_path / "s.csv").read_text().splitlines()) == 11
+        y = client.get(f"/api/sessions/{sid}/config.yaml")
+        (tmp_path / "lab.yaml").write_text(y.text)
+        (tmp_path / "points.csv").write_text(client.get(f"/api/sessions/{sid}/points.csv").text)
+        cfg = config.load(tmp_path / "lab.yaml", [f"data.path={tmp_path / 'points.csv'}"])
+        assert cfg.data.name == "csv" and cfg.train.steps == 3
+    assert client.get(f"/api/sessions/{sid}/checkpoint").status_code == 404
+
+
+def test_many_sessions_train_at_once():
+    app = create_app(Limits(max_sessions=4))
+    with TestClient(app) as c:
+        conns = [c.websocket_connect("/ws") for _ in range(4)]
+        wss = [cm.__enter__() for cm in conns]
+        try:
+            for ws in wss:
+                _recv(ws, "hello")
+                ws.send_text(json.dumps({"type": "settings", "values": {"speed": 50}}))
+                ws.send_text(json.dumps({"type": "play"}))
+            steps = []
+            for ws in wss:
+                s = 0
+                t0 = time.time()
+                while s < 5 and time.time() - t0 < 20:
+                    s = _recv(ws)["step"]
+                steps.append(s)
+            assert all(s >= 5 for s in steps)
+        finally:
+            for cm in conns:
+                cm.__exit__(None, None, None)

@@ -1,0 +1,154 @@
+import pytest
+import torch
+
+from ganforge import config
+from ganforge.errors import ConfigError
+from ganforge.lab.session import DEFAULTS, LabSession, Limits, options
+from ganforge.train.health import COLLAPSED, CONVERGED
+
+RECIPE = {  # configs/grid25.yaml expressed as lab settings
+    "loss": "ns", "penalty": "r1", "penalty_weight": 0.1, "penalty_every": 4, "optimizer": "adam",
+    "lr_d": 1e-3, "lr_g": 1e-3, "beta1": 0.0, "beta2": 0.99, "g_width": 128, "g_depth": 3,
+    "d_width": 128, "d_depth": 3, "batch_size": 512, "ema": 0.999,
+}
+
+
+def test_options_come_from_the_registries():
+    o = options()
+    assert {"ns", "minimax", "hinge", "lsgan", "wasserstein"} <= set(o["losses"])
+    assert o["penalties"] == ["none", "gp", "r1"]
+    assert {"single", "two", "ring8", "grid25", "spiral", "moons", "draw", "csv"} == set(o["datasets"])
+    assert o["defaults"]["lr_d"] == 0.03 and o["defaults"]["lr_g"] == 0.03
+
+
+def test_hyper_parameter_change_applies_from_next_step_without_reset():
+    s = LabSession()
+    for _ in range(5):
+        s.step()
+    g_before = [p.clone() for p in s.trainer.g.parameters()]
+    assert s.apply({"lr_d": 0.005, "loss": "hinge", "d_steps": 2}) is False
+    assert s.trainer.step == 5  # no reset
+    assert all(torch.equal(a, b) for a, b in zip(g_before, s.trainer.g.parameters(), strict=True))
+    assert s.trainer.opt_d.param_groups[0]["lr"] == 0.005
+    assert s.trainer.loss.name == "hinge" and s.trainer.cfg.train.d_steps == 2
+    s.step()
+    assert s.trainer.step == 6
+
+
+def test_optimizer_change_rebuilds_optimizers_only():
+    s = LabSession()
+    s.step()
+    assert s.apply({"optimizer": "sgd"}) is False
+    assert isinstance(s.trainer.opt_g, torch.optim.SGD) and s.trainer.step == 1
+
+
+def test_structural_change_resets():
+    s = LabSession()
+    s.step()
+    assert s.apply({"g_width": 16}) is True
+    assert s.trainer.step == 0
+    assert s.trainer.g.net[0].out_features == 16
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    ({"nosuch": 1}, "unknown setting 'nosuch'"),
+    ({"g_width": 100000}, "g_width must be a number <= 256"),
+    ({"dataset": "mnist"}, "unknown dataset 'mnist'"),
+    ({"loss": "wgan"}, "unknown loss 'wgan'"),
+    ({"lr_d": -1}, "'opt_d.lr' must be > 0"),
+    ({"batch_size": 100, "pack": 3}, "multiple of d.pack"),
+])
+def test_bad_settings_are_refused_and_change_nothing(changes, fragment):
+    s = LabSession()
+    before = dict(s.settings)
+    with pytest.raises(ConfigError, match=fragment):
+        s.apply(changes)
+    assert s.settings == before
+
+
+def test_drawn_points_become_the_data():
+    s = LabSession()
+    pts = [[0.5, 0.5], [0.6, 0.4], [-1.0, 1.0]]
+    s.set_points(pts)
+    assert s.settings["dataset"] == "draw"
+    batch = s.data.sample(64, torch.Generator().manual_seed(0))
+    assert {tuple(round(v, 4) for v in p) for p in batch.tolist()} <= {tuple(p) for p in pts}
+    with pytest.raises(ConfigError, match="at most 10"):
+        LabSession(Limits(max_points=10)).set_points([[0, 0]] * 11)
+    with pytest.raises(ConfigError):
+        s.set_points([[0, "x"], [1, 2]])
+    with pytest.raises(ConfigError, match="finite"):
+        s.set_points([[0, float("nan")], [1, 2]])
+
+
+def test_single_sided_steps():
+    s = LabSession()
+    d0 = [p.clone() for p in s.trainer.d.parameters()]
+    g0 = [p.clone() for p in s.trainer.g.parameters()]
+    s.step("d")
+    assert not all(torch.equal(a, b) for a, b in zip(d0, s.trainer.d.parameters(), strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(g0, s.trainer.g.parameters(), strict=True))
+    d1 = [p.clone() for p in s.trainer.d.parameters()]
+    s.step("g")
+    assert all(torch.equal(a, b) for a, b in zip(d1, s.trainer.d.parameters(), strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(g0, s.trainer.g.parameters(), strict=True))
+    with pytest.raises(ConfigError):
+        s.step("x")
+
+
+def test_frame_contents():
+    s = LabSession()
+    s.step()
+    s.check()
+    f = s.frame()
+    n = s.limits.field_resolution
+    assert f["field"]["n"] == n and len(f["field"]["values"]) == n * n
+    assert all(0 <= v <= 1 for v in f["field"]["values"])
+    assert len(f["real"]) == len(f["fake"]) == len(f["arrows"]) == s.limits.n_show
+    assert len(f["manifold"]["points"]) == f["manifold"]["k"] ** 2
+    assert f["state"] == "Paused" and f["step"] == 1
+    assert set(f["stats"]) == {"loss_d", "loss_g", "d_acc"}
+    assert f["quality"]["modes_total"] == 2
+
+
+def test_arrows_point_where_g_loss_falls():
+    s = LabSession()
+    for _ in range(30):
+        s.step()
+    f = s.frame()
+    fake = torch.tensor(f["fake"])
+    arrows = torch.tensor(f["arrows"])
+    t = s.trainer
+    t.d.eval()
+    with torch.no_grad():
+        before = t.loss.g(t.d(fake)).item()
+        after = t.loss.g(t.d(fake + 0.05 * arrows / arrows.norm(dim=1).max())).item()
+    assert after < before
+
+
+def test_exported_config_is_a_runnable_ganforge_config(tmp_path):
+    s = LabSession()
+    for _ in range(3):
+        s.step()
+    p = tmp_path / "lab.yaml"
+    p.write_text(s.config_yaml())
+    cfg = config.load(p)
+    assert cfg.data.name == "two" and cfg.opt_d.lr == DEFAULTS["lr_d"] and cfg.train.steps == 3
+
+
+def test_teaching_story_tiny_g_collapses_recipe_converges():
+    """Two clusters: a generator with 2 hidden units collapses; the foundation recipe does not."""
+    tiny = LabSession(settings={"g_depth": 1, "g_width": 2})
+    states = []
+    for _ in range(15):
+        tiny.run_for(100, 60)
+        tiny.check()
+        states.append(tiny.health.state)
+    assert COLLAPSED in states[-5:]
+
+    good = LabSession(settings=RECIPE)
+    for _ in range(8):
+        good.run_for(100, 60)
+        good.check()
+    assert good.health.state == CONVERGED
+    assert good.mode_info["modes"] == 2 and good.mode_info["hq"] > 0.9
