@@ -3,8 +3,6 @@
 import os
 import re
 import shutil
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -23,30 +21,12 @@ if not Path(CHROMIUM).exists():
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    import uvicorn
+    from ganforge.lab.server import BackgroundServer
 
-    from ganforge.lab.server import create_app
-
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    t0 = time.time()
-    while not srv.started and time.time() - t0 < 20:
-        time.sleep(0.05)
-    assert srv.started
-    yield f"http://127.0.0.1:{port}/"
-    srv.should_exit = True
-    th.join(10)
+    with BackgroundServer() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -110,10 +110,15 @@ def test_session_bounds_and_reaping():
                 assert err["type"] == "error" and "lab is full" in err["message"]
             lab = app.state.lab
             assert len(lab.sessions) == 2
-            for s in lab.sessions.values():
-                s.last_seen -= 7200  # idle for two hours
+            sessions = list(lab.sessions.values())
+            sessions[0].playing = True  # a playing session is not idle
+            for s in sessions:
+                s.last_seen -= 7200  # no message for two hours
             lab.reap()
-            assert lab.sessions == {}
+            assert list(lab.sessions.values()) == [sessions[0]]
+            b.send_text(json.dumps({"type": "step"}))
+            err = _recv(b, "error")
+            assert "closed after being idle" in err["message"]
 
 
 def test_drawn_points_and_exports(client, tmp_path):

@@ -54,9 +54,10 @@ class Lab:
         self.locks.pop(sid, None)
 
     def reap(self) -> None:
+        """Close sessions that are paused and have heard nothing from their page for a while."""
         now = time.monotonic()
         for sid, s in list(self.sessions.items()):
-            if now - s.last_seen > self.limits.idle_seconds:
+            if not s.playing and now - s.last_seen > self.limits.idle_seconds:
                 self.close(sid)
 
 
@@ -113,6 +114,7 @@ async def _train_loop(lab: Lab, sid: str, s: LabSession, send) -> None:
     tick = 1.0 / FPS
     while sid in lab.sessions:
         t0 = time.perf_counter()
+        lab.reap()
         if s.playing and s.health.state != DIVERGED:
             async with lab.locks[sid]:
                 if s.speed == 0:
@@ -211,6 +213,11 @@ def create_app(limits: Limits | None = None) -> FastAPI:
         try:
             while True:
                 text = await websocket.receive_text()
+                if sid not in lab.sessions:
+                    await send({"type": "error", "message": "this session was closed after being "
+                                "idle; reload the page to start a new one"})
+                    await websocket.close()
+                    break
                 s.last_seen = time.monotonic()
                 try:
                     msg = json.loads(text)
@@ -248,3 +255,37 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
         threading.Timer(1.0, lambda: webbrowser.open(url)).start()
     print(f"ganforge lab on {url} (Ctrl-C to stop)", flush=True)
     uvicorn.run(create_app(limits), host=host, port=port, log_level="warning")
+
+
+class BackgroundServer:
+    """The lab served from a thread (tests, screenshots): `with BackgroundServer() as url: ...`."""
+
+    def __init__(self, limits: Limits | None = None, host: str = "127.0.0.1", port: int = 0):
+        import socket
+
+        import uvicorn
+
+        if port == 0:
+            with socket.socket() as sock:
+                sock.bind((host, 0))
+                port = sock.getsockname()[1]
+        self.url = f"http://{host}:{port}/"
+        self.server = uvicorn.Server(uvicorn.Config(create_app(limits), host=host, port=port,
+                                                    log_level="warning"))
+
+    def __enter__(self) -> str:
+        import threading
+
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        t0 = time.monotonic()
+        while not self.server.started:
+            if time.monotonic() - t0 > 30 or not self.thread.is_alive():
+                raise GanforgeError(f"the lab server did not start on {self.url}")
+            time.sleep(0.05)
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+

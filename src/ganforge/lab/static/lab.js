@@ -345,8 +345,9 @@ class LabView {
     const Y = (v) => h - 14 - ((v - lo) / (hi - lo)) * (h - 30);
     ctx.strokeStyle = "#ddd";
     ctx.strokeRect(30, 16, w - 36, h - 30);
-    ctx.fillText(hi.toPrecision(3), 0, 24);
-    ctx.fillText(lo.toPrecision(3), 0, h - 14);
+    const fmt = (v) => (v !== 0 && Math.abs(v) < 1e-2 ? v.toExponential(0) : String(Number(v.toPrecision(3))));
+    ctx.fillText(fmt(hi), 0, 24);
+    ctx.fillText(fmt(lo), 0, h - 14);
     if (ref !== undefined) {
       ctx.setLineDash([4, 3]); ctx.beginPath(); ctx.moveTo(30, Y(ref)); ctx.lineTo(w - 6, Y(ref)); ctx.stroke();
       ctx.setLineDash([]);
