@@ -23,7 +23,7 @@ demo: $(STAMP)
 	@echo "results: $(DEMO_RUN)/ (config.yaml, metrics.jsonl, samples/*.png, eval.json)"
 
 test: $(STAMP) chromium
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/python -m pytest
 
 # Browser tests drive Debian's chromium with Playwright (never `playwright install`).

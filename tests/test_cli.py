@@ -118,6 +118,7 @@ def _run(*args, cwd):
         (["sample", "no/such/run", "-o", "x.csv"], "run directory not found"),
         (["train", "--resume", "no/such/run"], "run directory not found"),
         (["train"], "train needs a CONFIG"),
+        (["lab", "--port", "0", "--no-browser"], "--port must be in 1..65535"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr(tmp_path, args, fragment):
@@ -136,7 +137,7 @@ def test_bad_input_is_one_line_on_stderr(tmp_path, args, fragment):
 
 
 def test_every_verb_has_help_with_an_example():
-    for verb in ("train", "eval", "sample"):
+    for verb in ("train", "eval", "sample", "lab"):
         with pytest.raises(SystemExit) as e:
             main([verb, "--help"])
         assert e.value.code == 0

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(os.environ.get("GANFORGE_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("GANFORGE_TEST_ARTIFACTS", ROOT / "test-artifacts"))
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):

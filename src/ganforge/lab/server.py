@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import tempfile
 import time
 import uuid
@@ -19,6 +20,7 @@ from typing import Any
 import torch
 from fastapi import FastAPI, HTTPException, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from starlette.background import BackgroundTask
 
 from ..errors import GanforgeError
 from ..train.health import DIVERGED
@@ -163,22 +165,17 @@ def create_app(limits: Limits | None = None) -> FastAPI:
         return s
 
     @app.get("/api/sessions/{sid}/checkpoint")
-    def export_checkpoint(sid: str) -> FileResponse:
+    async def export_checkpoint(sid: str) -> FileResponse:
         s = _session(sid)
         tmp = Path(tempfile.mkdtemp(prefix="ganforge-lab-")) / "lab.safetensors"
-        trainer = s.trainer
-        old_cfg = trainer.cfg
-        trainer.cfg = s.config()
-        trainer.cfg.train.steps = max(trainer.step, 1)
-        if s.settings["dataset"] in ("draw", "csv"):
-            trainer.cfg.data.path = str(tmp.parent / "points.csv")
-            (tmp.parent / "points.csv").write_text(s.points_csv())
-        try:
-            save_checkpoint(trainer, tmp)
-        finally:
-            trainer.cfg = old_cfg
-        return FileResponse(tmp, filename=f"ganforge-lab-step{trainer.step}.safetensors",
-                            media_type="application/octet-stream")
+        async with lab.locks[sid]:  # a consistent snapshot: no step runs while it is written
+            cfg = s.config()
+            cfg.train.steps = max(s.trainer.step, 1)
+            await asyncio.to_thread(save_checkpoint, s.trainer, tmp, cfg)
+            step = s.trainer.step
+        return FileResponse(tmp, filename=f"ganforge-lab-step{step}.safetensors",
+                            media_type="application/octet-stream",
+                            background=BackgroundTask(shutil.rmtree, tmp.parent, True))
 
     @app.get("/api/sessions/{sid}/config.yaml")
     def export_config(sid: str) -> PlainTextResponse:

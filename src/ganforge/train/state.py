@@ -99,8 +99,9 @@ def _module_state(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, to
 # --- save / load ----------------------------------------------------------------------------
 
 
-def save_checkpoint(trainer: Trainer, path: str | Path) -> Path:
-    """Write atomically: a temporary file in the same folder, fsync, then rename over."""
+def save_checkpoint(trainer: Trainer, path: str | Path, cfg: RunConfig | None = None) -> Path:
+    """Write atomically: a temporary file in the same folder, fsync, then rename over.
+    `cfg` replaces the stored config (the lab exports its settings as a runnable config)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
@@ -115,7 +116,7 @@ def save_checkpoint(trainer: Trainer, path: str | Path) -> Path:
         "schema_version": str(SCHEMA_VERSION),
         "ganforge_version": __version__,
         "torch_version": torch.__version__,
-        "config": trainer.cfg.to_yaml(),
+        "config": (cfg or trainer.cfg).to_yaml(),
         "step": str(trainer.step),
         "data_dim": str(trainer.data.dim),
         "opt_g": _opt_flat(trainer.opt_g, "opt_g", tensors),
