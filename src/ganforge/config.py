@@ -20,10 +20,13 @@ from .errors import ConfigError
 
 @dataclass
 class DataConfig:
-    """Which data to train on; `path` is for data read from a file (csv points)."""
+    """Which data to train on; `path` for data read from files (csv points, images)."""
 
     name: str = "grid25"
     path: str | None = None
+    size: int = 0  # images: resize (and centre-crop) to size x size; 0 = as stored
+    channels: int = 0  # images: 1 or 3; 0 = as stored (folders: RGB unless all grey)
+    max_bad_share: float = 0.1  # image folders: unreadable files tolerated (skipped and counted)
 
 
 @dataclass
@@ -213,6 +216,9 @@ def _check(cfg: RunConfig) -> None:
         "train.ckpt_every": cfg.train.ckpt_every,
         "train.threads": cfg.train.threads,
         "loss.penalty_weight": cfg.loss.penalty_weight,
+        "data.size": cfg.data.size,
+        "data.channels": cfg.data.channels,
+        "data.max_bad_share": cfg.data.max_bad_share,
         "train.lr_end": cfg.train.lr_end,
         "loss.clip": cfg.loss.clip,
         "opt_g.weight_decay": cfg.opt_g.weight_decay,

@@ -33,7 +33,7 @@ def gradient_penalty(
     x_hat = eps * real + (1 - eps) * fake, eps ~ U(0, 1) per D input."""
     pack = getattr(d, "pack", 1)
     eps = torch.rand(real.shape[0] // pack, 1, generator=gen, dtype=real.dtype)
-    eps = eps.repeat_interleave(pack, 0)
+    eps = eps.repeat_interleave(pack, 0).view(-1, *([1] * (real.dim() - 1)))  # points or images
     x_hat = eps * real.detach() + (1 - eps) * fake.detach()
     norms = (_grad_sq_norms(d, x_hat) + 1e-12).sqrt()
     return ((norms - 1) ** 2).mean()

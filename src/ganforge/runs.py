@@ -21,7 +21,7 @@ from .config import RunConfig
 from .data import build_data
 from .errors import CheckpointError, ConfigError, DataError
 from .metrics.modes import mode_stats, sliced_wasserstein
-from .train.callbacks import Checkpointer, JsonlLogger, PointPlotter, ProgressBar
+from .train.callbacks import Checkpointer, ImageGrid, JsonlLogger, PointPlotter, ProgressBar
 from .train.state import list_checkpoints, load_checkpoint, load_generator, restore
 from .train.trainer import Trainer, fit, generate
 
@@ -80,7 +80,10 @@ def _fit(trainer: Trainer, out: Path, progress: bool, plots: bool,
     cfg = trainer.cfg
     stop = _check_until(cfg, until)
     logger = JsonlLogger(out / "metrics.jsonl", cfg.train.log_every)
-    plotter = PointPlotter(out / "samples", cfg.train.plot_every) if plots else None
+    plotter: PointPlotter | ImageGrid | None = None
+    if plots:
+        kind = ImageGrid if trainer.data.kind == "images" else PointPlotter
+        plotter = kind(out / "samples", cfg.train.plot_every)
     callbacks: list[Any] = [logger, Checkpointer(out, cfg.train.ckpt_every, cfg.train.keep_last)]
     if plotter:
         callbacks.append(plotter)
@@ -133,7 +136,8 @@ def evaluate(run: str | Path, n: int | None = None, seed: int | None = None,
     else:
         result.update({"modes": None, "modes_total": None, "hq": None, "reverse_kl": None})
     real = data.sample(n, torch.Generator().manual_seed(seed + 1))
-    result["sliced_wasserstein"] = sliced_wasserstein(x, real, seed=seed)
+    key = "sliced_wasserstein" if x.dim() == 2 else "sliced_wasserstein_pixels"
+    result[key] = sliced_wasserstein(x.flatten(1), real.flatten(1), seed=seed)
     result["provenance"] = provenance(ckpt.path, ckpt.step, n, seed, source)
     if write:
         tmp = run / ".eval.json.tmp"
@@ -144,15 +148,25 @@ def evaluate(run: str | Path, n: int | None = None, seed: int | None = None,
 
 def sample(run: str | Path, n: int, seed: int, out: str | Path,
            use_ema: bool = True) -> Path:
-    """Write n generated samples to .csv or .npy (the format follows the file name)."""
+    """Write n generated samples to .csv / .npy, or (images) a .png grid; the name picks."""
     out = Path(out)
-    if out.suffix not in (".csv", ".npy"):
-        raise DataError(f"output {out} must end in .csv or .npy")
+    if out.suffix not in (".csv", ".npy", ".png"):
+        raise DataError(f"output {out} must end in .csv, .npy or .png")
     if n < 1:
         raise DataError(f"-n must be >= 1, got {n}")
     ckpt, g = load_generator(run, use_ema=use_ema)
-    x = generate(g, ckpt.config, n, torch.Generator().manual_seed(seed)).numpy()
+    t = generate(g, ckpt.config, n, torch.Generator().manual_seed(seed))
     out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".png":
+        if t.dim() != 4:
+            raise DataError("a .png grid needs an image model; use .csv or .npy for points")
+        from .viz import save_image_grid
+
+        save_image_grid(out, t, nrow=max(1, min(16, round(n**0.5))))
+        return out
+    x = t.numpy()
+    if out.suffix == ".csv" and x.ndim > 2:
+        x = x.reshape(len(x), -1)
     if out.suffix == ".npy":
         np.save(out, x)
     else:

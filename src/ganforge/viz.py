@@ -65,3 +65,28 @@ def plot_points(
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def image_grid(images: torch.Tensor, nrow: int = 8, pad: int = 2) -> np.ndarray:
+    """(n, C, H, W) floats in [-1, 1] -> one (rows*H, nrow*W, 3|1) uint8 picture, white gaps."""
+    x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    n, c, h, w = x.shape
+    rows = (n + nrow - 1) // nrow
+    out = torch.full((c, rows * (h + pad) + pad, nrow * (w + pad) + pad), 255, dtype=torch.uint8)
+    for i in range(n):
+        r, q = divmod(i, nrow)
+        top, left = pad + r * (h + pad), pad + q * (w + pad)
+        out[:, top:top + h, left:left + w] = x[i]
+    arr = out.permute(1, 2, 0).numpy()
+    return arr[:, :, 0] if c == 1 else arr
+
+
+def save_image_grid(path: str | Path, images: torch.Tensor, nrow: int = 8) -> Path:
+    """Write a PNG grid of images with Pillow (torchvision does not import beside this torch)."""
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image_grid(images, nrow)).save(path)
+    return path
+

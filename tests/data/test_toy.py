@@ -85,5 +85,5 @@ def test_missing_csv_and_unknown_set():
         build_data(DataConfig(name="csv"))
     with pytest.raises(DataError, match="not found"):
         build_data(DataConfig(name="csv", path="/nonexistent/points.csv"))
-    with pytest.raises(ConfigError, match="unknown toy data set 'rings'"):
+    with pytest.raises(ConfigError, match="unknown data set 'rings'"):
         build_data(DataConfig(name="rings"))

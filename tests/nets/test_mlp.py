@@ -9,7 +9,7 @@ from ganforge.nets import build_d, build_g
 @pytest.mark.parametrize("depth", [0, 1, 3])
 @pytest.mark.parametrize("bn", [False, True])
 def test_generator_shapes_and_layers(depth, bn):
-    g = build_g(GConfig(width=16, depth=depth, batch_norm=bn, noise_dim=5), data_dim=2)
+    g = build_g(GConfig(width=16, depth=depth, batch_norm=bn, noise_dim=5), (2,))
     assert g(torch.randn(7, 5)).shape == (7, 2)
     linears = [m for m in g.modules() if isinstance(m, torch.nn.Linear)]
     assert len(linears) == depth + 1
@@ -18,7 +18,7 @@ def test_generator_shapes_and_layers(depth, bn):
 
 @pytest.mark.parametrize("pack", [1, 2, 4])
 def test_packed_discriminator_scores_groups(pack):
-    d = build_d(DConfig(width=16, depth=2, pack=pack), data_dim=2)
+    d = build_d(DConfig(width=16, depth=2, pack=pack), (2,))
     x = torch.randn(8 * pack, 2)
     out = d(x)
     assert out.shape == (8,)
@@ -30,7 +30,7 @@ def test_packed_discriminator_scores_groups(pack):
 
 
 def test_spectral_norm_bounds_each_layer():
-    d = build_d(DConfig(width=32, depth=2, spectral_norm=True, activation="relu"), data_dim=2)
+    d = build_d(DConfig(width=32, depth=2, spectral_norm=True, activation="relu"), (2,))
     d.train()
     for _ in range(30):  # power iterations converge during forward passes
         d(torch.randn(16, 2))

@@ -33,6 +33,10 @@ class ToyData:
     dim: int = 2
 
     @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.dim,)
+
+    @property
     def size(self) -> int | None:
         """Number of distinct training points, or None for a distribution sampled afresh."""
         return None if self.points is None else len(self.points)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -52,23 +54,26 @@ def _linear(i: int, o: int, sn: bool) -> nn.Module:
 
 
 class MLPGenerator(nn.Module):
-    def __init__(self, cfg: GConfig, data_dim: int) -> None:
+    """Noise -> a sample of `shape` (flattened through the MLP, reshaped at the end)."""
+
+    def __init__(self, cfg: GConfig, shape: tuple[int, ...]) -> None:
         super().__init__()
         self.noise_dim = cfg.noise_dim
-        self.net = mlp(cfg.noise_dim, data_dim, cfg.width, cfg.depth, cfg.activation,
+        self.shape = tuple(shape)
+        self.net = mlp(cfg.noise_dim, math.prod(shape), cfg.width, cfg.depth, cfg.activation,
                        cfg.batch_norm)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
+        return self.net(z).reshape(z.shape[0], *self.shape)
 
 
 class MLPDiscriminator(nn.Module):
     """Returns one raw score (logit) per input; with `pack` = k it scores k samples jointly."""
 
-    def __init__(self, cfg: DConfig, data_dim: int) -> None:
+    def __init__(self, cfg: DConfig, shape: tuple[int, ...]) -> None:
         super().__init__()
         self.pack = cfg.pack
-        self.net = mlp(data_dim * cfg.pack, 1, cfg.width, cfg.depth, cfg.activation,
+        self.net = mlp(math.prod(shape) * cfg.pack, 1, cfg.width, cfg.depth, cfg.activation,
                        cfg.batch_norm, cfg.spectral_norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -79,9 +84,14 @@ class MLPDiscriminator(nn.Module):
 NETS.register("mlp")((MLPGenerator, MLPDiscriminator))
 
 
-def build_g(cfg: GConfig, data_dim: int) -> nn.Module:
-    return NETS.get(cfg.arch)[0](cfg, data_dim)
+def _shape(shape: int | tuple[int, ...]) -> tuple[int, ...]:
+    return (shape,) if isinstance(shape, int) else tuple(shape)
 
 
-def build_d(cfg: DConfig, data_dim: int) -> nn.Module:
-    return NETS.get(cfg.arch)[1](cfg, data_dim)
+def build_g(cfg: GConfig, shape: int | tuple[int, ...]) -> nn.Module:
+    """The generator named by `g.arch` for samples of `shape` ((2,) points, (C, H, W) images)."""
+    return NETS.get(cfg.arch)[0](cfg, _shape(shape))
+
+
+def build_d(cfg: DConfig, shape: int | tuple[int, ...]) -> nn.Module:
+    return NETS.get(cfg.arch)[1](cfg, _shape(shape))

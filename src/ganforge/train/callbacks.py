@@ -128,6 +128,32 @@ class PointPlotter(Callback):
         return self.last_path
 
 
+class ImageGrid(Callback):
+    """Saves samples/step_XXXXXXX.png: a grid of G's images from the same noise every time."""
+
+    def __init__(self, folder: str | Path, every: int, n: int = 64, nrow: int = 8) -> None:
+        self.folder = Path(folder)
+        self.every = every
+        self.n = n
+        self.nrow = nrow
+        self.last_path: Path | None = None
+
+    def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
+        if self.every and trainer.step % self.every == 0:
+            self.plot(trainer)
+
+    def on_end(self, trainer: Trainer) -> None:
+        if not (self.every and trainer.step % self.every == 0):
+            self.plot(trainer)
+
+    def plot(self, trainer: Trainer) -> Path:
+        from ..viz import save_image_grid
+
+        x = trainer.generate(self.n, torch.Generator().manual_seed(1))
+        self.last_path = save_image_grid(self.folder / f"step_{trainer.step:07d}.png", x, self.nrow)
+        return self.last_path
+
+
 class Checkpointer(Callback):
     """Checkpoints every `every` steps, at the end, and when interrupted; keeps the last N."""
 

@@ -15,8 +15,7 @@ import torch
 from torch import nn
 
 from ..config import OptConfig, RunConfig
-from ..data import build_data
-from ..data.toy import ToyData
+from ..data import DataSource, build_data
 from ..errors import ConfigError, GanforgeError
 from ..losses import LOSSES, d_accuracy
 from ..nets import build_d, build_g
@@ -98,7 +97,7 @@ def _grad_norm(params: Iterable[nn.Parameter]) -> float:
 class Trainer:
     """Holds the nets, optimisers and RNGs of one run; `train_step()` does one G update."""
 
-    def __init__(self, cfg: RunConfig, data: ToyData | None = None) -> None:
+    def __init__(self, cfg: RunConfig, data: DataSource | None = None) -> None:
         check_parts(cfg)
         self.cfg = cfg
         self.data = data if data is not None else build_data(cfg.data)
@@ -108,8 +107,8 @@ class Trainer:
             torch.set_num_threads(cfg.train.threads)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(role_seed(cfg.seed, "init"))
-            self.g = build_g(cfg.g, self.data.dim)
-            self.d = build_d(cfg.d, self.data.dim)
+            self.g = build_g(cfg.g, self.data.shape)
+            self.d = build_d(cfg.d, self.data.shape)
         self.g_ema = make_ema(self.g) if cfg.train.ema > 0 else None
         self.opt_g = build_optimizer(cfg.opt_g, self.g.parameters())
         self.opt_d = build_optimizer(cfg.opt_d, self.d.parameters())
