@@ -91,6 +91,8 @@ class TrainConfig:
     ckpt_every: int = 1000  # 0 = only at the end
     keep_last: int = 3
     threads: int = 0  # torch intra-op threads; 0 = leave torch's default
+    precision: str = "fp32"  # fp32 | bf16 (autocast) | auto (bf16 where the CPU has it)
+    channels_last: bool = False  # images: NHWC memory layout, faster convolutions on CPU
 
 
 @dataclass
@@ -238,6 +240,9 @@ def _check(cfg: RunConfig) -> None:
     }.items():
         if not 0 <= v < 1:
             raise ConfigError(f"config key '{key}' must be in [0, 1), got {v}")
+    if cfg.train.precision not in ("fp32", "bf16", "auto"):
+        raise ConfigError(f"config key 'train.precision' must be fp32, bf16 or auto, "
+                          f"got {cfg.train.precision!r}")
     if cfg.train.batch_size % cfg.d.pack:
         raise ConfigError(
             f"train.batch_size ({cfg.train.batch_size}) must be a multiple of d.pack ({cfg.d.pack})"

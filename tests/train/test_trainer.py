@@ -97,3 +97,42 @@ def test_short_recipe_run_captures_both_clusters(tiny_cfg):
     t = fit(Trainer(cfg), 600)
     r = mode_stats(t.generate(2500, torch.Generator().manual_seed(0)), t.data.modes, t.data.std)
     assert r["modes"] == 2 and r["hq"] > 0.8 and r["reverse_kl"] < 0.05
+
+
+def _image_trainer(*extra):
+    from ganforge import config
+    from ganforge.data.images import ImageData
+
+    gen = torch.Generator().manual_seed(0)
+    imgs = torch.randint(0, 256, (64, 1, 28, 28), generator=gen, dtype=torch.uint8)
+    data = ImageData("rand", "random bytes", imgs)
+    cfg = config.load(None, ["g.arch=dcgan", "d.arch=dcgan", "g.width=8", "d.width=8",
+                             "g.batch_norm=true", "g.noise_dim=8", "train.batch_size=8",
+                             "train.ema=0.9", *extra])
+    return Trainer(cfg, data)
+
+
+def test_bf16_channels_last_image_steps_resume_exactly(tmp_path):
+    from ganforge.train.state import load_checkpoint, restore, save_checkpoint
+
+    extra = ("train.precision=bf16", "train.channels_last=true", "loss.penalty=r1")
+    t = _image_trainer(*extra)
+    assert t.precision == "bf16" and t.channels_last
+    assert t.g.net[0].weight.is_contiguous(memory_format=torch.channels_last)
+    straight = fit(t, 6)
+    first = fit(_image_trainer(*extra), 3)
+    path = save_checkpoint(first, tmp_path / "c.safetensors")
+    resumed = fit(restore(_image_trainer(*extra), load_checkpoint(path)), 6)
+    for a, b in zip(straight.g.state_dict().values(), resumed.g.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert all(p.dtype == torch.float32 for p in straight.g.parameters())  # weights stay fp32
+
+
+def test_bf16_changes_the_numbers_and_auto_follows_the_cpu():
+    from ganforge.train.trainer import cpu_has_bf16, resolve_precision
+
+    a = fit(_image_trainer("train.precision=fp32"), 2)
+    b = fit(_image_trainer("train.precision=bf16"), 2)
+    assert not torch.equal(a.g.net[0].weight, b.g.net[0].weight)  # autocast really ran
+    assert resolve_precision("auto") == ("bf16" if cpu_has_bf16() else "fp32")
+    assert resolve_precision("fp32") == "fp32"

@@ -187,11 +187,24 @@ def restore(trainer: Trainer, ckpt: Checkpoint) -> Trainer:
             f"{ckpt.path}: does not fit the configured networks ({first}); "
             "architecture keys cannot change on resume"
         ) from None
+    _match_layouts(trainer.opt_g)
+    _match_layouts(trainer.opt_d)
     for role in RNG_ROLES:
         trainer.rng[role].set_state(ckpt.tensors[f"rng.{role}"])
     trainer.step = ckpt.step
     trainer.update_config(trainer.cfg)  # config wins for lr / betas (e.g. --set on resume)
     return trainer
+
+
+def _match_layouts(opt: torch.optim.Optimizer) -> None:
+    """Give restored optimiser state its parameter's memory layout (channels_last weights):
+    the fused Adam kernel walks parameter and state memory together."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            st = opt.state.get(p, {})
+            for k, v in st.items():
+                if isinstance(v, torch.Tensor) and v.shape == p.shape and v.stride() != p.stride():
+                    st[k] = torch.empty_like(p).copy_(v)
 
 
 def load_generator(run: str | Path, use_ema: bool = True) -> tuple[Checkpoint, torch.nn.Module]:

@@ -6,9 +6,11 @@ penalty), so a run is reproducible from its config and resumes exactly from a ch
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -30,6 +32,21 @@ _ROLE_OFFSET = {"init": 0, "data": 1, "noise": 2, "penalty": 3, "eval": 4}
 
 class TrainingDiverged(GanforgeError):
     """A loss became NaN or infinite."""
+
+
+def cpu_has_bf16() -> bool:
+    """AVX512-BF16 or AMX: bf16 matrix work runs at ~3x the fp32 rate on such CPUs."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(name: str) -> str:
+    if name == "auto":
+        return "bf16" if cpu_has_bf16() else "fp32"
+    return name
 
 
 def role_seed(seed: int, role: str) -> int:
@@ -109,6 +126,11 @@ class Trainer:
             torch.manual_seed(role_seed(cfg.seed, "init"))
             self.g = build_g(cfg.g, self.data.shape)
             self.d = build_d(cfg.d, self.data.shape)
+        self.precision = resolve_precision(cfg.train.precision)
+        self.channels_last = cfg.train.channels_last and len(self.data.shape) == 3
+        if self.channels_last:
+            self.g.to(memory_format=torch.channels_last)
+            self.d.to(memory_format=torch.channels_last)
         self.g_ema = make_ema(self.g) if cfg.train.ema > 0 else None
         self.opt_g = build_optimizer(cfg.opt_g, self.g.parameters())
         self.opt_d = build_optimizer(cfg.opt_d, self.d.parameters())
@@ -132,6 +154,15 @@ class Trainer:
     def noise(self, n: int, gen: torch.Generator) -> torch.Tensor:
         return make_noise(self.cfg.g.noise, n, self.cfg.g.noise_dim, gen)
 
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 autocast for the nets' forward passes; losses and penalties stay in fp32."""
+        if self.precision == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
     def d_step(self, index: int = 0, keep_fake: bool = False) -> dict[str, float]:
         """One D update; `index` counts D steps over the run (for lazy penalties).
 
@@ -139,15 +170,17 @@ class Trainer:
         reuse the same fake batch (as the canonical DCGAN example does) instead of a new one."""
         cfg = self.cfg
         n = cfg.train.batch_size
-        real = self.data.sample(n, self.rng["data"])
-        with torch.set_grad_enabled(keep_fake):
+        real = self._layout(self.data.sample(n, self.rng["data"]))
+        with torch.set_grad_enabled(keep_fake), self.autocast():
             fake_g = self.g(self.noise(n, self.rng["noise"]))
-        fake = fake_g.detach()
+        fake = fake_g.detach().float()
         self._fake_for_g = fake_g if keep_fake else None
-        if cfg.d.batch_norm:  # batch statistics must not mix real and fake
-            out_r, out_f = self.d(real), self.d(fake)
-        else:  # one pass over both halves: half the per-call overhead
-            out_r, out_f = self.d(torch.cat([real, fake])).split(n // cfg.d.pack)
+        with self.autocast():
+            if cfg.d.batch_norm:  # batch statistics must not mix real and fake
+                out_r, out_f = self.d(real), self.d(fake)
+            else:  # one pass over both halves: half the per-call overhead
+                out_r, out_f = self.d(torch.cat([real, fake])).split(n // cfg.d.pack)
+        out_r, out_f = out_r.float(), out_f.float()
         loss_d = self.loss.d(out_r, out_f)
         total = loss_d
         pen = 0.0
@@ -175,9 +208,11 @@ class Trainer:
         fake, self._fake_for_g = self._fake_for_g, None
         self.d.requires_grad_(False)  # G's step needs no gradients for D's weights
         try:
-            if fake is None:
-                fake = self.g(self.noise(n, self.rng["noise"]))
-            loss_g = self.loss.g(self.d(fake))
+            with self.autocast():
+                if fake is None:
+                    fake = self.g(self.noise(n, self.rng["noise"]))
+                out = self.d(fake)
+            loss_g = self.loss.g(out.float())
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
         finally:
