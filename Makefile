@@ -5,7 +5,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint venv clean chromium lab
+.PHONY: demo test bench lint venv clean chromium datasets lab
 
 venv: $(STAMP)
 
@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/ganforge eval $(DEMO_RUN)
 	@echo "results: $(DEMO_RUN)/ (config.yaml, metrics.jsonl, samples/*.png, eval.json)"
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium datasets
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/python -m pytest
 
@@ -32,6 +32,13 @@ chromium:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	  else echo "chromium not found: install Debian's chromium and chromium-driver for the browser tests"; fi; }
+
+# Fashion-MNIST (70,000 images) ships as a Debian package: no download at run time.
+datasets:
+	@test -d /usr/share/datasets/fashion-mnist || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
+	  else echo "dataset-fashion-mnist not installed: its tests will be skipped"; fi; }
 
 lab: $(STAMP)
 	$(BIN)/ganforge lab

@@ -139,3 +139,46 @@ def test_fit_images_and_value_range():
     assert to_float(torch.tensor([0, 255], dtype=torch.uint8)).tolist() == [-1.0, 1.0]
     x = torch.linspace(-1, 1, 256)
     assert torch.equal(to_uint8(x), torch.arange(256, dtype=torch.uint8))
+
+
+def test_idx_folder_concatenates_train_and_test_splits(tmp_path):
+    a = np.zeros((3, 4, 4), dtype=np.uint8)
+    b = np.full((2, 4, 4), 9, dtype=np.uint8)
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(idx_bytes(a))
+    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(idx_bytes(b))
+    d = load_idx_folder(tmp_path)
+    assert d.size == 5 and d.labels is None  # labels only when every split has them
+    assert d.images[:, 0, 0, 0].tolist() == [0, 0, 0, 9, 9]
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/mnist is not beside the repo")
+def test_stacked_mnist_channels_match_their_label():
+    base = build_data(DataConfig(name="mnist"))
+    d = build_data(DataConfig(name="stacked-mnist"))
+    assert d.shape == (3, 28, 28) and d.num_classes == 1000
+    x, y = d.sample_labeled(32, torch.Generator().manual_seed(5))
+    idx = torch.randint(base.size, (32, 3), generator=torch.Generator().manual_seed(5))
+    for i in range(32):
+        for ch in range(3):
+            assert torch.equal(x[i, ch], to_float(base.images[idx[i, ch], 0]))
+        digits = [int(base.labels[idx[i, ch]]) for ch in range(3)]
+        assert int(y[i]) == 100 * digits[0] + 10 * digits[1] + digits[2]
+    big = build_data(DataConfig(name="stacked-mnist", size=32))
+    assert big.shape == (3, 32, 32) and type(big) is type(d)
+
+
+def test_digits_from_scikit_learn():
+    d = build_data(DataConfig(name="digits"))
+    assert d.shape == (1, 8, 8) and d.size == 1797 and d.num_classes == 10
+    assert int(d.images.max()) == 255 and int(d.images.min()) == 0
+
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.skipif(not FASHION.is_dir() and not __import__("os").environ.get("CI"),
+                    reason="Debian package dataset-fashion-mnist not installed (make test installs it)")
+def test_fashion_mnist_full_set():
+    d = build_data(DataConfig(name="fashion-mnist"))
+    assert d.shape == (1, 28, 28) and d.size == 70000
+    assert torch.bincount(d.labels).tolist() == [7000] * 10

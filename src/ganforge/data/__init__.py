@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 
@@ -45,9 +47,9 @@ def fit_images(data: ImageData, size: int, channels: int) -> ImageData:
                               antialias=True, align_corners=False)
             parts.append(y.round().clamp(0, 255).to(torch.uint8))
         x = torch.cat(parts)
-    if x is not data.images:
-        data = ImageData(data.name, data.description + f", as {tuple(x.shape[1:])}", x,
-                         data.labels, data.skipped, data.classes)
+    if x is not data.images:  # replace() keeps the class (stacked MNIST stays stacked)
+        data = dataclasses.replace(data, images=x,
+                                   description=data.description + f", as {tuple(x.shape[1:])}")
     return data
 
 

@@ -117,29 +117,39 @@ def _find(folder: Path, stems: list[str]) -> Path | None:
     return None
 
 
-def load_idx_folder(folder: str | Path, name: str = "mnist") -> ImageData:
-    """An MNIST-format folder: train-* files if present, else t10k-*; images with their labels."""
-    d = Path(folder)
-    if not d.is_dir():
-        raise DataError(f"{name}: folder not found: {d} (set data.path or $GANFORGE_DATA)")
-    for split in ("train", "t10k"):
-        img = _find(d, [f"{split}-images-idx3-ubyte", f"{split}-images.idx3-ubyte"])
-        if img is not None:
-            lab = _find(d, [f"{split}-labels-idx1-ubyte", f"{split}-labels.idx1-ubyte"])
-            break
-    else:
-        raise DataError(f"{name}: no *-images-idx3-ubyte[.gz] file in {d}")
+def _read_split(d: Path, split: str) -> tuple[np.ndarray, np.ndarray | None, Path] | None:
+    img = _find(d, [f"{split}-images-idx3-ubyte", f"{split}-images.idx3-ubyte"])
+    if img is None:
+        return None
     images = read_idx(img)
     if images.ndim != 3 or images.dtype != np.uint8:
         raise DataError(f"{img}: expected uint8 images of shape (N, H, W), got {images.shape}")
+    lab = _find(d, [f"{split}-labels-idx1-ubyte", f"{split}-labels.idx1-ubyte"])
     labels = None
     if lab is not None:
-        lab_arr = read_idx(lab)
-        if lab_arr.shape != (len(images),):
-            raise DataError(f"{lab}: {len(lab_arr)} labels for {len(images)} images")
-        labels = torch.from_numpy(lab_arr.astype(np.int64))
-    x = torch.from_numpy(images.copy()).unsqueeze(1)
-    return ImageData(name, f"{len(x)} images {tuple(x.shape[1:])} from {img}", x, labels)
+        labels = read_idx(lab)
+        if labels.shape != (len(images),):
+            raise DataError(f"{lab}: {len(labels)} labels for {len(images)} images")
+    return images, labels, img
+
+
+def load_idx_folder(folder: str | Path, name: str = "mnist") -> ImageData:
+    """An MNIST-format folder: every split present (train-*, t10k-*), in that order, with labels
+    when every split has them."""
+    d = Path(folder)
+    if not d.is_dir():
+        raise DataError(f"{name}: folder not found: {d} (set data.path or $GANFORGE_DATA)")
+    parts = [p for p in (_read_split(d, s) for s in ("train", "t10k")) if p is not None]
+    if not parts:
+        raise DataError(f"{name}: no *-images-idx3-ubyte[.gz] file in {d}")
+    if len({p[0].shape[1:] for p in parts}) > 1:
+        raise DataError(f"{name}: the splits in {d} have different image sizes")
+    x = torch.from_numpy(np.concatenate([p[0] for p in parts])).unsqueeze(1)
+    labels = None
+    if all(p[1] is not None for p in parts):
+        labels = torch.from_numpy(np.concatenate([p[1] for p in parts]).astype(np.int64))
+    files = ", ".join(p[2].name for p in parts)
+    return ImageData(name, f"{len(x)} images {tuple(x.shape[1:])} from {d} ({files})", x, labels)
 
 
 # --- image folders ----------------------------------------------------------------------------
@@ -294,3 +304,73 @@ def npz(path: str | None = None, **_: object) -> ImageData:
     if not path:
         raise DataError("data.name=npz needs data.path=FILE.npz")
     return load_npz(path)
+
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian package dataset-fashion-mnist
+
+
+@IMAGE_SETS.register("fashion-mnist")
+def fashion_mnist(path: str | None = None, **_: object) -> ImageData:
+    """Fashion-MNIST, all 70,000 images (train + t10k): data.path, else $GANFORGE_DATA/fashion-mnist,
+    else the Debian package's folder (`apt-get install dataset-fashion-mnist`; make installs it)."""
+    if path:
+        d = Path(path)
+    elif os.environ.get("GANFORGE_DATA") and (Path(os.environ["GANFORGE_DATA"]) / "fashion-mnist").is_dir():
+        d = Path(os.environ["GANFORGE_DATA"]) / "fashion-mnist"
+    else:
+        d = FASHION_DIR
+    if not d.is_dir():
+        raise DataError(f"fashion-mnist: {d} not found; install the Debian package "
+                        "dataset-fashion-mnist or set data.path")
+    return load_idx_folder(d, "fashion-mnist")
+
+
+@IMAGE_SETS.register("digits")
+def digits(path: str | None = None, **_: object) -> ImageData:
+    """scikit-learn's bundled 8x8 digits (1,797 images, 10 classes; values 0-16 scaled to 0-255)."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise DataError("data.name=digits needs scikit-learn (pip install scikit-learn)") from None
+    b = load_digits()
+    x = torch.from_numpy(np.round(b.images * (255 / 16)).astype(np.uint8)).unsqueeze(1)
+    return ImageData("digits", "scikit-learn digits, 1797 images (1, 8, 8)", x,
+                     torch.from_numpy(b.target.astype(np.int64)))
+
+
+class StackedData(ImageData):
+    """Stacked MNIST (VEEGAN / PacGAN): three independent random digits as the R, G, B channels;
+    label 100a + 10b + c, so 1,000 modes. Drawn afresh for every batch from the base set."""
+
+    def _draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.randint(len(self.images), (n, 3), generator=generator)
+        x = self.images[idx.reshape(-1), 0].reshape(n, 3, *self.images.shape[2:])
+        assert self.labels is not None
+        lab = self.labels[idx]
+        return x, lab[:, 0] * 100 + lab[:, 1] * 10 + lab[:, 2]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (3, *self.images.shape[2:])
+
+    @property
+    def num_classes(self) -> int:
+        return 1000
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return to_float(self._draw(n, generator)[0])
+
+    def sample_labeled(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = self._draw(n, generator)
+        return to_float(x), y
+
+
+@IMAGE_SETS.register("stacked-mnist")
+def stacked_mnist(path: str | None = None, **_: object) -> StackedData:
+    """Stacked MNIST built from the `mnist` set (same data.path rules)."""
+    base = mnist(path)
+    if base.labels is None:
+        raise DataError("stacked-mnist needs MNIST labels (t10k-labels-idx1-ubyte)")
+    return StackedData("stacked-mnist", f"stacked MNIST (3 channels) from {base.description}",
+                       base.images, base.labels)
+
