@@ -93,6 +93,7 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads; 0 = leave torch's default
     precision: str = "fp32"  # fp32 | bf16 (autocast) | auto (bf16 where the CPU has it)
     channels_last: bool = False  # images: NHWC memory layout, faster convolutions on CPU
+    augment: str = ""  # images: DiffAugment policy, e.g. "color,translation,cutout"
 
 
 @dataclass

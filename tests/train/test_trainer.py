@@ -115,7 +115,8 @@ def _image_trainer(*extra):
 def test_bf16_channels_last_image_steps_resume_exactly(tmp_path):
     from ganforge.train.state import load_checkpoint, restore, save_checkpoint
 
-    extra = ("train.precision=bf16", "train.channels_last=true", "loss.penalty=r1")
+    extra = ("train.precision=bf16", "train.channels_last=true", "loss.penalty=r1",
+             "train.augment=color,translation,cutout")
     t = _image_trainer(*extra)
     assert t.precision == "bf16" and t.channels_last
     assert t.g.net[0].weight.is_contiguous(memory_format=torch.channels_last)

@@ -190,7 +190,8 @@ def restore(trainer: Trainer, ckpt: Checkpoint) -> Trainer:
     _match_layouts(trainer.opt_g)
     _match_layouts(trainer.opt_d)
     for role in RNG_ROLES:
-        trainer.rng[role].set_state(ckpt.tensors[f"rng.{role}"])
+        if f"rng.{role}" in ckpt.tensors:  # a role added later keeps its seeded start
+            trainer.rng[role].set_state(ckpt.tensors[f"rng.{role}"])
     trainer.step = ckpt.step
     trainer.update_config(trainer.cfg)  # config wins for lr / betas (e.g. --set on resume)
     return trainer

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from ..augment import build_augment
 from ..config import OptConfig, RunConfig
 from ..data import DataSource, build_data
 from ..errors import ConfigError, GanforgeError
@@ -24,10 +25,10 @@ from ..nets import build_d, build_g
 from ..penalties import PENALTIES
 from .ema import make_ema, update_ema
 
-RNG_ROLES = ("data", "noise", "penalty")
+RNG_ROLES = ("data", "noise", "penalty", "augment")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 NOISES = ("normal", "uniform")
-_ROLE_OFFSET = {"init": 0, "data": 1, "noise": 2, "penalty": 3, "eval": 4}
+_ROLE_OFFSET = {"init": 0, "data": 1, "noise": 2, "penalty": 3, "eval": 4, "augment": 5}
 
 
 class TrainingDiverged(GanforgeError):
@@ -126,6 +127,9 @@ class Trainer:
             torch.manual_seed(role_seed(cfg.seed, "init"))
             self.g = build_g(cfg.g, self.data.shape)
             self.d = build_d(cfg.d, self.data.shape)
+        self.augment = build_augment(cfg.train.augment)
+        if self.augment is not None and len(self.data.shape) != 3:
+            raise ConfigError("train.augment (DiffAugment) needs image data")
         self.precision = resolve_precision(cfg.train.precision)
         self.channels_last = cfg.train.channels_last and len(self.data.shape) == 3
         if self.channels_last:
@@ -175,6 +179,9 @@ class Trainer:
             fake_g = self.g(self.noise(n, self.rng["noise"]))
         fake = fake_g.detach().float()
         self._fake_for_g = fake_g if keep_fake else None
+        if self.augment is not None:  # D sees real and fake through the same augmentation
+            real = self.augment(real, self.rng["augment"])
+            fake = self.augment(fake, self.rng["augment"])
         with self.autocast():
             if cfg.d.batch_norm:  # batch statistics must not mix real and fake
                 out_r, out_f = self.d(real), self.d(fake)
@@ -211,6 +218,8 @@ class Trainer:
             with self.autocast():
                 if fake is None:
                     fake = self.g(self.noise(n, self.rng["noise"]))
+                if self.augment is not None:  # G's gradient flows back through it
+                    fake = self.augment(fake, self.rng["augment"])
                 out = self.d(fake)
             loss_g = self.loss.g(out.float())
             self.opt_g.zero_grad(set_to_none=True)
