@@ -45,3 +45,15 @@ def test_mnist_train_resume_eval_sample(tmp_path, capsys):
     assert main(["sample", str(straight), "-n", "5", "-o", str(tmp_path / "x.npy")]) == 0
     x = np.load(tmp_path / "x.npy")
     assert x.shape == (5, 1, 28, 28) and x.min() >= -1 and x.max() <= 1
+
+
+def test_conditional_mnist_grid_rows_and_label_sampling(tmp_path):
+    cfg = str(ROOT / "configs" / "mnist-dcgan.yaml")
+    run = tmp_path / "cond"
+    assert main(["train", cfg, "--out", str(run), "--set", "train.steps=4",
+                 "--set", "train.conditional=true", "--set", "d.cond=acgan", *SMALL]) == 0
+    grid = Image.open(run / "samples" / "step_0000004.png")
+    assert grid.size == (8 * 30 + 2, 10 * 30 + 2)  # 10 classes x 8 samples
+    assert main(["sample", str(run), "-n", "4", "--label", "3", "-o", str(tmp_path / "t.npy")]) == 0
+    assert np.load(tmp_path / "t.npy").shape == (4, 1, 28, 28)
+    assert main(["sample", str(run), "-n", "4", "--label", "12", "-o", str(tmp_path / "u.npy")]) == 2

@@ -23,7 +23,9 @@ prints modes captured, high-quality share (hq, 0-1) and reverse KL, and writes r
 
 SAMPLE_EXAMPLE = """examples:
   ganforge sample runs/grid25 -n 5000 --seed 0 -o samples.csv
-  ganforge sample runs/grid25 -n 5000 -o samples.npy"""
+  ganforge sample runs/grid25 -n 5000 -o samples.npy
+  ganforge sample runs/mnist -n 64 -o grid.png
+  ganforge sample runs/mnist-cond -n 16 --label 7 -o sevens.png"""
 
 
 LAB_EXAMPLE = """example:
@@ -70,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     s.add_argument("-o", "--output", required=True, help="FILE.csv or FILE.npy")
     s.add_argument("--no-ema", action="store_true", help="use G itself, not its EMA copy")
+    s.add_argument("--label", type=int, default=None,
+                   help="class-conditional models: every sample of this class")
 
     lab = sub.add_parser("lab", help="the browser playground on the real trainer",
                          epilog=LAB_EXAMPLE, formatter_class=fmt)
@@ -132,7 +136,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def _cmd_sample(args: argparse.Namespace) -> int:
     from . import runs
 
-    out = runs.sample(args.run, args.n, args.seed, args.output, use_ema=not args.no_ema)
+    out = runs.sample(args.run, args.n, args.seed, args.output, use_ema=not args.no_ema,
+                      label=args.label)
     print(f"wrote {args.n} samples to {out}")
     return 0
 

@@ -53,6 +53,7 @@ class DConfig:
     batch_norm: bool = False
     spectral_norm: bool = False
     pack: int = 1
+    cond: str = "projection"  # with train.conditional: projection | acgan
 
 
 @dataclass
@@ -64,6 +65,7 @@ class LossConfig:
     penalty_weight: float = 10.0
     penalty_every: int = 1  # lazy regularisation: every k-th D step, with weight x k
     clip: float = 0.0  # > 0: clamp D's weights to [-clip, clip] after each D step (WGAN)
+    aux_weight: float = 1.0  # d.cond=acgan: weight of the auxiliary classification loss
 
 
 @dataclass
@@ -94,6 +96,7 @@ class TrainConfig:
     precision: str = "fp32"  # fp32 | bf16 (autocast) | auto (bf16 where the CPU has it)
     channels_last: bool = False  # images: NHWC memory layout, faster convolutions on CPU
     augment: str = ""  # images: DiffAugment policy, e.g. "color,translation,cutout"
+    conditional: bool = False  # class-conditional G and D, classes taken from the data's labels
 
 
 @dataclass

@@ -147,7 +147,7 @@ def evaluate(run: str | Path, n: int | None = None, seed: int | None = None,
 
 
 def sample(run: str | Path, n: int, seed: int, out: str | Path,
-           use_ema: bool = True) -> Path:
+           use_ema: bool = True, label: int | None = None) -> Path:
     """Write n generated samples to .csv / .npy, or (images) a .png grid; the name picks."""
     out = Path(out)
     if out.suffix not in (".csv", ".npy", ".png"):
@@ -155,7 +155,15 @@ def sample(run: str | Path, n: int, seed: int, out: str | Path,
     if n < 1:
         raise DataError(f"-n must be >= 1, got {n}")
     ckpt, g = load_generator(run, use_ema=use_ema)
-    t = generate(g, ckpt.config, n, torch.Generator().manual_seed(seed))
+    labels = None
+    k = getattr(g, "num_classes", 0)
+    if label is not None:
+        if not k:
+            raise DataError("--label needs a class-conditional model (train.conditional=true)")
+        if not 0 <= label < k:
+            raise DataError(f"--label must be in 0..{k - 1}, got {label}")
+        labels = torch.full((n,), label, dtype=torch.int64)
+    t = generate(g, ckpt.config, n, torch.Generator().manual_seed(seed), labels=labels)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".png":
         if t.dim() != 4:

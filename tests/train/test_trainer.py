@@ -137,3 +137,59 @@ def test_bf16_changes_the_numbers_and_auto_follows_the_cpu():
     assert not torch.equal(a.g.net[0].weight, b.g.net[0].weight)  # autocast really ran
     assert resolve_precision("auto") == ("bf16" if cpu_has_bf16() else "fp32")
     assert resolve_precision("fp32") == "fp32"
+
+
+def _labelled_trainer(*extra):
+    """Two classes that a D tells apart at a glance: black images (0) and white ones (1)."""
+    from ganforge import config
+    from ganforge.data.images import ImageData
+
+    y = torch.arange(64) % 2
+    imgs = (y * 255).to(torch.uint8).view(64, 1, 1, 1).expand(64, 1, 28, 28).contiguous()
+    data = ImageData("bw", "black and white", imgs, y)
+    cfg = config.load(None, ["g.arch=dcgan", "d.arch=dcgan", "g.width=8", "d.width=8",
+                             "g.batch_norm=true", "g.noise_dim=8", "train.batch_size=16",
+                             "train.conditional=true", *extra])
+    return Trainer(cfg, data)
+
+
+@pytest.mark.parametrize("cond", ["projection", "acgan"])
+def test_labels_flow_through_conditional_models(cond, tmp_path, monkeypatch):
+    from ganforge.train.state import load_checkpoint, restore, save_checkpoint
+
+    t = _labelled_trainer(f"d.cond={cond}", "loss.penalty=r1", "train.ema=0.9")
+    calls = []
+    d_forward = t.d.forward
+    monkeypatch.setattr(t.d, "forward", lambda x, y=None: calls.append((x, y)) or d_forward(x, y))
+    t.train_step()
+    x, y = calls[0]  # the D step's joint pass: real (first half) then fake
+    real_white = x[:16].mean((1, 2, 3)) > 0
+    assert torch.equal(real_white.long(), y[:16])  # real labels travel with their images
+    assert y.shape == (32,) and set(y[16:].tolist()) <= {0, 1}
+    monkeypatch.undo()
+
+    straight = fit(_labelled_trainer(f"d.cond={cond}", "loss.penalty=r1", "train.ema=0.9"), 6)
+    first = fit(_labelled_trainer(f"d.cond={cond}", "loss.penalty=r1", "train.ema=0.9"), 3)
+    path = save_checkpoint(first, tmp_path / "c.safetensors")
+    again = restore(_labelled_trainer(f"d.cond={cond}", "loss.penalty=r1", "train.ema=0.9"),
+                    load_checkpoint(path))
+    fit(again, 6)
+    for a, b in zip(straight.g.state_dict().values(), again.g.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_acgan_class_head_learns_the_classes():
+    t = fit(_labelled_trainer("d.cond=acgan", "opt_d.lr=2e-3"), 40)
+    x, y = t.data.sample_labeled(64, torch.Generator().manual_seed(0))
+    t.d.eval()
+    with torch.no_grad():
+        pred = t.d(x, y)[:, 1:].argmax(1)
+    assert (pred == y).float().mean() > 0.9
+
+
+def test_conditional_needs_labels():
+    from ganforge import config
+    from ganforge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="needs labelled data"):
+        Trainer(config.load(None, ["train.conditional=true"]))

@@ -37,6 +37,10 @@ class ToyData:
         return (self.dim,)
 
     @property
+    def num_classes(self) -> int:
+        return 0
+
+    @property
     def size(self) -> int | None:
         """Number of distinct training points, or None for a distribution sampled afresh."""
         return None if self.points is None else len(self.points)

@@ -32,19 +32,59 @@ def _sn(layer: nn.Module, on: bool) -> nn.Module:
     return nn.utils.parametrizations.spectral_norm(layer) if on else layer
 
 
+class ConditionalBatchNorm(nn.Module):
+    """Batch norm whose scale and shift are looked up per class (de Vries et al. 2017; used by
+    SNGAN / BigGAN generators): BN without affine, then gamma_y * x + beta_y."""
+
+    def __init__(self, features: int, num_classes: int, dims: int = 2) -> None:
+        super().__init__()
+        self.bn = (nn.BatchNorm2d if dims == 2 else nn.BatchNorm1d)(features, affine=False)
+        self.embed = nn.Embedding(num_classes, 2 * features)
+        with torch.no_grad():
+            self.embed.weight[:, :features].fill_(1.0)
+            self.embed.weight[:, features:].zero_()
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.embed(y).chunk(2, dim=1)
+        shape = (-1, x.shape[1]) + (1,) * (x.dim() - 2)
+        return self.bn(x) * gamma.view(shape) + beta.view(shape)
+
+
+def _norm(features: int, on: bool, num_classes: int, dims: int = 2) -> nn.Module:
+    if not on:
+        return nn.Identity()
+    if num_classes:
+        return ConditionalBatchNorm(features, num_classes, dims)
+    return nn.BatchNorm2d(features) if dims == 2 else nn.BatchNorm1d(features)
+
+
+def _run(layers: nn.Sequential, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    for m in layers:
+        x = m(x, y) if isinstance(m, ConditionalBatchNorm) else m(x)
+    return x
+
+
 class DCGANGenerator(nn.Module):
-    def __init__(self, cfg: GConfig, shape: tuple[int, ...]) -> None:
+    """With `num_classes`, G(z, y) uses conditional batch norm (needs g.batch_norm)."""
+
+    conditional = True  # build_g may pass num_classes
+
+    def __init__(self, cfg: GConfig, shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__()
         if len(shape) != 3 or shape[1] != shape[2]:
             raise ConfigError(f"g.arch=dcgan needs square images (C, H, W), got {shape}")
         c, side = shape[0], shape[1]
         s0, k = plan(side)
         ch = cfg.width * 2 ** (k - 1)
+        if num_classes and not cfg.batch_norm:
+            raise ConfigError("a conditional DCGAN generator needs g.batch_norm=true "
+                              "(classes enter through conditional batch norm)")
         self.noise_dim = cfg.noise_dim
+        self.num_classes = num_classes
         self.start = (ch, s0, s0)
         self.project = nn.Sequential(
             nn.Linear(cfg.noise_dim, ch * s0 * s0, bias=not cfg.batch_norm),
-            nn.BatchNorm1d(ch * s0 * s0) if cfg.batch_norm else nn.Identity(),
+            _norm(ch * s0 * s0, cfg.batch_norm, num_classes, dims=1),
             activation(cfg.activation),
         )
         blocks: list[nn.Module] = []
@@ -54,21 +94,30 @@ class DCGANGenerator(nn.Module):
             blocks.append(nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=last or not cfg.batch_norm))
             if not last:
                 if cfg.batch_norm:
-                    blocks.append(nn.BatchNorm2d(out))
+                    blocks.append(_norm(out, True, num_classes))
                 blocks.append(activation(cfg.activation))
             ch = out
         blocks.append(nn.Tanh())
         self.net = nn.Sequential(*blocks)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(self.project(z).view(z.shape[0], *self.start))
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.num_classes and y is None:
+            raise ValueError("this generator is conditional: pass class labels y")
+        h = _run(self.project, z, y).view(z.shape[0], *self.start)
+        return _run(self.net, h, y)
 
 
 class DCGANDiscriminator(nn.Module):
     """Strided convolutions to (C_k, s0, s0), then one linear score. With `pack` = k, k images
-    are stacked along the channels and judged jointly (PacGAN)."""
+    are stacked along the channels and judged jointly (PacGAN).
 
-    def __init__(self, cfg: DConfig, shape: tuple[int, ...]) -> None:
+    With `num_classes`: `d.cond=projection` adds <embed(y), features> to the score (Miyato &
+    Koyama 2018); `d.cond=acgan` adds a class head, and forward returns (n, 1 + K): the score,
+    then class logits (Odena et al. 2017)."""
+
+    conditional = True
+
+    def __init__(self, cfg: DConfig, shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__()
         if len(shape) != 3 or shape[1] != shape[2]:
             raise ConfigError(f"d.arch=dcgan needs square images (C, H, W), got {shape}")
@@ -84,12 +133,31 @@ class DCGANDiscriminator(nn.Module):
             layers.append(activation(cfg.activation))
             ch_in, ch = ch, ch * 2
         self.net = nn.Sequential(*layers)
-        self.head = _sn(nn.Linear(ch_in * s0 * s0, 1), cfg.spectral_norm)
+        feat = ch_in * s0 * s0
+        self.head = _sn(nn.Linear(feat, 1), cfg.spectral_norm)
+        self.num_classes = num_classes
+        self.cond = cfg.cond if num_classes else "none"
+        if num_classes and cfg.pack > 1:
+            raise ConfigError("conditional discriminators do not take d.pack > 1")
+        if self.cond == "projection":
+            self.embed = _sn(nn.Embedding(num_classes, feat), cfg.spectral_norm)
+        elif self.cond == "acgan":
+            self.classify = nn.Linear(feat, num_classes)
+        elif self.cond != "none":
+            raise ConfigError(f"unknown d.cond {cfg.cond!r} (known: projection, acgan)")
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         n = x.shape[0] // self.pack
         x = x.reshape(n, -1, *x.shape[2:])
-        return self.head(self.net(x).flatten(1)).squeeze(1)
+        h = self.net(x).flatten(1)
+        score = self.head(h).squeeze(1)
+        if self.cond == "projection":
+            if y is None:
+                raise ValueError("this discriminator is conditional: pass class labels y")
+            return score + (self.embed(y) * h).sum(1)
+        if self.cond == "acgan":
+            return torch.cat([score.unsqueeze(1), self.classify(h)], 1)
+        return score
 
 
 NETS.register("dcgan")((DCGANGenerator, DCGANDiscriminator))

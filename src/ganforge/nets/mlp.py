@@ -88,10 +88,20 @@ def _shape(shape: int | tuple[int, ...]) -> tuple[int, ...]:
     return (shape,) if isinstance(shape, int) else tuple(shape)
 
 
-def build_g(cfg: GConfig, shape: int | tuple[int, ...]) -> nn.Module:
-    """The generator named by `g.arch` for samples of `shape` ((2,) points, (C, H, W) images)."""
-    return NETS.get(cfg.arch)[0](cfg, _shape(shape))
+def build_g(cfg: GConfig, shape: int | tuple[int, ...], num_classes: int = 0) -> nn.Module:
+    """The generator named by `g.arch` for samples of `shape` ((2,) points, (C, H, W) images);
+    `num_classes` > 0 makes it class-conditional."""
+    return _build(NETS.get(cfg.arch)[0], cfg, _shape(shape), num_classes, "g")
 
 
-def build_d(cfg: DConfig, shape: int | tuple[int, ...]) -> nn.Module:
-    return NETS.get(cfg.arch)[1](cfg, _shape(shape))
+def build_d(cfg: DConfig, shape: int | tuple[int, ...], num_classes: int = 0) -> nn.Module:
+    return _build(NETS.get(cfg.arch)[1], cfg, _shape(shape), num_classes, "d")
+
+
+def _build(cls: type, cfg: GConfig | DConfig, shape: tuple[int, ...], num_classes: int,
+           which: str) -> nn.Module:
+    if not num_classes:
+        return cls(cfg, shape)
+    if not getattr(cls, "conditional", False):
+        raise ConfigError(f"{which}.arch={cfg.arch} has no class-conditional form")
+    return cls(cfg, shape, num_classes)

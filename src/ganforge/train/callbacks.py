@@ -149,7 +149,12 @@ class ImageGrid(Callback):
     def plot(self, trainer: Trainer) -> Path:
         from ..viz import save_image_grid
 
-        x = trainer.generate(self.n, torch.Generator().manual_seed(1))
+        k = trainer.num_classes
+        if k and k <= 20:  # one row per class
+            labels = torch.arange(k).repeat_interleave(self.nrow)
+            x = trainer.generate(len(labels), torch.Generator().manual_seed(1), labels=labels)
+        else:
+            x = trainer.generate(self.n, torch.Generator().manual_seed(1))
         self.last_path = save_image_grid(self.folder / f"step_{trainer.step:07d}.png", x, self.nrow)
         return self.last_path
 

@@ -119,6 +119,7 @@ def save_checkpoint(trainer: Trainer, path: str | Path, cfg: RunConfig | None = 
         "config": (cfg or trainer.cfg).to_yaml(),
         "step": str(trainer.step),
         "data_shape": json.dumps(list(trainer.data.shape)),
+        "num_classes": str(trainer.num_classes),
         "opt_g": _opt_flat(trainer.opt_g, "opt_g", tensors),
         "opt_d": _opt_flat(trainer.opt_d, "opt_d", tensors),
     }
@@ -213,7 +214,8 @@ def load_generator(run: str | Path, use_ema: bool = True) -> tuple[Checkpoint, t
     from ..nets import build_g
 
     ckpt = load_checkpoint(run)
-    g = build_g(ckpt.config.g, tuple(json.loads(ckpt.meta.get("data_shape", "[2]"))))
+    g = build_g(ckpt.config.g, tuple(json.loads(ckpt.meta.get("data_shape", "[2]"))),
+                int(ckpt.meta.get("num_classes", "0")))
     src = "g_ema" if (use_ema and ckpt.has_ema()) else "g"
     try:
         g.load_state_dict(_module_state(src, ckpt.tensors))

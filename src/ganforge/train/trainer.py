@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..augment import build_augment
@@ -123,10 +124,14 @@ class Trainer:
         self.penalty = None if cfg.loss.penalty == "none" else PENALTIES.get(cfg.loss.penalty)
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
+        self.num_classes = self.data.num_classes if cfg.train.conditional else 0
+        if cfg.train.conditional and not self.num_classes:
+            raise ConfigError(f"train.conditional needs labelled data; {cfg.data.name} has none")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(role_seed(cfg.seed, "init"))
-            self.g = build_g(cfg.g, self.data.shape)
-            self.d = build_d(cfg.d, self.data.shape)
+            self.g = build_g(cfg.g, self.data.shape, self.num_classes)
+            self.d = build_d(cfg.d, self.data.shape, self.num_classes)
+        self.acgan = self.num_classes > 0 and cfg.d.cond == "acgan"
         self.augment = build_augment(cfg.train.augment)
         if self.augment is not None and len(self.data.shape) != 3:
             raise ConfigError("train.augment (DiffAugment) needs image data")
@@ -141,7 +146,7 @@ class Trainer:
         self.rng = {r: torch.Generator().manual_seed(role_seed(cfg.seed, r)) for r in RNG_ROLES}
         self.step = 0
         self.diverged = False
-        self._fake_for_g: torch.Tensor | None = None
+        self._fake_for_g: tuple[torch.Tensor, torch.Tensor | None] | None = None
 
     # --- hyper-parameters that may change between steps (resume with --set, the lab) --------
     def update_config(self, cfg: RunConfig) -> None:
@@ -167,6 +172,36 @@ class Trainer:
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
+    # Class-conditional models take labels: real ones come with the data, fake ones are drawn
+    # uniformly over the classes from the noise generator.
+    def _real(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.num_classes:
+            x, y = self.data.sample_labeled(n, self.rng["data"])
+            return self._layout(x), y
+        return self._layout(self.data.sample(n, self.rng["data"])), None
+
+    def _labels(self, n: int) -> torch.Tensor | None:
+        if not self.num_classes:
+            return None
+        return torch.randint(self.num_classes, (n,), generator=self.rng["noise"])
+
+    def _g(self, n: int, y: torch.Tensor | None) -> torch.Tensor:
+        z = self.noise(n, self.rng["noise"])
+        return self.g(z, y) if self.num_classes else self.g(z)
+
+    def _d(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's score, and with ACGAN its class logits."""
+        out = self.d(x, y) if self.num_classes else self.d(x)
+        if self.acgan:
+            return out[:, 0], out[:, 1:]
+        return out, None
+
+    def _aux(self, logits: torch.Tensor | None, y: torch.Tensor | None) -> torch.Tensor | float:
+        """ACGAN's auxiliary loss: cross-entropy of D's class head on the true / asked class."""
+        if logits is None or y is None:
+            return 0.0
+        return self.cfg.loss.aux_weight * F.cross_entropy(logits.float(), y)
+
     def d_step(self, index: int = 0, keep_fake: bool = False) -> dict[str, float]:
         """One D update; `index` counts D steps over the run (for lazy penalties).
 
@@ -174,27 +209,32 @@ class Trainer:
         reuse the same fake batch (as the canonical DCGAN example does) instead of a new one."""
         cfg = self.cfg
         n = cfg.train.batch_size
-        real = self._layout(self.data.sample(n, self.rng["data"]))
+        real, y_real = self._real(n)
+        y_fake = self._labels(n)
         with torch.set_grad_enabled(keep_fake), self.autocast():
-            fake_g = self.g(self.noise(n, self.rng["noise"]))
+            fake_g = self._g(n, y_fake)
         fake = fake_g.detach().float()
-        self._fake_for_g = fake_g if keep_fake else None
+        self._fake_for_g = (fake_g, y_fake) if keep_fake else None
         if self.augment is not None:  # D sees real and fake through the same augmentation
             real = self.augment(real, self.rng["augment"])
             fake = self.augment(fake, self.rng["augment"])
         with self.autocast():
             if cfg.d.batch_norm:  # batch statistics must not mix real and fake
-                out_r, out_f = self.d(real), self.d(fake)
+                (out_r, cls_r), (out_f, cls_f) = self._d(real, y_real), self._d(fake, y_fake)
             else:  # one pass over both halves: half the per-call overhead
-                out_r, out_f = self.d(torch.cat([real, fake])).split(n // cfg.d.pack)
+                y = None if y_real is None else torch.cat([y_real, y_fake])
+                out, cls = self._d(torch.cat([real, fake]), y)
+                out_r, out_f = out.split(n // cfg.d.pack)
+                cls_r, cls_f = cls.split(n) if cls is not None else (None, None)
         out_r, out_f = out_r.float(), out_f.float()
         loss_d = self.loss.d(out_r, out_f)
-        total = loss_d
+        total = loss_d + self._aux(cls_r, y_real) + self._aux(cls_f, y_fake)
         pen = 0.0
         every = cfg.loss.penalty_every
         if self.penalty is not None and index % every == 0:
             # Lazy regularisation (Karras et al. 2020, StyleGAN2 sec. 3.1): every k-th step, x k.
-            p = self.penalty(self.d, real, fake, self.rng["penalty"])
+            d = self.d if not self.num_classes else _WithLabels(self.d, y_real, self.acgan)
+            p = self.penalty(d, real, fake, self.rng["penalty"])
             total = total + cfg.loss.penalty_weight * every * p
             pen = p.item()
         self.opt_d.zero_grad(set_to_none=True)
@@ -212,16 +252,19 @@ class Trainer:
     def g_step(self) -> dict[str, float]:
         """One G update, on the fake batch kept by the last D step or else on fresh noise."""
         n = self.cfg.train.batch_size
-        fake, self._fake_for_g = self._fake_for_g, None
+        kept, self._fake_for_g = self._fake_for_g, None
         self.d.requires_grad_(False)  # G's step needs no gradients for D's weights
         try:
             with self.autocast():
-                if fake is None:
-                    fake = self.g(self.noise(n, self.rng["noise"]))
+                if kept is None:
+                    y = self._labels(n)
+                    fake = self._g(n, y)
+                else:
+                    fake, y = kept
                 if self.augment is not None:  # G's gradient flows back through it
                     fake = self.augment(fake, self.rng["augment"])
-                out = self.d(fake)
-            loss_g = self.loss.g(out.float())
+                out, cls = self._d(fake, y)
+            loss_g = self.loss.g(out.float()) + self._aux(cls, y)
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
         finally:
@@ -267,9 +310,10 @@ class Trainer:
         return self.g_ema if (use_ema and self.g_ema is not None) else self.g
 
     @torch.no_grad()
-    def generate(self, n: int, gen: torch.Generator, use_ema: bool = True) -> torch.Tensor:
+    def generate(self, n: int, gen: torch.Generator, use_ema: bool = True,
+                 labels: torch.Tensor | None = None) -> torch.Tensor:
         """n samples from the training noise distribution: no truncation, no rejection."""
-        return generate(self.sampler(use_ema), self.cfg, n, gen)
+        return generate(self.sampler(use_ema), self.cfg, n, gen, labels=labels)
 
     @torch.no_grad()
     def d_prob(self, x: torch.Tensor) -> torch.Tensor:
@@ -285,17 +329,35 @@ class Trainer:
 
 @torch.no_grad()
 def generate(g: nn.Module, cfg: RunConfig, n: int, gen: torch.Generator,
-             chunk: int = 8192) -> torch.Tensor:
+             chunk: int = 8192, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """Samples of G in eval mode; a conditional G gets `labels`, else classes drawn uniformly."""
+    k = getattr(g, "num_classes", 0)
+    if k and labels is None:
+        labels = torch.randint(k, (n,), generator=gen)
     was_training = g.training
     g.eval()
     try:
         parts = []
         for start in range(0, n, chunk):
             m = min(chunk, n - start)
-            parts.append(g(make_noise(cfg.g.noise, m, cfg.g.noise_dim, gen)))
+            z = make_noise(cfg.g.noise, m, cfg.g.noise_dim, gen)
+            parts.append(g(z, labels[start:start + m]) if k else g(z))
         return torch.cat(parts)
     finally:
         g.train(was_training)
+
+
+class _WithLabels(nn.Module):
+    """D with its labels bound, scoring only: what the penalties differentiate."""
+
+    def __init__(self, d: nn.Module, y: torch.Tensor, acgan: bool) -> None:
+        super().__init__()
+        self.d, self.y, self.acgan = d, y, acgan
+        self.pack = getattr(d, "pack", 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.d(x, self.y)
+        return out[:, 0] if self.acgan else out
 
 
 class Callback(Protocol):
