@@ -54,6 +54,7 @@ class DConfig:
     spectral_norm: bool = False
     pack: int = 1
     cond: str = "projection"  # with train.conditional: projection | acgan
+    mbstd: bool = False  # image D: minibatch standard deviation channel (ProGAN)
 
 
 @dataclass

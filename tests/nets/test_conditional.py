@@ -6,7 +6,7 @@ import torch
 from ganforge.config import DConfig, GConfig
 from ganforge.errors import ConfigError
 from ganforge.nets import build_d, build_g
-from ganforge.nets.dcgan import ConditionalBatchNorm
+from ganforge.nets.cond import ConditionalBatchNorm
 
 SHAPE = (1, 28, 28)
 
@@ -48,7 +48,7 @@ def test_projection_discriminator_adds_the_inner_product():
     x = torch.randn(4, 1, 28, 28)
     y = torch.tensor([0, 1, 2, 3])
     h = d.net(x).flatten(1)
-    want = d.head(h).squeeze(1) + (d.embed(y) * h).sum(1)
+    want = d.head(h).squeeze(1) + (d.cond_head.embed(y) * h).sum(1)
     assert torch.allclose(d(x, y), want, atol=1e-5)
     assert not torch.allclose(d(x, y), d(x, torch.tensor([9, 9, 9, 9])))
 

@@ -13,6 +13,8 @@ from torch import nn
 
 from ..config import DConfig, GConfig
 from ..errors import ConfigError
+from .cond import CondHead, ConditionalBatchNorm, _sn
+from .layers import MinibatchStd
 from .mlp import NETS, activation
 
 
@@ -26,28 +28,6 @@ def plan(side: int) -> tuple[int, int]:
         if s == s0 and k >= 1:
             return s0, k
     raise ConfigError(f"DCGAN needs an image side of 4*2^k or 7*2^k (28, 32, 64 ...), got {side}")
-
-
-def _sn(layer: nn.Module, on: bool) -> nn.Module:
-    return nn.utils.parametrizations.spectral_norm(layer) if on else layer
-
-
-class ConditionalBatchNorm(nn.Module):
-    """Batch norm whose scale and shift are looked up per class (de Vries et al. 2017; used by
-    SNGAN / BigGAN generators): BN without affine, then gamma_y * x + beta_y."""
-
-    def __init__(self, features: int, num_classes: int, dims: int = 2) -> None:
-        super().__init__()
-        self.bn = (nn.BatchNorm2d if dims == 2 else nn.BatchNorm1d)(features, affine=False)
-        self.embed = nn.Embedding(num_classes, 2 * features)
-        with torch.no_grad():
-            self.embed.weight[:, :features].fill_(1.0)
-            self.embed.weight[:, features:].zero_()
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        gamma, beta = self.embed(y).chunk(2, dim=1)
-        shape = (-1, x.shape[1]) + (1,) * (x.dim() - 2)
-        return self.bn(x) * gamma.view(shape) + beta.view(shape)
 
 
 def _norm(features: int, on: bool, num_classes: int, dims: int = 2) -> nn.Module:
@@ -132,32 +112,22 @@ class DCGANDiscriminator(nn.Module):
                 layers.append(nn.BatchNorm2d(ch))
             layers.append(activation(cfg.activation))
             ch_in, ch = ch, ch * 2
+        if cfg.mbstd:
+            layers.append(MinibatchStd())
+            ch_in += 1
         self.net = nn.Sequential(*layers)
         feat = ch_in * s0 * s0
         self.head = _sn(nn.Linear(feat, 1), cfg.spectral_norm)
         self.num_classes = num_classes
-        self.cond = cfg.cond if num_classes else "none"
         if num_classes and cfg.pack > 1:
             raise ConfigError("conditional discriminators do not take d.pack > 1")
-        if self.cond == "projection":
-            self.embed = _sn(nn.Embedding(num_classes, feat), cfg.spectral_norm)
-        elif self.cond == "acgan":
-            self.classify = nn.Linear(feat, num_classes)
-        elif self.cond != "none":
-            raise ConfigError(f"unknown d.cond {cfg.cond!r} (known: projection, acgan)")
+        self.cond_head = CondHead(cfg.cond, num_classes, feat, cfg.spectral_norm)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         n = x.shape[0] // self.pack
         x = x.reshape(n, -1, *x.shape[2:])
         h = self.net(x).flatten(1)
-        score = self.head(h).squeeze(1)
-        if self.cond == "projection":
-            if y is None:
-                raise ValueError("this discriminator is conditional: pass class labels y")
-            return score + (self.embed(y) * h).sum(1)
-        if self.cond == "acgan":
-            return torch.cat([score.unsqueeze(1), self.classify(h)], 1)
-        return score
+        return self.cond_head(self.head(h).squeeze(1), h, y)
 
 
 NETS.register("dcgan")((DCGANGenerator, DCGANDiscriminator))

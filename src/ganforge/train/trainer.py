@@ -219,7 +219,7 @@ class Trainer:
             real = self.augment(real, self.rng["augment"])
             fake = self.augment(fake, self.rng["augment"])
         with self.autocast():
-            if cfg.d.batch_norm:  # batch statistics must not mix real and fake
+            if cfg.d.batch_norm or cfg.d.mbstd:  # batch statistics must not mix real and fake
                 (out_r, cls_r), (out_f, cls_f) = self._d(real, y_real), self._d(fake, y_fake)
             else:  # one pass over both halves: half the per-call overhead
                 y = None if y_real is None else torch.cat([y_real, y_fake])
