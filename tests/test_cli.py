@@ -137,7 +137,7 @@ def test_bad_input_is_one_line_on_stderr(tmp_path, args, fragment):
 
 
 def test_every_verb_has_help_with_an_example():
-    for verb in ("train", "eval", "sample", "lab"):
+    for verb in ("train", "eval", "sample", "download", "lab"):
         with pytest.raises(SystemExit) as e:
             main([verb, "--help"])
         assert e.value.code == 0

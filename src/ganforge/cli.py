@@ -28,6 +28,10 @@ SAMPLE_EXAMPLE = """examples:
   ganforge sample runs/mnist-cond -n 16 --label 7 -o sevens.png"""
 
 
+DOWNLOAD_EXAMPLE = """example (needs a network; nothing in ganforge downloads otherwise):
+  ganforge download mnist --to data/mnist
+  ganforge train configs/mnist-dcgan.yaml --set data.path=data/mnist"""
+
 LAB_EXAMPLE = """example:
   ganforge lab                 # opens http://127.0.0.1:8000/ in your browser
   ganforge lab --port 8080 --no-browser"""
@@ -74,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--no-ema", action="store_true", help="use G itself, not its EMA copy")
     s.add_argument("--label", type=int, default=None,
                    help="class-conditional models: every sample of this class")
+
+    dl = sub.add_parser("download", help="opt-in: fetch MNIST / Fashion-MNIST, checksum-verified",
+                        epilog=DOWNLOAD_EXAMPLE, formatter_class=fmt)
+    dl.add_argument("name", help="mnist or fashion-mnist")
+    dl.add_argument("--to", required=True, metavar="DIR", help="folder for the IDX files")
+    dl.add_argument("--url", help="another mirror (base URL of the four .gz files)")
 
     lab = sub.add_parser("lab", help="the browser playground on the real trainer",
                          epilog=LAB_EXAMPLE, formatter_class=fmt)
@@ -142,6 +152,14 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_download(args: argparse.Namespace) -> int:
+    from .data.download import download
+
+    out = download(args.name, args.to, base_url=args.url)
+    print(f"{args.name}: files in {out} (use --set data.path={out})")
+    return 0
+
+
 def _cmd_lab(args: argparse.Namespace) -> int:
     from .lab.server import serve
     from .lab.session import Limits
@@ -162,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     handler = {"train": _cmd_train, "eval": _cmd_eval, "sample": _cmd_sample,
-               "lab": _cmd_lab}[args.verb]
+               "download": _cmd_download, "lab": _cmd_lab}[args.verb]
     try:
         return handler(args)
     except GanforgeError as e:
