@@ -22,7 +22,7 @@ from .data import build_data
 from .errors import CheckpointError, ConfigError, DataError
 from .metrics.modes import mode_stats, sliced_wasserstein
 from .train.callbacks import Checkpointer, ImageGrid, JsonlLogger, PointPlotter, ProgressBar
-from .train.state import list_checkpoints, load_checkpoint, load_generator, restore
+from .train.state import generator_from, list_checkpoints, load_checkpoint, load_generator, restore
 from .train.trainer import Trainer, fit, generate
 
 
@@ -113,13 +113,12 @@ def evaluate(run: str | Path, n: int | None = None, seed: int | None = None,
              use_ema: bool | None = None, write: bool = True) -> dict[str, Any]:
     """Mode metrics (VEEGAN/PacGAN protocol) of a run's latest checkpoint; writes RUN/eval.json."""
     run = Path(run)
-    ckpt, g = load_generator(run, use_ema=True if use_ema is None else use_ema)
+    ckpt = load_checkpoint(run)
     cfg = ckpt.config
     n = n or cfg.eval.n_samples
     seed = cfg.eval.seed if seed is None else seed
     use = (cfg.eval.use_ema if use_ema is None else use_ema) and ckpt.has_ema()
-    if not use and ckpt.has_ema():
-        ckpt, g = load_generator(run, use_ema=False)
+    g = generator_from(ckpt, use)
     source = "ema" if use else "g"
     try:
         data = build_data(cfg.data)

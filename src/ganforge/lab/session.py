@@ -14,7 +14,7 @@ from typing import Any
 import torch
 import yaml
 
-from ..config import RunConfig, apply_overrides, from_dict
+from ..config import RunConfig, from_dict
 from ..data.toy import TOY_SETS, ToyData, load_toy
 from ..errors import ConfigError, GanforgeError
 from ..losses import LOSSES
@@ -132,8 +132,7 @@ class LabSession:
                 target[name] = value
         if settings["dataset"] in USER_SETS:
             overrides["data"] = {"name": "csv", "path": "points.csv"}
-        base = {"train": {"steps": 10**9, "threads": 0, "log_every": 1}}
-        merged = apply_overrides(base, [])
+        merged: dict[str, Any] = {"train": {"steps": 10**9, "threads": 0, "log_every": 1}}
         for section, vals in overrides.items():
             if isinstance(vals, dict):
                 merged.setdefault(section, {}).update(vals)

@@ -209,11 +209,10 @@ def _match_layouts(opt: torch.optim.Optimizer) -> None:
                     st[k] = torch.empty_like(p).copy_(v)
 
 
-def load_generator(run: str | Path, use_ema: bool = True) -> tuple[Checkpoint, torch.nn.Module]:
-    """The generator of a run's latest checkpoint (its EMA copy when there is one), in eval mode."""
+def generator_from(ckpt: Checkpoint, use_ema: bool = True) -> torch.nn.Module:
+    """The checkpoint's generator (its EMA copy when asked and present), in eval mode."""
     from ..nets import build_g
 
-    ckpt = load_checkpoint(run)
     g = build_g(ckpt.config.g, tuple(json.loads(ckpt.meta.get("data_shape", "[2]"))),
                 int(ckpt.meta.get("num_classes", "0")))
     src = "g_ema" if (use_ema and ckpt.has_ema()) else "g"
@@ -223,7 +222,13 @@ def load_generator(run: str | Path, use_ema: bool = True) -> tuple[Checkpoint, t
         raise CheckpointError(f"{ckpt.path}: generator weights do not fit ({e})") from None
     g.eval()
     g.requires_grad_(False)
-    return ckpt, g
+    return g
+
+
+def load_generator(run: str | Path, use_ema: bool = True) -> tuple[Checkpoint, torch.nn.Module]:
+    """The generator of a run's latest checkpoint (its EMA copy when there is one), in eval mode."""
+    ckpt = load_checkpoint(run)
+    return ckpt, generator_from(ckpt, use_ema)
 
 
 def prune(run_dir: str | Path, keep_last: int) -> None:
