@@ -12,7 +12,7 @@ venv: $(STAMP)
 # torch goes in first, from TORCH_SPEC, so that pip never picks a multi-GB CUDA build by itself.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q --disable-pip-version-check $(TORCH_SPEC)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
