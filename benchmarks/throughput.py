@@ -3,7 +3,7 @@ canonical PyTorch DCGAN example writes it (eager fp32, sigmoid + BCELoss, same n
 one D and one G step), both in this process, timed alternately; plus model FLOPs per iteration
 (torch.utils.flop_counter) over this machine's measured GEMM peak at the precision used.
 
-    python benchmarks/throughput.py [--repeats 7] [--iters 30]
+    python benchmarks/throughput.py [--repeats 9] [--iters 60]
 Writes benchmarks/results/throughput.md; the last printed line is `ratio=<x> utilisation=<y>`.
 """
 
@@ -68,10 +68,10 @@ def timed(fn, iters: int) -> float:
     return (time.perf_counter() - t0) / iters
 
 
-def gemm_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
+def gemm_rate(dtype: torch.dtype, n: int = 2048, reps: int = 3) -> float:
+    """FLOP/s of the fastest of `reps` n x n matmuls (after a warm-up one)."""
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    for _ in range(2):
-        a @ b
+    a @ b
     best = min(timed(lambda: a @ b, 1) for _ in range(reps))
     return 2 * n**3 / best
 
@@ -89,8 +89,8 @@ def flops_per_iter(cfg: config.RunConfig, data) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--iters", type=int, default=30)
+    ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--iters", type=int, default=60)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "throughput.md"))
     args = ap.parse_args()
@@ -105,7 +105,12 @@ def main() -> None:
     for _ in range(3):  # warm-up: allocator, oneDNN primitives
         ours.train_step()
         ref.step()
-    t_ref, t_ours, ratios = [], [], []
+    dtype = torch.bfloat16 if ours.precision == "bf16" else torch.float32
+    t_ref, t_ours, ratios, peaks, peaks32 = [], [], [], [], []
+    # The GEMM peak is measured before and after the timed loops (not between them: heavy
+    # matrix-unit work can lower the clock for what follows); the best rate seen is the peak.
+    peaks.append(gemm_rate(dtype))
+    peaks32.append(gemm_rate(torch.float32))
     for r in range(args.repeats):
         a = timed(ref.step, args.iters)
         b = timed(ours.train_step, args.iters)
@@ -114,13 +119,13 @@ def main() -> None:
         ratios.append(a / b)
         print(f"repeat {r + 1}: reference {1 / a:.2f} it/s, ganforge {1 / b:.2f} it/s, ratio {a / b:.2f}",
               flush=True)
+    peaks.append(gemm_rate(dtype))
+    peaks32.append(gemm_rate(torch.float32))
     ratio = statistics.median(ratios)
     its = 1 / statistics.median(t_ours)
     flops = flops_per_iter(cfg, data)
-    dtype = torch.bfloat16 if ours.precision == "bf16" else torch.float32
-    peak = gemm_peak(dtype)
+    peak, peak32 = max(peaks), max(peaks32)
     util = flops * its / peak
-    peak32 = gemm_peak(torch.float32) if dtype != torch.float32 else peak
 
     lines = [
         "# DCGAN-28 training throughput (CPU)", "",
@@ -135,14 +140,21 @@ def main() -> None:
         f"| ganforge | {its:.2f} | {ratio:.2f} |", "",
         f"Model FLOPs per iteration (torch.utils.flop_counter, one D and one G step): "
         f"{flops / 1e9:.3f} GFLOP.",
-        f"Measured GEMM peak ({args.threads} threads, 2048^2 matmul): {peak / 1e9:.0f} GFLOP/s "
+        f"Measured GEMM peak ({args.threads} threads, 2048^2 matmul, best of the run): "
+        f"{peak / 1e9:.0f} GFLOP/s "
         f"{'bf16' if dtype == torch.bfloat16 else 'fp32'}"
         + (f", {peak32 / 1e9:.0f} GFLOP/s fp32" if dtype != torch.float32 else "") + ".",
         f"Utilisation at the precision used: {100 * util:.1f}% "
         f"({flops / 1e9:.3f} GFLOP x {its:.2f} it/s / {peak / 1e9:.0f} GFLOP/s); achieved "
         f"{flops * its / 1e9:.0f} GFLOP/s is {100 * flops * its / peak32:.0f}% of the fp32 GEMM peak.",
         "",
-        f"Per repeat ratios: {', '.join(f'{x:.2f}' for x in ratios)}.",
+        f"Targets: ratio >= 1.6: {'met' if ratio >= 1.6 else 'MISSED'}; utilisation >= 40%: "
+        f"{'met' if util >= 0.4 else 'MISSED'}. A step of DCGAN-28 at batch 64 is small "
+        "convolutions (7x7 to 28x28 maps, 1 to 128 channels), normalisation and elementwise work; "
+        "a 2048^2 GEMM is the best case for the matrix units (AMX for bf16 here), so the ratio of "
+        "the two is the headroom left, not a defect of the loop.", "",
+        f"Per repeat ratios: {', '.join(f'{x:.2f}' for x in ratios)} (min {min(ratios):.2f}, "
+        f"max {max(ratios):.2f}; this shared VM's speed varies from minute to minute).",
         f"Machine: {platform.machine()}, torch {torch.__version__}, written {time.strftime('%Y-%m-%d')}.",
         "",
     ]
