@@ -30,6 +30,13 @@ def plan(side: int) -> tuple[int, int]:
     raise ConfigError(f"DCGAN needs an image side of 4*2^k or 7*2^k (28, 32, 64 ...), got {side}")
 
 
+def layout(shape: tuple[int, ...], which: str) -> tuple[int, int, int]:
+    """(channels, s0, k) for square images of `shape`; a one-line error for anything else."""
+    if len(shape) != 3 or shape[1] != shape[2]:
+        raise ConfigError(f"{which}.arch=dcgan needs square images (C, H, W), got {shape}")
+    return (shape[0], *plan(shape[1]))
+
+
 def _norm(features: int, on: bool, num_classes: int, dims: int = 2) -> nn.Module:
     if not on:
         return nn.Identity()
@@ -51,10 +58,7 @@ class DCGANGenerator(nn.Module):
 
     def __init__(self, cfg: GConfig, shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__()
-        if len(shape) != 3 or shape[1] != shape[2]:
-            raise ConfigError(f"g.arch=dcgan needs square images (C, H, W), got {shape}")
-        c, side = shape[0], shape[1]
-        s0, k = plan(side)
+        c, s0, k = layout(shape, "g")
         ch = cfg.width * 2 ** (k - 1)
         if num_classes and not cfg.batch_norm:
             raise ConfigError("a conditional DCGAN generator needs g.batch_norm=true "
@@ -99,10 +103,7 @@ class DCGANDiscriminator(nn.Module):
 
     def __init__(self, cfg: DConfig, shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__()
-        if len(shape) != 3 or shape[1] != shape[2]:
-            raise ConfigError(f"d.arch=dcgan needs square images (C, H, W), got {shape}")
-        c, side = shape[0], shape[1]
-        s0, k = plan(side)
+        c, s0, k = layout(shape, "d")
         self.pack = cfg.pack
         layers: list[nn.Module] = []
         ch_in, ch = c * cfg.pack, cfg.width
