@@ -55,7 +55,7 @@ def run_one(job: tuple[str, str, int, list[str]]) -> dict:
     c0 = time.process_time()
     t = fit(Trainer(cfg), cfg.train.steps)
     cpu = time.process_time() - c0
-    x = t.generate(cfg.eval.n_samples, torch.Generator().manual_seed(cfg.eval.seed + seed))
+    x = t.generate(cfg.eval.n_samples or 2500, torch.Generator().manual_seed(cfg.eval.seed + seed))
     r = mode_stats(x, t.data.modes, t.data.std)
     return {"row": row, "data": data, "seed": seed, "modes": r["modes"], "hq": 100 * r["hq"],
             "kl": r["reverse_kl"] if r["reverse_kl"] is not None else math.inf, "cpu": cpu,

@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import pytest
 
 from ganforge import config
@@ -16,3 +19,19 @@ def tiny_cfg():
         return config.load(None, base + list(overrides))
 
     return make
+
+
+CACHE = Path(__file__).resolve().parents[1] / ".pytest_cache" / "ganforge-cache"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def ganforge_cache():
+    """Evaluation classifiers and reference features go to a cache kept beside pytest's own (never
+    the user's ~/.cache): the first session trains lenet-mnist once, later sessions reuse it."""
+    old = os.environ.get("GANFORGE_CACHE")
+    os.environ["GANFORGE_CACHE"] = str(CACHE)
+    yield CACHE
+    if old is None:
+        os.environ.pop("GANFORGE_CACHE", None)
+    else:
+        os.environ["GANFORGE_CACHE"] = old

@@ -46,12 +46,23 @@ def test_train_eval_sample(tmp_path, capsys):
 
     assert main(["eval", str(run), "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
-    assert r["modes_total"] == 25 and 0 <= r["modes"] <= 25 and 0 <= r["hq"] <= 1
-    assert "reverse_kl" in r
-    prov = r["provenance"]
-    assert prov["n_samples"] == 2500 and prov["checkpoint_step"] == 40
-    assert prov["seed"] == 12345 and prov["ganforge_version"] and prov["torch_version"]
-    assert json.loads((run / "eval.json").read_text())["modes"] == r["modes"]
+    assert r["computed"] == ["modes", "swd"]  # the defaults for a mixture with known modes
+    m = r["metrics"]["modes"]
+    assert m["modes_total"] == 25 and 0 <= m["modes"] <= 25 and 0 <= m["hq"] <= 1
+    assert "reverse_kl" in m and r["metrics"]["swd"]["swd"] > 0
+    prov = m["provenance"]
+    assert prov["n_generated"] == 2500 and prov["checkpoint_step"] == 40
+    assert prov["seed"] == 12345 and prov["versions"]["ganforge"] and prov["versions"]["torch"]
+    assert r["metrics"]["swd"]["provenance"]["n_reference"] == 2500
+    assert json.loads((run / "eval.json").read_text())["metrics"]["modes"]["modes"] == m["modes"]
+
+    # a second eval with other metrics keeps the first one's scores beside the new ones
+    assert main(["eval", str(run), "--metrics", "fid,pr", "-n", "300", "--json"]) == 0
+    r2 = json.loads(capsys.readouterr().out)
+    assert r2["computed"] == ["fid", "pr"]
+    assert r2["metrics"]["fid"]["provenance"]["features"]["name"] == "identity"
+    assert set(json.loads((run / "eval.json").read_text())["metrics"]) == {"modes", "swd", "fid", "pr"}
+    assert any("pr: n=300" in w for w in r2["warnings"])
 
     assert main(["sample", str(run), "-n", "50", "--seed", "3", "-o", str(tmp_path / "s.npy")]) == 0
     assert main(["sample", str(run), "-n", "50", "--seed", "3", "-o", str(tmp_path / "s.csv")]) == 0

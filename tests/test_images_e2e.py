@@ -37,8 +37,13 @@ def test_mnist_train_resume_eval_sample(tmp_path, capsys):
     capsys.readouterr()
     assert main(["eval", str(straight), "--json", "-n", "200"]) == 0
     r = json.loads(capsys.readouterr().out)
-    assert r["modes"] is None and r["sliced_wasserstein_pixels"] > 0
-    assert r["provenance"]["checkpoint_step"] == 20
+    assert r["computed"] == ["fid", "kid", "pr", "dc"]  # the defaults for MNIST
+    fid = r["metrics"]["fid"]
+    assert fid["fid"] > 0 and fid["provenance"]["checkpoint_step"] == 20
+    assert fid["provenance"]["features"]["name"] == "lenet-mnist"
+    assert fid["provenance"]["n_generated"] == 200 and fid["provenance"]["n_reference"] == 200
+    assert "drawn without replacement" in fid["provenance"]["reference"]
+    assert any(w.startswith("fid: n=200") for w in r["warnings"])
 
     assert main(["sample", str(straight), "-n", "9", "-o", str(tmp_path / "g.png")]) == 0
     assert Image.open(tmp_path / "g.png").size == (3 * 30 + 2, 3 * 30 + 2)

@@ -17,9 +17,24 @@ TRAIN_EXAMPLE = """examples:
   ganforge train --resume runs/grid25                                  # ...and continue
   ganforge train --resume runs/grid25 --set train.steps=8000           # train for longer"""
 
-EVAL_EXAMPLE = """example:
-  ganforge eval runs/grid25 --json
-prints modes captured, high-quality share (hq, 0-1) and reverse KL, and writes runs/grid25/eval.json"""
+EVAL_EXAMPLE = """examples:
+  ganforge eval runs/grid25                      # modes, high quality share, reverse KL, SWD
+  ganforge eval runs/stacked-mnist               # 1,000-mode count + KL on 26,000 samples
+  ganforge eval runs/mnist --metrics fid,kid,pr,dc,is --features lenet-mnist -n 10000
+  ganforge eval runs/mnist --metrics fid --features inception \\
+      --inception-weights pt_inception-2015-12-05-6726825d.pth
+  ganforge eval runs/fashion --metrics fid,pr --ref data/fashion-test   # another reference set
+
+metrics: fid, kid, pr (precision/recall), dc (density/coverage), is (inception score),
+         swd (sliced Wasserstein, Laplacian-pyramid patches), modes (mixtures, stacked MNIST)
+features: identity, pixels[:S], lenet-mnist, lenet-fashion, inception (local weights only)
+defaults: mixtures -> modes,swd; stacked-mnist -> modes; images -> fid,kid,pr,dc in the data's
+natural features (lenet-mnist / lenet-fashion / pixels). Scores are merged into RUN/eval.json,
+each with its provenance (extractor + hash, n, reference split, seed, checkpoint step, versions)."""
+
+FIT_EXAMPLE = """example:
+  ganforge fit-classifier lenet-mnist       # trains (~1 CPU-minute) or finds it in the cache
+  ganforge fit-classifier lenet-fashion --data-path /usr/share/datasets/fashion-mnist"""
 
 SAMPLE_EXAMPLE = """examples:
   ganforge sample runs/grid25 -n 5000 --seed 0 -o samples.csv
@@ -61,13 +76,28 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--no-plots", action="store_true", help="skip the PNG plots of points")
 
-    e = sub.add_parser("eval", help="mode coverage / quality of a run's latest checkpoint",
+    e = sub.add_parser("eval", help="FID/KID/PR/DC/IS/SWD/modes of a run's latest checkpoint",
                        epilog=EVAL_EXAMPLE, formatter_class=fmt)
     e.add_argument("run", help="run directory (or a checkpoint file)")
-    e.add_argument("-n", type=int, default=None, help="samples (default: eval.n_samples, 2500)")
+    e.add_argument("--metrics", help="comma-separated (default: the data's, see below)")
+    e.add_argument("--features", help="feature extractor for fid/kid/pr/dc/is")
+    e.add_argument("--ref", metavar="DATA", help="reference data: a data set name or a path "
+                   "(IDX folder, image folder, .npz); default: the run's own data")
+    e.add_argument("--inception-weights", metavar="PATH",
+                   help="the FID Inception weights file (or $GANFORGE_INCEPTION_WEIGHTS)")
+    e.add_argument("-n", type=int, default=None,
+                   help="generated samples (default: eval.n_samples, else the protocol's: 2,500 "
+                        "points, 26,000 stacked MNIST, 10,000 images)")
     e.add_argument("--seed", type=int, default=None, help="sampling seed (default: eval.seed)")
     e.add_argument("--no-ema", action="store_true", help="use G itself, not its EMA copy")
+    e.add_argument("--quiet", action="store_true", help="no progress bars")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+
+    fc = sub.add_parser("fit-classifier", help="train (or find cached) an evaluation classifier",
+                        epilog=FIT_EXAMPLE, formatter_class=fmt)
+    fc.add_argument("name", help="lenet-mnist or lenet-fashion")
+    fc.add_argument("--data-path", help="the IDX folder to train on (default: the data set's own)")
+    fc.add_argument("--force", action="store_true", help="retrain even if cached")
 
     s = sub.add_parser("sample", help="write generated samples to .csv or .npy",
                        epilog=SAMPLE_EXAMPLE, formatter_class=fmt)
@@ -121,25 +151,57 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fmt_eval(r: dict) -> str:
-    if r["modes"] is None:
-        return f"{r['data']}: sliced Wasserstein to real data {r['sliced_wasserstein']:.4f}"
-    kl = "n/a (no high-quality sample)" if r["reverse_kl"] is None else f"{r['reverse_kl']:.4f}"
-    return (f"{r['data']}: modes {r['modes']}/{r['modes_total']}, "
-            f"high quality {100 * r['hq']:.1f}%, reverse KL {kl} "
-            f"({r['provenance']['n_samples']} samples, step {r['provenance']['checkpoint_step']})")
+def fmt_metric(name: str, v: dict) -> str:
+    """One line per score, for people; the numbers with their provenance are in eval.json."""
+    p = v.get("provenance", {})
+    feats = f" in {p['features']['name']}" if "features" in p else ""
+    n = f"n={p.get('n_generated')}" + (f" vs {p['n_reference']}" if "n_reference" in p else "")
+    if name == "modes":
+        kl = "n/a (no high-quality sample)" if v["reverse_kl"] is None else f"{v['reverse_kl']:.4f}"
+        hq = f", high quality {100 * v['hq']:.1f}%" if "hq" in v else ""
+        return f"modes {v['modes']}/{v['modes_total']}{hq}, reverse KL {kl} ({n})"
+    if name == "fid":
+        return f"FID {v['fid']:.4g}{feats} ({n})"
+    if name == "kid":
+        return (f"KID {v['kid']:.4g} ± {v['kid_std']:.2g}{feats} ({n}, {v['subsets']} subsets of "
+                f"{v['subset_size']})")
+    if name == "pr":
+        return f"precision {v['precision']:.3f}, recall {v['recall']:.3f}{feats} (k={v['k']}, {n})"
+    if name == "dc":
+        return f"density {v['density']:.3f}, coverage {v['coverage']:.3f}{feats} (k={v['k']}, {n})"
+    if name == "is":
+        return f"IS {v['is']:.4g} ± {v['is_std']:.2g}{feats} ({v['classes']} classes, {n})"
+    if name == "swd":
+        return f"SWD {v['swd']:.4g} ({n})"
+    return f"{name}: {v}"
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from . import runs
 
-    r = runs.evaluate(args.run, n=args.n, seed=args.seed,
-                      use_ema=False if args.no_ema else None)
+    r = runs.evaluate(args.run, n=args.n, seed=args.seed, use_ema=False if args.no_ema else None,
+                      metrics=args.metrics, features=args.features, ref=args.ref,
+                      progress=not (args.quiet or args.json), inception_weights=args.inception_weights)
+    for w in r["warnings"]:
+        print(f"ganforge: warning: {w}", file=sys.stderr)
     if args.json:
         print(json.dumps(r))
-    else:
-        print(_fmt_eval(r))
-        print(f"written: {Path(args.run) / 'eval.json'}")
+        return 0
+    print(f"{r['data']} at step {r['checkpoint_step']}:")
+    for name in r["computed"]:
+        print("  " + fmt_metric(name, r["metrics"][name]))
+    print(f"written: {r['eval_json']}")
+    return 0
+
+
+def _cmd_fit_classifier(args: argparse.Namespace) -> int:
+    from .metrics.classifier import fit_classifier
+
+    clf = fit_classifier(args.name, data_path=args.data_path, force=args.force, progress=True)
+    i = clf.info
+    print(f"{args.name}: held-out accuracy {100 * i['held_out_accuracy']:.2f}% on {i['n_held_out']} "
+          f"images ({i['split']}); trained on {i['n_train']} of {i['data']}")
+    print(f"weights: {clf.path} (sha256 {clf.hash})")
     return 0
 
 
@@ -180,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     handler = {"train": _cmd_train, "eval": _cmd_eval, "sample": _cmd_sample,
-               "download": _cmd_download, "lab": _cmd_lab}[args.verb]
+               "download": _cmd_download, "lab": _cmd_lab,
+               "fit-classifier": _cmd_fit_classifier}[args.verb]
     try:
         return handler(args)
     except GanforgeError as e:

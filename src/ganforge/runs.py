@@ -19,8 +19,12 @@ import torch
 from . import __version__
 from .config import RunConfig
 from .data import build_data
+from .data.images import StackedData
 from .errors import CheckpointError, ConfigError, DataError
-from .metrics.modes import mode_stats, sliced_wasserstein
+from .metrics.classifier import cache_root
+from .metrics.features import build_extractor, default_extractor
+from .metrics.modes import STACKED_N, mode_stats, stacked_mnist_modes
+from .metrics.suite import FEATURE_METRICS, Reference, Report, compute, fingerprint, parse_metrics
 from .train.callbacks import Checkpointer, ImageGrid, JsonlLogger, PointPlotter, ProgressBar
 from .train.state import generator_from, list_checkpoints, load_checkpoint, load_generator, restore
 from .train.trainer import Trainer, fit, generate
@@ -94,54 +98,163 @@ def _fit(trainer: Trainer, out: Path, progress: bool, plots: bool,
             "plot": str(plotter.last_path) if plotter and plotter.last_path else None}
 
 
-def provenance(ckpt_path: Path, step: int, n: int, seed: int, source: str) -> dict[str, Any]:
-    return {
-        "checkpoint": str(ckpt_path),
-        "checkpoint_step": step,
-        "n_samples": n,
-        "seed": seed,
-        "generator": source,
-        "noise": "training distribution; no truncation, no rejection",
-        "ganforge_version": __version__,
-        "torch_version": torch.__version__,
-        "python_version": platform.python_version(),
-        "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
+def versions() -> dict[str, str]:
+    return {"ganforge": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+PROTOCOL_N = {"points": 2500, "stacked-mnist": STACKED_N, "images": 10_000}
+
+
+def default_metrics(data: Any) -> list[str]:
+    """What `ganforge eval` measures when not told: mode coverage where the modes are known,
+    FID/KID/precision-recall/density-coverage (+ IS with a classifier) on other images."""
+    if data.kind != "images":
+        return ["modes", "swd"] if data.modes is not None else ["fid", "pr", "swd"]
+    if isinstance(data, StackedData):
+        return ["modes"]
+    return ["fid", "kid", "pr", "dc"]
+
+
+def _protocol_n(data: Any, metrics: list[str]) -> int:
+    if data.kind != "images":
+        return PROTOCOL_N["points"]
+    if isinstance(data, StackedData) and "modes" in metrics:
+        return PROTOCOL_N["stacked-mnist"]
+    return PROTOCOL_N["images"]
+
+
+def load_reference(ref: str | None, cfg: RunConfig, n: int, seed: int,
+                   shape: tuple[int, ...]) -> tuple[Any, Reference]:
+    """The real data to compare with: the run's own data set, another named set, or a path (an IDX
+    folder, a folder of images, a .npz file), brought to the run's image size and channels."""
+    from dataclasses import replace
+
+    from .data import fit_images
+
+    if ref is None:
+        dcfg = cfg.data
+    elif Path(ref).exists():
+        p = Path(ref)
+        kind = "npz" if p.suffix == ".npz" else "idx" if any(p.glob("*idx3-ubyte*")) else "folder"
+        dcfg = replace(cfg.data, name=kind, path=str(p))
+    else:
+        dcfg = replace(cfg.data, name=ref, path=cfg.data.path if ref == cfg.data.name else None)
+    try:
+        data = build_data(dcfg)
+    except DataError as e:
+        what = "the run's data" if ref is None else f"--ref {ref}"
+        raise DataError(f"cannot evaluate: {what} is unavailable ({e})") from None
+    if data.kind == "images" and len(shape) == 3 and tuple(data.shape) != tuple(shape):
+        data = fit_images(data, shape[-1], shape[0])
+    gen = torch.Generator().manual_seed(seed + 1)
+    if data.kind == "images" and not isinstance(data, StackedData):
+        total = len(data.images)
+        if n >= total:
+            x = data.images
+            split = f"all {total} images of {data.description}"
+        else:
+            idx = torch.randperm(total, generator=gen)[:n].sort().values
+            x = data.images[idx]
+            split = f"{n} of the {total} images of {data.description}, drawn without replacement " \
+                    f"(seed {seed + 1})"
+        from .data.images import to_float
+
+        samples = to_float(x)
+    else:
+        samples = data.sample(n, gen)
+        split = f"{n} fresh draws from {getattr(data, 'description', dcfg.name)} (seed {seed + 1})"
+    return data, Reference(samples, split, fingerprint(samples))
+
+
+def _modes_fn(data: Any, extractor_options: dict[str, Any]) -> Any:
+    if data.kind != "images" and data.modes is not None:
+        def toy(x: torch.Tensor) -> dict[str, Any]:
+            st = mode_stats(x, data.modes, data.std)
+            return {"modes": st["modes"], "modes_total": st["modes_total"], "hq": st["hq"],
+                    "reverse_kl": st["reverse_kl"], "mode_counts": st["counts"],
+                    "protocol": f"VEEGAN/PacGAN: high quality = within {st['threshold_std']:g} std "
+                                f"({data.std:g}) of the nearest mode"}
+        return toy
+    if isinstance(data, StackedData):
+        clf = build_extractor("lenet-mnist", (3, 28, 28), **extractor_options)
+
+        def stacked(x: torch.Tensor) -> dict[str, Any]:
+            r = stacked_mnist_modes(clf.classify_channels(x))
+            r["classifier"] = clf.provenance()
+            r["protocol"] = ("VEEGAN/PacGAN stacked MNIST: each channel classified by lenet-mnist; "
+                             "mode = 100a + 10b + c")
+            return r
+        return stacked
+    return None
+
+
+def measure(x: torch.Tensor, cfg: RunConfig, metrics: list[str], features: str | None = None,
+            ref: str | None = None, seed: int = 0, progress: bool = False,
+            extractor_options: dict[str, Any] | None = None,
+            data: Any = None, reference: Reference | None = None) -> Report:
+    """Metrics of generated samples `x` against the reference (the run's data unless `ref`)."""
+    same = cfg.data.name in ("mnist", "stacked-mnist", "fashion-mnist")  # the classifier's data
+    opts = {"data_path": cfg.data.path if same else None, "progress": progress} | (extractor_options or {})
+    if data is None:
+        data = build_data(cfg.data)
+    if reference is None and (set(metrics) - {"modes", "is"}):
+        _, reference = load_reference(ref, cfg, len(x), seed, tuple(x.shape[1:]))
+    extractor = None
+    if FEATURE_METRICS & set(metrics):
+        spec = features or cfg.eval.features or default_extractor(cfg.data.name, tuple(x.shape[1:]))
+        extractor = build_extractor(spec, tuple(x.shape[1:]), **opts)
+    return compute(metrics, x, reference, extractor, seed,
+                   modes_fn=_modes_fn(data, opts) if "modes" in metrics else None,
+                   cache=cache_root(), progress=progress)
 
 
 def evaluate(run: str | Path, n: int | None = None, seed: int | None = None,
-             use_ema: bool | None = None, write: bool = True) -> dict[str, Any]:
-    """Mode metrics (VEEGAN/PacGAN protocol) of a run's latest checkpoint; writes RUN/eval.json."""
+             use_ema: bool | None = None, write: bool = True, metrics: str | list[str] | None = None,
+             features: str | None = None, ref: str | None = None, progress: bool = False,
+             inception_weights: str | None = None) -> dict[str, Any]:
+    """Score a run's latest checkpoint; merges the scores into RUN/eval.json, each with provenance."""
     run = Path(run)
     ckpt = load_checkpoint(run)
     cfg = ckpt.config
-    n = n or cfg.eval.n_samples
     seed = cfg.eval.seed if seed is None else seed
     use = (cfg.eval.use_ema if use_ema is None else use_ema) and ckpt.has_ema()
-    g = generator_from(ckpt, use)
-    source = "ema" if use else "g"
     try:
         data = build_data(cfg.data)
     except DataError as e:
         raise DataError(f"cannot evaluate: the run's data is unavailable ({e})") from None
+    names = parse_metrics(metrics) or parse_metrics(cfg.eval.metrics) or default_metrics(data)
+    n = n or cfg.eval.n_samples or _protocol_n(data, names)
+    if n < 2:
+        raise DataError(f"-n must be >= 2, got {n}")
+    g = generator_from(ckpt, use)
     x = generate(g, cfg, n, torch.Generator().manual_seed(seed))
-    result: dict[str, Any] = {"data": cfg.data.name}
-    if data.modes is not None:
-        stats = mode_stats(x, data.modes, data.std)
-        result.update({k: stats[k] for k in ("modes", "modes_total", "hq", "reverse_kl")})
-        result["mode_counts"] = stats["counts"]
-        result["protocol"] = (f"VEEGAN/PacGAN: high quality = within {stats['threshold_std']:g} "
-                              f"std ({data.std:g}) of the nearest mode")
-    else:
-        result.update({"modes": None, "modes_total": None, "hq": None, "reverse_kl": None})
-    real = data.sample(n, torch.Generator().manual_seed(seed + 1))
-    key = "sliced_wasserstein" if x.dim() == 2 else "sliced_wasserstein_pixels"
-    result[key] = sliced_wasserstein(x.flatten(1), real.flatten(1), seed=seed)
-    result["provenance"] = provenance(ckpt.path, ckpt.step, n, seed, source)
+    opts = {"inception_weights": inception_weights} if inception_weights else {}
+    report = measure(x, cfg, names, features, ref, seed, progress, opts)
+    if "modes" in names and isinstance(data, StackedData) and n != STACKED_N:
+        report.warnings.append(f"modes: the stacked-MNIST protocol uses {STACKED_N:,} samples, this is "
+                               f"{n:,}; modes and KL are not comparable with published rows")
+    common = {"checkpoint": str(ckpt.path), "checkpoint_step": ckpt.step, "seed": seed,
+              "generator": "ema" if use else "g",
+              "noise": "training distribution; no truncation, no rejection",
+              "versions": versions(),
+              "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    for entry in report.results.values():
+        entry["provenance"] = {**entry.pop("provenance", {}), **common}
+    path = run / "eval.json" if run.is_dir() else run.parent.parent / "eval.json"
+    old: dict[str, Any] = {}
+    if write and path.exists():
+        try:
+            old = json.loads(path.read_text()).get("metrics", {})
+        except (ValueError, AttributeError):
+            old = {}
+    result = {"data": cfg.data.name, "run": str(run), "eval_json": str(path), "checkpoint_step": ckpt.step,
+              "metrics": {**old, **report.results}, "warnings": report.warnings,
+              "computed": list(report.results)}
     if write:
-        tmp = run / ".eval.json.tmp"
+        tmp = path.with_name(".eval.json.tmp")
         tmp.write_text(json.dumps(result, indent=2) + "\n")
-        tmp.replace(run / "eval.json")
+        tmp.replace(path)
     return result
 
 
