@@ -46,6 +46,8 @@ lab: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/toy_modes.py
 	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/stacked_mnist.py
+	$(BIN)/python benchmarks/mnist_fid.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -53,7 +53,7 @@ def train_one(job: dict) -> dict:
     done = out / "bench.json"
     if done.exists() and not job["fresh"]:
         rec = json.loads(done.read_text())
-        if rec.get("steps") == job["steps"]:
+        if rec.get("steps") == job["steps"]:  # same request: reuse the finished run
             return rec
     steps = [f"train.steps={job['steps']}"] if job["steps"] else []
     cfg = config.load(ROOT / "configs" / f"{job['config']}.yaml",
@@ -77,7 +77,7 @@ def train_one(job: dict) -> dict:
     return rec
 
 
-def score(rec: dict) -> list[dict]:
+def score(rec: dict, every: int) -> list[dict]:
     """Stacked-MNIST modes / KL of every checkpoint of a run (EMA copy when the config keeps one)."""
     import torch
 
@@ -90,6 +90,8 @@ def score(rec: dict) -> list[dict]:
     rows = []
     for path in list_checkpoints(Path(rec["dir"])):
         ckpt = load_checkpoint(path)
+        if ckpt.step % every and ckpt.step != max(int(k) for k in rec["cpu_at"]):
+            continue
         use_ema = ckpt.config.eval.use_ema and ckpt.has_ema()
         g = generator_from(ckpt, use_ema)
         x = generate(g, ckpt.config, N_SAMPLES, torch.Generator().manual_seed(ckpt.config.eval.seed))
@@ -113,7 +115,6 @@ def table(scores: list[dict], recs: list[dict]) -> list[str]:
         rs = [r for r in scores if r["row"] == row]
         if not rs:
             continue
-        seeds = sorted({r["seed"] for r in rs})
         last_step = max(r["step"] for r in rs)
         for step in sorted({r["step"] for r in rs}):
             at = [r for r in rs if r["step"] == step]
@@ -124,7 +125,6 @@ def table(scores: list[dict], recs: list[dict]) -> list[str]:
             lines.append(f"| {mark}{row}{mark} | {len(at)} | {at[0]['g']} | {step} | {_mean_sd(cpu)} | "
                          f"{_mean_sd([r['modes'] for r in at])} | {_mean_sd([r['kl'] for r in at])} | "
                          f"{full}/{len(at)} | {low}/{len(at)} |")
-        del seeds
     for src, modes, kl in PAPER:
         lines.append(f"| {src} | - | - | - | - | {modes} | {kl} | - | - |")
     return lines
@@ -135,6 +135,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=3, help="seeds of the recipe (plain DCGAN: 2 or fewer)")
     p.add_argument("--steps", type=int, default=0, help="train.steps (default: the recipe's)")
     p.add_argument("--every", type=int, default=2500, help="score a checkpoint every K steps")
+    p.add_argument("--score-every", type=int, default=5000, help="score checkpoints every K steps")
     p.add_argument("--jobs", type=int, default=2, help="runs trained at once (one thread each)")
     p.add_argument("--rows", default="ganforge recipe,plain DCGAN", help="which rows, comma-separated")
     p.add_argument("--fresh", action="store_true", help="retrain runs that already finished")
@@ -159,7 +160,7 @@ def main() -> None:
         print(f"trained {r['dir']}: {r['cpu_s'] / 60:.1f} CPU-min", flush=True)
     if a.phase == "train":
         return
-    scores = [s for r in recs for s in score(r)]
+    scores = [s for r in recs for s in score(r, a.score_every)]
     import torch
 
     from ganforge import __version__

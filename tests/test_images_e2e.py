@@ -62,3 +62,30 @@ def test_conditional_mnist_grid_rows_and_label_sampling(tmp_path):
     assert main(["sample", str(run), "-n", "4", "--label", "3", "-o", str(tmp_path / "t.npy")]) == 0
     assert np.load(tmp_path / "t.npy").shape == (4, 1, 28, 28)
     assert main(["sample", str(run), "-n", "4", "--label", "12", "-o", str(tmp_path / "u.npy")]) == 2
+
+
+def test_stacked_mnist_eval_and_training_time_metrics(tmp_path, capsys):
+    run = tmp_path / "stacked"
+    cfg = str(ROOT / "configs" / "stacked-mnist.yaml")
+    assert main(["train", cfg, "--out", str(run), "--set", "train.steps=10",
+                 "--set", "train.eval_every=5", "--set", "eval.metrics=modes,is,fid",
+                 "--set", "eval.n_during=120", *SMALL]) == 0
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    evals = [x for x in lines if "eval" in x]
+    assert [x["step"] for x in evals] == [5, 10]
+    assert {"modes", "reverse_kl", "is", "fid"} <= set(evals[-1]["eval"])
+    assert 1 <= evals[-1]["eval"]["modes"] <= 120
+
+    capsys.readouterr()
+    assert main(["eval", str(run), "--metrics", "modes,is", "-n", "300", "--json"]) == 0
+    out = capsys.readouterr()
+    r = json.loads(out.out)
+    m = r["metrics"]["modes"]
+    assert m["modes_total"] == 1000 and 1 <= m["modes"] <= 300 and sum(m["counts"]) == 300
+    assert m["classifier"]["name"] == "lenet-mnist" and m["classifier"]["held_out_accuracy"] >= 0.985
+    assert r["metrics"]["is"]["classes"] == 1000 and r["metrics"]["is"]["is"] >= 1.0
+    assert "protocol uses 26,000 samples" in out.err
+
+    assert main(["fit-classifier", "lenet-mnist"]) == 0
+    out = capsys.readouterr().out
+    assert "held-out accuracy" in out and "2000 images" in out

@@ -10,6 +10,7 @@ import datetime as _dt
 import json
 import platform
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from .metrics.classifier import cache_root
 from .metrics.features import build_extractor, default_extractor
 from .metrics.modes import STACKED_N, mode_stats, stacked_mnist_modes
 from .metrics.suite import FEATURE_METRICS, Reference, Report, compute, fingerprint, parse_metrics
-from .train.callbacks import Checkpointer, ImageGrid, JsonlLogger, PointPlotter, ProgressBar
+from .train.callbacks import Checkpointer, EvalLogger, ImageGrid, JsonlLogger, PointPlotter, ProgressBar
 from .train.state import generator_from, list_checkpoints, load_checkpoint, load_generator, restore
 from .train.trainer import Trainer, fit, generate
 
@@ -91,11 +92,33 @@ def _fit(trainer: Trainer, out: Path, progress: bool, plots: bool,
     callbacks: list[Any] = [logger, Checkpointer(out, cfg.train.ckpt_every, cfg.train.keep_last)]
     if plotter:
         callbacks.append(plotter)
+    if cfg.train.eval_every:
+        callbacks.append(_training_eval(trainer, out / "metrics.jsonl", progress))
     if progress:
         callbacks.append(ProgressBar(stop))
     fit(trainer, stop, callbacks)
     return {"run": str(out), "step": trainer.step, "last_log": logger.last,
             "plot": str(plotter.last_path) if plotter and plotter.last_path else None}
+
+
+def _training_eval(trainer: Trainer, log: Path, progress: bool) -> EvalLogger:
+    """train.eval_every: eval.metrics on eval.n_during samples of the EMA copy (G when none),
+    the same fixed noise seed each time, logged to metrics.jsonl as {"step", "eval": {...}}."""
+    cfg = trainer.cfg
+    names = parse_metrics(cfg.eval.metrics) or default_metrics(trainer.data)
+    n, seed = cfg.eval.n_during, cfg.eval.seed
+    evaluator = Evaluator(cfg, names, n, seed, progress=False)
+    if progress:
+        from tqdm import tqdm
+
+        tqdm.write(f"evaluating {', '.join(names)} on {n} samples every {cfg.train.eval_every} steps",
+                   file=sys.stderr)
+
+    def measure(t: Trainer) -> dict[str, float]:
+        x = t.generate(n, torch.Generator().manual_seed(seed), use_ema=cfg.eval.use_ema)
+        return flat_scores(evaluator(x))
+
+    return EvalLogger(log, cfg.train.eval_every, measure)
 
 
 def versions() -> dict[str, str]:
@@ -189,24 +212,45 @@ def _modes_fn(data: Any, extractor_options: dict[str, Any]) -> Any:
     return None
 
 
-def measure(x: torch.Tensor, cfg: RunConfig, metrics: list[str], features: str | None = None,
-            ref: str | None = None, seed: int = 0, progress: bool = False,
-            extractor_options: dict[str, Any] | None = None,
-            data: Any = None, reference: Reference | None = None) -> Report:
-    """Metrics of generated samples `x` against the reference (the run's data unless `ref`)."""
-    same = cfg.data.name in ("mnist", "stacked-mnist", "fashion-mnist")  # the classifier's data
-    opts = {"data_path": cfg.data.path if same else None, "progress": progress} | (extractor_options or {})
-    if data is None:
-        data = build_data(cfg.data)
-    if reference is None and (set(metrics) - {"modes", "is"}):
-        _, reference = load_reference(ref, cfg, len(x), seed, tuple(x.shape[1:]))
-    extractor = None
-    if FEATURE_METRICS & set(metrics):
-        spec = features or cfg.eval.features or default_extractor(cfg.data.name, tuple(x.shape[1:]))
-        extractor = build_extractor(spec, tuple(x.shape[1:]), **opts)
-    return compute(metrics, x, reference, extractor, seed,
-                   modes_fn=_modes_fn(data, opts) if "modes" in metrics else None,
-                   cache=cache_root(), progress=progress)
+class Evaluator:
+    """Everything a score needs except the generated samples, built once (extractor, reference set
+    and its features, mode counter) so that training-time evals cost only the samples' features."""
+
+    def __init__(self, cfg: RunConfig, metrics: list[str], n: int, seed: int,
+                 features: str | None = None, ref: str | None = None, progress: bool = False,
+                 extractor_options: dict[str, Any] | None = None) -> None:
+        self.metrics, self.seed, self.progress = metrics, seed, progress
+        self.data = build_data(cfg.data)
+        shape = tuple(self.data.shape)
+        same = cfg.data.name in ("mnist", "stacked-mnist", "fashion-mnist")  # the classifier's data
+        opts = {"data_path": cfg.data.path if same else None, "progress": progress}
+        opts |= extractor_options or {}
+        self.reference = None
+        if set(metrics) - {"modes", "is"}:
+            _, self.reference = load_reference(ref, cfg, n, seed, shape)
+        self.extractor = None
+        if FEATURE_METRICS & set(metrics):
+            spec = features or cfg.eval.features or default_extractor(cfg.data.name, shape)
+            self.extractor = build_extractor(spec, shape, **opts)
+        self.modes_fn = _modes_fn(self.data, opts) if "modes" in metrics else None
+
+    def __call__(self, x: torch.Tensor) -> Report:
+        return compute(self.metrics, x, self.reference, self.extractor, self.seed,
+                       modes_fn=self.modes_fn, cache=cache_root(), progress=self.progress)
+
+
+SCALARS = ("fid", "kid", "precision", "recall", "density", "coverage", "is", "swd", "modes", "hq",
+           "reverse_kl")
+
+
+def flat_scores(report: Report) -> dict[str, float]:
+    """The headline numbers of a report, one level deep (for metrics.jsonl)."""
+    out: dict[str, float] = {}
+    for v in report.results.values():
+        for k in SCALARS:
+            if isinstance(v.get(k), (int, float)):
+                out[k] = round(float(v[k]), 6)
+    return out
 
 
 def evaluate(run: str | Path, n: int | None = None, seed: int | None = None,
@@ -230,7 +274,7 @@ def evaluate(run: str | Path, n: int | None = None, seed: int | None = None,
     g = generator_from(ckpt, use)
     x = generate(g, cfg, n, torch.Generator().manual_seed(seed))
     opts = {"inception_weights": inception_weights} if inception_weights else {}
-    report = measure(x, cfg, names, features, ref, seed, progress, opts)
+    report = Evaluator(cfg, names, n, seed, features, ref, progress, opts)(x)
     if "modes" in names and isinstance(data, StackedData) and n != STACKED_N:
         report.warnings.append(f"modes: the stacked-MNIST protocol uses {STACKED_N:,} samples, this is "
                                f"{n:,}; modes and KL are not comparable with published rows")

@@ -57,6 +57,10 @@ def test_session_lifecycle_play_pause_step_reset(client):
         assert step >= 30
         ws.send_text(json.dumps({"type": "pause"}))
         f = _recv(ws)
+        for _ in range(50):  # frames sent before the pause arrived may still be in flight
+            if not f["playing"]:
+                break
+            f = _recv(ws)
         assert f["playing"] is False
         ws.send_text(json.dumps({"type": "step", "which": "both"}))
         after = _recv(ws)["step"]

@@ -78,3 +78,22 @@ def test_sliced_wasserstein_is_zero_for_equal_sets_and_grows_with_shift():
     d1 = sliced_wasserstein(a, a + torch.tensor([1.0, 0.0]), n_proj=4000)
     assert d1 == pytest.approx(2 / math.pi, rel=0.03)
     assert sliced_wasserstein(a, a + 2) > d1
+
+
+def test_stacked_mnist_modes_uniform_collapsed_and_formula():
+    from ganforge.metrics.modes import stacked_mnist_modes
+
+    every = torch.stack(torch.meshgrid(*[torch.arange(10)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    r = stacked_mnist_modes(every.repeat(26, 1))  # 26,000 samples, 26 in each of the 1,000 modes
+    assert (r["modes"], r["modes_total"], r["n_samples"]) == (1000, 1000, 26000)
+    assert r["reverse_kl"] == pytest.approx(0.0, abs=1e-12)
+    one = stacked_mnist_modes(torch.tensor([[3, 1, 4]]).repeat(500, 1))
+    assert one["modes"] == 1 and one["reverse_kl"] == pytest.approx(math.log(1000))
+    assert one["counts"][314] == 500
+    # KL(p || uniform) against a direct sum over an uneven histogram
+    d = torch.tensor([[0, 0, 0]] * 3 + [[9, 9, 9]] * 1 + [[1, 2, 3]] * 4)
+    p = [3 / 8, 1 / 8, 4 / 8]
+    want = sum(q * math.log(q * 1000) for q in p)
+    assert stacked_mnist_modes(d)["reverse_kl"] == pytest.approx(want, rel=1e-12)
+    with pytest.raises(ValueError, match=r"\(n, 3\)"):
+        stacked_mnist_modes(torch.zeros(5, 2, dtype=torch.int64))

@@ -187,8 +187,13 @@ class Classifier:
 
     @property
     def hash(self) -> str:
-        """sha256 of the weights file: the extractor's identity in every score's provenance."""
-        return hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
+        """sha256 of the weights (names, shapes, bytes; not the file, whose metadata records the
+        training time): the extractor's identity in every score's provenance."""
+        h = hashlib.sha256()
+        for k, v in sorted(self.net.state_dict().items()):
+            h.update(f"{k}{tuple(v.shape)}{v.dtype}".encode())
+            h.update(v.contiguous().numpy().tobytes())
+        return h.hexdigest()[:16]
 
 
 def fit_classifier(name: str, data_path: str | None = None, cache: str | Path | None = None,
@@ -203,7 +208,10 @@ def fit_classifier(name: str, data_path: str | None = None, cache: str | Path | 
     folder = Path(cache) if cache else cache_root() / "classifiers"
     path = folder / f"{name}-{key}.safetensors"
     if path.exists() and not force:
-        return load_classifier_file(name, path)
+        try:
+            return load_classifier_file(name, path)
+        except CheckpointError:
+            pass  # a damaged cache entry is retrained and replaced
     net, info = train_classifier(images, labels, recipe, progress=progress)
     info.update({"name": name, "data": description, "data_sha256": dhash[:16], "key": key,
                  "recipe": asdict(recipe), "version": VERSION, "torch_version": torch.__version__})
@@ -217,7 +225,7 @@ def fit_classifier(name: str, data_path: str | None = None, cache: str | Path | 
 
 def load_classifier_file(name: str, path: str | Path) -> Classifier:
     """A cached classifier from its safetensors file (its recipe and accuracy ride in the metadata)."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     path = Path(path)
     try:
@@ -227,7 +235,7 @@ def load_classifier_file(name: str, path: str | Path) -> Classifier:
         state = load_file(str(path))
         net = LeNet(int(info["recipe"]["width"]), int(info["classes"]))
         net.load_state_dict(state)
-    except (OSError, KeyError, ValueError, RuntimeError) as e:
+    except (OSError, KeyError, ValueError, RuntimeError, SafetensorError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise CheckpointError(f"{path}: not a ganforge classifier ({msg}); delete it to retrain") from None
     for p in net.parameters():

@@ -190,6 +190,28 @@ class Checkpointer(Callback):
             self.save(trainer)
 
 
+class EvalLogger(Callback):
+    """Every `every` steps, appends {"step": s, "eval": measure(trainer)} to metrics.jsonl.
+
+    `measure` is a plain function (the run builds it from eval.metrics), so this callback knows
+    nothing about metrics; a resumed run's JsonlLogger trims these lines like any other."""
+
+    def __init__(self, path: str | Path, every: int, measure: Any) -> None:
+        self.path = Path(path)
+        self.every = every
+        self.measure = measure
+        self.last: dict[str, Any] = {}
+
+    def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
+        if trainer.step % self.every:
+            return
+        with torch.no_grad():
+            scores = self.measure(trainer)
+        self.last = {"step": trainer.step, "eval": scores}
+        with self.path.open("a") as f:
+            f.write(json.dumps(self.last) + "\n")
+
+
 class ProgressBar(Callback):
     """tqdm bar on stderr: step, D loss, G loss, D accuracy."""
 
