@@ -148,7 +148,7 @@ def test_bad_input_is_one_line_on_stderr(tmp_path, args, fragment):
 
 
 def test_every_verb_has_help_with_an_example():
-    for verb in ("train", "eval", "sample", "download", "lab"):
+    for verb in ("train", "eval", "sample", "download", "lab", "fit-classifier", "report"):
         with pytest.raises(SystemExit) as e:
             main([verb, "--help"])
         assert e.value.code == 0

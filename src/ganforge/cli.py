@@ -47,6 +47,13 @@ DOWNLOAD_EXAMPLE = """example (needs a network; nothing in ganforge downloads ot
   ganforge download mnist --to data/mnist
   ganforge train configs/mnist-dcgan.yaml --set data.path=data/mnist"""
 
+REPORT_EXAMPLE = """example:
+  ganforge report runs/grid25      # writes runs/grid25/report.html; open it in any browser
+
+One self-contained HTML file (plots and samples inlined, no network): losses, D accuracy, gradient
+norms, the health timeline and its events, training-time metrics, samples over time, the scores of
+eval.json with their provenance, and the config."""
+
 LAB_EXAMPLE = """example:
   ganforge lab                 # opens http://127.0.0.1:8000/ in your browser
   ganforge lab --port 8080 --no-browser"""
@@ -121,6 +128,10 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     lab.add_argument("--max-sessions", type=int, default=8, help="browser tabs served at once")
+
+    rp = sub.add_parser("report", help="one self-contained HTML page of a run (RUN/report.html)",
+                        epilog=REPORT_EXAMPLE, formatter_class=fmt)
+    rp.add_argument("run", help="run directory")
     return p
 
 
@@ -145,6 +156,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if last:
         line += (f": D loss {last['loss_d']:.3f}, G loss {last['loss_g']:.3f}, "
                  f"D acc {100 * last['d_acc']:.0f}%")
+    if info.get("state"):
+        line += f"; health: {info['state']}"
+        if info.get("retries"):
+            line += f" after {info['retries']} rollback(s)"
     print(line)
     if info["plot"]:
         print(f"plot: {info['plot']}")
@@ -222,6 +237,13 @@ def _cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    print(f"report: {write_report(args.run)}")
+    return 0
+
+
 def _cmd_lab(args: argparse.Namespace) -> int:
     from .lab.server import serve
     from .lab.session import Limits
@@ -243,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     handler = {"train": _cmd_train, "eval": _cmd_eval, "sample": _cmd_sample,
                "download": _cmd_download, "lab": _cmd_lab,
-               "fit-classifier": _cmd_fit_classifier}[args.verb]
+               "fit-classifier": _cmd_fit_classifier, "report": _cmd_report}[args.verb]
     try:
         return handler(args)
     except GanforgeError as e:

@@ -115,6 +115,19 @@ class EvalConfig:
 
 
 @dataclass
+class HealthConfig:
+    """The training-health monitors (train/health.py) and what to do when a run diverges."""
+
+    enabled: bool = True
+    check_every: int = 0  # steps between quality checks of a fixed batch; 0 = steps / 100 (>= 25)
+    warmup: int = 0  # steps before Collapsed / Stalled / Converged may be declared; 0 = 30% (>= 300)
+    on_diverge: str = "rollback"  # rollback: last checkpoint, lower lrs, go on | stop
+    lr_factor: float = 0.5  # each rollback multiplies both learning rates by this
+    max_retries: int = 2  # rollbacks before the run stops
+    loss_bound: float = 1e4  # |loss| beyond this counts as diverged
+
+
+@dataclass
 class RunConfig:
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
@@ -125,6 +138,7 @@ class RunConfig:
     opt_d: OptConfig = field(default_factory=OptConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -228,6 +242,9 @@ def _check(cfg: RunConfig) -> None:
         "train.ckpt_every": cfg.train.ckpt_every,
         "train.threads": cfg.train.threads,
         "train.eval_every": cfg.train.eval_every,
+        "health.check_every": cfg.health.check_every,
+        "health.warmup": cfg.health.warmup,
+        "health.max_retries": cfg.health.max_retries,
         "eval.n_samples": cfg.eval.n_samples,
         "loss.penalty_weight": cfg.loss.penalty_weight,
         "data.size": cfg.data.size,
@@ -252,6 +269,13 @@ def _check(cfg: RunConfig) -> None:
     }.items():
         if not 0 <= v < 1:
             raise ConfigError(f"config key '{key}' must be in [0, 1), got {v}")
+    if cfg.health.on_diverge not in ("rollback", "stop"):
+        raise ConfigError(f"config key 'health.on_diverge' must be rollback or stop, "
+                          f"got {cfg.health.on_diverge!r}")
+    if not 0 < cfg.health.lr_factor < 1:
+        raise ConfigError(f"config key 'health.lr_factor' must be in (0, 1), got {cfg.health.lr_factor}")
+    if not cfg.health.loss_bound > 0:
+        raise ConfigError(f"config key 'health.loss_bound' must be > 0, got {cfg.health.loss_bound}")
     if cfg.train.precision not in ("fp32", "bf16", "auto"):
         raise ConfigError(f"config key 'train.precision' must be fp32, bf16 or auto, "
                           f"got {cfg.train.precision!r}")

@@ -26,9 +26,25 @@ from .metrics.classifier import cache_root
 from .metrics.features import build_extractor, default_extractor
 from .metrics.modes import STACKED_N, mode_stats, stacked_mnist_modes
 from .metrics.suite import FEATURE_METRICS, Reference, Report, compute, fingerprint, parse_metrics
-from .train.callbacks import Checkpointer, EvalLogger, ImageGrid, JsonlLogger, PointPlotter, ProgressBar
-from .train.state import generator_from, list_checkpoints, load_checkpoint, load_generator, restore
-from .train.trainer import Trainer, fit, generate
+from .train.callbacks import (
+    Checkpointer,
+    EvalLogger,
+    HealthWatch,
+    ImageGrid,
+    JsonlLogger,
+    PointPlotter,
+    ProgressBar,
+)
+from .train.health import Event, Thresholds
+from .train.state import (
+    generator_from,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    load_generator,
+    restore,
+)
+from .train.trainer import Trainer, TrainingDiverged, fit, generate
 
 
 def _prepare_new_run(out: Path, force: bool) -> None:
@@ -80,25 +96,89 @@ def resume(run: str | Path, cfg: RunConfig | None = None, overrides: list[str] |
     return trainer, _fit(trainer, run, progress, plots, until)
 
 
+def health_watch(cfg: RunConfig, log: Path, verbose: bool) -> HealthWatch | None:
+    """The monitors with the run's settings (auto check interval and warmup from train.steps)."""
+    if not cfg.health.enabled:
+        return None
+    steps = cfg.train.steps
+    every = cfg.health.check_every or max(25, steps // 100)
+    th = Thresholds(warmup=cfg.health.warmup or max(300, 3 * steps // 10), loss_bound=cfg.health.loss_bound)
+    return HealthWatch(log, every, th, verbose=verbose)
+
+
 def _fit(trainer: Trainer, out: Path, progress: bool, plots: bool,
          until: int | None = None) -> dict[str, Any]:
-    cfg = trainer.cfg
-    stop = _check_until(cfg, until)
-    logger = JsonlLogger(out / "metrics.jsonl", cfg.train.log_every)
-    plotter: PointPlotter | ImageGrid | None = None
-    if plots:
-        kind = ImageGrid if trainer.data.kind == "images" else PointPlotter
-        plotter = kind(out / "samples", cfg.train.plot_every)
-    callbacks: list[Any] = [logger, Checkpointer(out, cfg.train.ckpt_every, cfg.train.keep_last)]
-    if plotter:
-        callbacks.append(plotter)
-    if cfg.train.eval_every:
-        callbacks.append(_training_eval(trainer, out / "metrics.jsonl", progress))
-    if progress:
-        callbacks.append(ProgressBar(stop))
-    fit(trainer, stop, callbacks)
+    """The loop with its callbacks; on divergence, roll back and lower the lrs (health.on_diverge)."""
+    retries = 0
+    while True:
+        cfg = trainer.cfg
+        stop = _check_until(cfg, until)
+        logger = JsonlLogger(out / "metrics.jsonl", cfg.train.log_every)
+        watch = health_watch(cfg, out / "metrics.jsonl", verbose=True)  # events print even if quiet
+        plotter: PointPlotter | ImageGrid | None = None
+        if plots:
+            kind = ImageGrid if trainer.data.kind == "images" else PointPlotter
+            plotter = kind(out / "samples", cfg.train.plot_every)
+        callbacks: list[Any] = [watch] if watch else []
+        callbacks += [logger, Checkpointer(out, cfg.train.ckpt_every, cfg.train.keep_last)]
+        if plotter:
+            callbacks.append(plotter)
+        if cfg.train.eval_every:
+            callbacks.append(_training_eval(trainer, out / "metrics.jsonl", progress))
+        if progress:
+            callbacks.append(ProgressBar(stop))
+        try:
+            fit(trainer, stop, callbacks)
+            break
+        except TrainingDiverged as e:
+            if cfg.health.on_diverge != "rollback" or retries >= cfg.health.max_retries:
+                last = latest_checkpoint(out)
+                where = f"; the run is resumable from step {load_checkpoint(last).step}" if last else ""
+                tried = f" after {retries} rollback(s)" if retries else ""
+                raise TrainingDiverged(f"training diverged{tried}: {e}{where}") from None
+            retries += 1
+            trainer = _roll_back(trainer, out, retries, str(e), progress)
     return {"run": str(out), "step": trainer.step, "last_log": logger.last,
-            "plot": str(plotter.last_path) if plotter and plotter.last_path else None}
+            "plot": str(plotter.last_path) if plotter and plotter.last_path else None,
+            "state": watch.health.state if watch else None,
+            "events": [ev.line() for ev in watch.health.events] if watch else [],
+            "retries": retries}
+
+
+def _roll_back(trainer: Trainer, out: Path, attempt: int, why: str, progress: bool) -> Trainer:
+    """Back to the last checkpoint (or the start) with both learning rates times health.lr_factor."""
+    from dataclasses import replace
+
+    cfg = trainer.cfg
+    f = cfg.health.lr_factor
+    new = replace(cfg, opt_g=replace(cfg.opt_g, lr=cfg.opt_g.lr * f),
+                  opt_d=replace(cfg.opt_d, lr=cfg.opt_d.lr * f))
+    last = latest_checkpoint(out)
+    fresh = Trainer(new)
+    if last is not None:
+        ckpt = load_checkpoint(last)
+        fresh = restore(fresh, ckpt)  # the config's (lowered) lrs win over the checkpoint's
+    (out / "config.yaml").write_text(new.to_yaml())
+    ev = Event(fresh.step, "recovery", "Running",
+               f"{why}; rolled back to step {fresh.step} with opt_g.lr {new.opt_g.lr:.3g} and opt_d.lr "
+               f"{new.opt_d.lr:.3g} (rollback {attempt} of {cfg.health.max_retries})")
+    log = out / "metrics.jsonl"
+    if log.exists():  # the lines after the rollback point describe a future that did not happen
+        keep = [ln for ln in log.read_text().splitlines()
+                if ln.strip() and _step_of(ln) <= fresh.step]
+        log.write_text("".join(k + "\n" for k in keep))
+    with log.open("a") as fh:
+        fh.write(json.dumps({"step": ev.step, "event": ev.to_dict()}) + "\n")
+    if progress:
+        print(f"health: {ev.line()}", file=sys.stderr)
+    return fresh
+
+
+def _step_of(line: str) -> int:
+    try:
+        return int(json.loads(line).get("step", 0))
+    except (ValueError, AttributeError):
+        return 0
 
 
 def _training_eval(trainer: Trainer, log: Path, progress: bool) -> EvalLogger:

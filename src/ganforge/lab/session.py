@@ -18,9 +18,9 @@ from ..config import RunConfig, from_dict
 from ..data.toy import TOY_SETS, ToyData, load_toy
 from ..errors import ConfigError, GanforgeError
 from ..losses import LOSSES
-from ..metrics.modes import mode_stats, sliced_wasserstein
+from ..metrics.modes import mode_stats
 from ..penalties import PENALTIES
-from ..train.health import DIVERGED, Health
+from ..train.health import DIVERGED, Health, measure_quality
 from ..train.trainer import Trainer, TrainingDiverged, build_optimizer, check_parts, make_noise
 
 # page setting -> config keys it sets
@@ -224,7 +224,8 @@ class LabSession:
         s["step"] = t.step
         self.last = s
         if which == "both":
-            self.health.observe(t.step, s["loss_d"], s["loss_g"], s["d_acc"])
+            self.health.observe(t.step, s["loss_d"], s["loss_g"], s["d_acc"],
+                                d_acc_fake=s.get("d_acc_fake"), grad_norm_g=s.get("grad_norm_g"))
         return s
 
     def run_for(self, n_steps: int, budget_s: float) -> int:
@@ -242,20 +243,18 @@ class LabSession:
         """Live quality: mode coverage on mixtures, distance to data elsewhere; updates health."""
         gen = torch.Generator().manual_seed(1)
         x = self.trainer.generate(self.limits.n_eval, gen)
-        if not torch.isfinite(x).all():
-            self.health.state, self.health.reason = DIVERGED, "generated points are not finite"
+        real = self.data.sample(self.limits.n_eval, gen)
+        x0, x1, _, _ = self.bounds
+        q = measure_quality(x, real, self.data, self.health.cfg, scale=x1 - x0)  # the trainer's check
+        self.health.observe_quality(q)
+        if not q.finite:
             return
         if self.data.modes is not None:
             r = mode_stats(x, self.data.modes, self.data.std)
             self.mode_info = {"modes": r["modes"], "modes_total": r["modes_total"], "hq": r["hq"],
                               "reverse_kl": r["reverse_kl"]}
-            self.health.observe_modes(r["counts"], r["hq"])
         else:
-            real = self.data.sample(self.limits.n_eval, gen)
-            d = sliced_wasserstein(x, real)
-            x0, x1, _, _ = self.bounds
-            self.mode_info = {"distance": d}
-            self.health.observe_distance(d, x1 - x0)
+            self.mode_info = {"distance": q.distance}
 
     # --- what the page draws -------------------------------------------------------------------
     def frame(self, arrows: bool = True, manifold: bool = True) -> dict[str, Any]:

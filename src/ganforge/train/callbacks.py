@@ -7,6 +7,7 @@ trainer.fit calls them in order. They are the trainer's only side effects.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -66,6 +67,7 @@ class JsonlLogger(Callback):
     def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
         for k in LOGGED:
             self._acc[k] = self._acc.get(k, 0.0) + float(stats.get(k, 0.0))
+        self._state = stats.get("state")
         self._n += 1
         if trainer.step % self.every == 0:
             self.flush(trainer)
@@ -78,6 +80,8 @@ class JsonlLogger(Callback):
         rec.update({k: round(v / self._n, 6) for k, v in self._acc.items()})
         rate = self._n * trainer.cfg.train.batch_size / max(now - self._t, 1e-9)
         rec["samples_per_s"] = round(rate, 1)
+        if getattr(self, "_state", None):
+            rec["state"] = self._state
         self.last = rec
         with self.path.open("a") as f:
             f.write(json.dumps(rec) + "\n")
@@ -212,6 +216,79 @@ class EvalLogger(Callback):
             f.write(json.dumps(self.last) + "\n")
 
 
+class HealthWatch(Callback):
+    """Feeds the health monitors (train/health.py): every step's statistics, and every `every`
+    steps a quality check of a fixed batch of G's samples against a fixed real batch. Puts the
+    state into the step's stats (metrics.jsonl, progress bar), appends each new event to
+    metrics.jsonl as {"step", "event"} and prints it as one line. A divergence stops the loop
+    (TrainingDiverged) before anything is checkpointed."""
+
+    def __init__(self, path: str | Path, every: int, thresholds: Any, verbose: bool = True,
+                 n: int = 1000) -> None:
+        self.path = Path(path)
+        self.every = every
+        self.th = thresholds
+        self.verbose = verbose
+        self.n = n
+        self.health: Any = None
+        self.printed: list[str] = []
+
+    def on_start(self, trainer: Trainer) -> None:
+        from .health import Health, diversity
+
+        self.health = Health(self.th)
+        gen = torch.Generator().manual_seed(trainer.cfg.eval.seed + 99)
+        n = self.n if trainer.data.kind != "images" else min(self.n, 256)
+        self.real = trainer.data.sample(n, gen)
+        self.real_div = diversity(self.real) if self.real.dim() == 4 else None
+        self.noise_seed = trainer.cfg.eval.seed + 98
+        self.n_fake = n
+
+    def _emit(self, trainer: Trainer) -> None:
+        for ev in self.health.pop_events():
+            with self.path.open("a") as f:
+                f.write(json.dumps({"step": ev.step, "event": ev.to_dict()}) + "\n")
+            if self.verbose:
+                line = ev.line()
+                self.printed.append(line)
+                from tqdm import tqdm
+
+                tqdm.write(f"health: {line}", file=sys.stderr)
+
+    def check(self, trainer: Trainer) -> None:
+        from .health import measure_quality
+
+        bad = next((n for n, p in list(trainer.g.named_parameters()) + list(trainer.d.named_parameters())
+                    if not torch.isfinite(p).all()), None)
+        if bad:
+            self.health.diverged(trainer.step, f"weight {bad} is not finite at step {trainer.step}")
+            return
+        # the EMA copy when there is one: what the user will sample, and steadier than G itself
+        x = trainer.generate(self.n_fake, torch.Generator().manual_seed(self.noise_seed), use_ema=True)
+        self.health.observe_quality(measure_quality(x, self.real, trainer.data, self.th, self.real_div))
+
+    def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
+        h = self.health
+        h.observe(trainer.step, stats.get("loss_d", 0.0), stats.get("loss_g", 0.0),
+                  stats.get("d_acc", math.nan), d_acc_fake=stats.get("d_acc_fake"),
+                  grad_norm_g=stats.get("grad_norm_g"))
+        if self.every and trainer.step % self.every == 0:
+            self.check(trainer)
+        stats["state"] = h.state
+        self._emit(trainer)
+        if h.state == "Diverged":
+            from .trainer import TrainingDiverged
+
+            trainer.diverged = True
+            trainer.diverged_reason = h.reason
+            raise TrainingDiverged(h.reason)
+
+    def on_interrupt(self, trainer: Trainer) -> None:
+        if getattr(trainer, "diverged", False) and self.health.state != "Diverged":
+            self.health.diverged(trainer.step, getattr(trainer, "diverged_reason", "training diverged"))
+            self._emit(trainer)
+
+
 class ProgressBar(Callback):
     """tqdm bar on stderr: step, D loss, G loss, D accuracy."""
 
@@ -229,9 +306,10 @@ class ProgressBar(Callback):
 
     def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
         if trainer.step % self.every == 0 or trainer.step == self.total:
+            state = f"  {stats['state']}" if stats.get("state") else ""
             self.bar.set_postfix_str(
                 f"D loss {stats['loss_d']:.3f}  G loss {stats['loss_g']:.3f}  "
-                f"D acc {100 * stats['d_acc']:.0f}%", refresh=False)
+                f"D acc {100 * stats['d_acc']:.0f}%{state}", refresh=False)
             self.bar.update(trainer.step - self.bar.n)
 
     def close(self) -> None:

@@ -299,9 +299,10 @@ class Trainer:
         bad = [k for k in ("loss_d", "loss_g") if not math.isfinite(stats[k])]
         if bad:
             self.diverged = True
+            self.diverged_reason = f"{bad[0]} became {stats[bad[0]]} at step {self.step}"
             raise TrainingDiverged(
-                f"{bad[0]} became {stats[bad[0]]} at step {self.step}; lower the learning "
-                "rates or add a penalty (loss.penalty=gp|r1), then resume from the last checkpoint"
+                f"{self.diverged_reason}; lower the learning rates or add a penalty "
+                "(loss.penalty=gp|r1), then resume from the last checkpoint"
             )
         return stats
 
