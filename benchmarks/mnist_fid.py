@@ -23,6 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _runs import clean_dir, finished  # noqa: E402
 
 RECIPES = {  # data set -> (recipe, feature space)
     "mnist": ("mnist-dcgan", "lenet-mnist"),
@@ -43,16 +46,11 @@ def train_one(job: dict) -> dict:
 
     torch.set_num_threads(1)
     out = Path(job["dir"])
-    done = out / "bench.json"
-    if done.exists() and not job["fresh"]:
-        rec = json.loads(done.read_text())
-        if rec.get("budgets") == job["budgets"]:
-            return rec
+    if rec := finished(job, "budgets"):
+        return rec
     cfg = config.load(ROOT / "configs" / f"{job['recipe']}.yaml",
                       ["train.threads=1", "train.steps=1000000", f"seed={job['seed']}"])
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("checkpoints/*"):
-        old.unlink()
+    clean_dir(out)
     budgets = sorted(job["budgets"])
     marks: dict[str, dict] = {}
     c0 = time.process_time()
@@ -73,7 +71,7 @@ def train_one(job: dict) -> dict:
     except StopIteration:
         pass
     rec = {**job, "marks": marks}
-    done.write_text(json.dumps(rec, indent=1))
+    (out / "bench.json").write_text(json.dumps(rec, indent=1))
     return rec
 
 

@@ -24,6 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _runs import clean_dir, finished  # noqa: E402
 
 # Published rows: (source, modes, KL)
 PAPER = [
@@ -50,18 +53,13 @@ def train_one(job: dict) -> dict:
 
     torch.set_num_threads(1)
     out = Path(job["dir"])
-    done = out / "bench.json"
-    if done.exists() and not job["fresh"]:
-        rec = json.loads(done.read_text())
-        if rec.get("steps") == job["steps"]:  # same request: reuse the finished run
-            return rec
+    if rec := finished(job, "steps"):  # same request: reuse the finished run
+        return rec
     steps = [f"train.steps={job['steps']}"] if job["steps"] else []
     cfg = config.load(ROOT / "configs" / f"{job['config']}.yaml",
                       [f"seed={job['seed']}", *steps, "train.threads=1",
                        f"train.ckpt_every={job['every']}", "train.keep_last=100"])
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("checkpoints/*"):
-        old.unlink()
+    clean_dir(out)
     (out / "config.yaml").write_text(cfg.to_yaml())
     cpu_at: dict[int, float] = {}
     c0 = time.process_time()
@@ -73,7 +71,7 @@ def train_one(job: dict) -> dict:
 
     fit(Trainer(cfg), cfg.train.steps, [CpuClock(), Checkpointer(out, job["every"], 100)])
     rec = {**job, "cpu_at": {str(k): v for k, v in cpu_at.items()}, "cpu_s": time.process_time() - c0}
-    done.write_text(json.dumps(rec, indent=1))
+    (out / "bench.json").write_text(json.dumps(rec, indent=1))
     return rec
 
 
@@ -88,10 +86,11 @@ def score(rec: dict, every: int) -> list[dict]:
 
     clf = build_extractor("lenet-mnist")
     rows = []
-    for path in list_checkpoints(Path(rec["dir"])):
-        ckpt = load_checkpoint(path)
-        if ckpt.step % every and ckpt.step != max(int(k) for k in rec["cpu_at"]):
+    final = max(int(k) for k in rec["cpu_at"])
+    for step, path in list_checkpoints(Path(rec["dir"])):
+        if step % every and step != final:
             continue
+        ckpt = load_checkpoint(path)
         use_ema = ckpt.config.eval.use_ema and ckpt.has_ema()
         g = generator_from(ckpt, use_ema)
         x = generate(g, ckpt.config, N_SAMPLES, torch.Generator().manual_seed(ckpt.config.eval.seed))
@@ -172,9 +171,9 @@ def main() -> None:
         "",
         f"Protocol (VEEGAN / PacGAN): {N_SAMPLES:,} samples from the training noise, no truncation, no "
         "rejection; each channel classified by `lenet-mnist` "
-        f"(held-out accuracy {100 * clf.info['held_out_accuracy']:.2f}% on {clf.info['n_held_out']} "
-        f"images: {clf.info['split']}; weights {clf.hash}); a mode is a digit triple seen at least "
-        "once; KL in nats. Digits drawn from the shared 10,000-image MNIST set.",
+        f"(held-out accuracy {100 * clf.details['held_out_accuracy']:.2f}% on "
+        f"{clf.details['n_held_out']} images: {clf.details['held_out']}; weights {clf.hash}); a mode is "
+        "a digit triple seen at least once; KL in nats. Digits drawn from the shared 10,000-image MNIST set.",
         f"Target: {TARGET_MODES} modes and KL <= {TARGET_KL} within {BUDGET_CPU_MIN:.0f} CPU-minutes "
         "per run. CPU-min is the training process's CPU time on one thread at that checkpoint.",
         "Bold rows are the final checkpoints. Floors: a perfectly uniform G scored on 26,000 samples "

@@ -38,7 +38,6 @@ from .train.callbacks import (
 from .train.health import Event, Thresholds
 from .train.state import (
     generator_from,
-    latest_checkpoint,
     list_checkpoints,
     load_checkpoint,
     load_generator,
@@ -132,8 +131,9 @@ def _fit(trainer: Trainer, out: Path, progress: bool, plots: bool,
             break
         except TrainingDiverged as e:
             if cfg.health.on_diverge != "rollback" or retries >= cfg.health.max_retries:
-                last = latest_checkpoint(out)
-                where = f"; the run is resumable from step {load_checkpoint(last).step}" if last else ""
+                saved = list_checkpoints(out)
+                where = f"; the run is resumable from step {saved[-1][0]}" if saved else \
+                    "; no checkpoint was written before it"
                 tried = f" after {retries} rollback(s)" if retries else ""
                 raise TrainingDiverged(f"training diverged{tried}: {e}{where}") from None
             retries += 1
@@ -153,11 +153,10 @@ def _roll_back(trainer: Trainer, out: Path, attempt: int, why: str, progress: bo
     f = cfg.health.lr_factor
     new = replace(cfg, opt_g=replace(cfg.opt_g, lr=cfg.opt_g.lr * f),
                   opt_d=replace(cfg.opt_d, lr=cfg.opt_d.lr * f))
-    last = latest_checkpoint(out)
+    saved = list_checkpoints(out)
     fresh = Trainer(new)
-    if last is not None:
-        ckpt = load_checkpoint(last)
-        fresh = restore(fresh, ckpt)  # the config's (lowered) lrs win over the checkpoint's
+    if saved:  # the config's (lowered) lrs win over the checkpoint's
+        fresh = restore(fresh, load_checkpoint(saved[-1][1]))
     (out / "config.yaml").write_text(new.to_yaml())
     ev = Event(fresh.step, "recovery", "Running",
                f"{why}; rolled back to step {fresh.step} with opt_g.lr {new.opt_g.lr:.3g} and opt_d.lr "

@@ -113,6 +113,7 @@ class _LeNet(Extractor):
         k = clf.net.classes
         super().__init__(clf.name, clf.hash, FEATURE_DIM * channels, k ** channels if channels <= 3 else 0,
                          details={"held_out_accuracy": clf.info["held_out_accuracy"],
+                                  "n_held_out": clf.info["n_held_out"],
                                   "held_out": clf.info["split"], "trained_on": clf.info["data"],
                                   "weights": str(clf.path)})
         self.clf = clf
