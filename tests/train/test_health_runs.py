@@ -59,6 +59,22 @@ def test_a_discriminator_with_a_much_larger_lr_runs_away(tmp_path, capsys):
     assert "health: step" in err and "(runaway)" in err and "Try: use the non-saturating loss" in err
 
 
+def test_learning_rates_too_small_for_any_progress_stall(tmp_path):
+    _train(tmp_path, "slow", ["data.name=ring8", "opt_g.lr=1e-7", "opt_d.lr=1e-7", "train.steps=700",
+                              "health.warmup=300", "health.check_every=25", "train.ckpt_every=0"])
+    stall = [e for e in _events(tmp_path / "slow") if e["monitor"] == "stall"]
+    assert stall and stall[0]["state"] == "Stalled"
+    assert "no progress over the last 8 checks" in stall[0]["message"]
+
+
+def test_weight_clipped_wgan_with_plain_sgd_oscillates(tmp_path):
+    _train(tmp_path, "osc", ["data.name=ring8", "loss.name=wasserstein", "loss.clip=0.1", "opt_g.name=sgd",
+                             "opt_d.name=sgd", "opt_g.lr=0.05", "opt_d.lr=0.05", "train.steps=800",
+                             "health.warmup=300", "health.check_every=25", "train.ckpt_every=0"])
+    osc = [e for e in _events(tmp_path / "osc") if e["monitor"] == "oscillation"]
+    assert osc and osc[0]["state"] == "Oscillating" and "swung between" in osc[0]["message"]
+
+
 @pytest.fixture
 def nan_at_step_25(monkeypatch):
     """One poisoned step: after step 25 a weight of D becomes NaN, so step 26's losses are NaN."""
