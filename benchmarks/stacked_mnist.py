@@ -75,8 +75,8 @@ def train_one(job: dict) -> dict:
     return rec
 
 
-def score(rec: dict, every: int) -> list[dict]:
-    """Stacked-MNIST modes / KL of every checkpoint of a run (EMA copy when the config keeps one)."""
+def score(job: tuple[dict, int]) -> list[dict]:
+    """Stacked-MNIST modes / KL of a run's checkpoints (EMA copy when the config keeps one)."""
     import torch
 
     from ganforge.metrics.features import build_extractor
@@ -84,6 +84,8 @@ def score(rec: dict, every: int) -> list[dict]:
     from ganforge.train.state import generator_from, list_checkpoints, load_checkpoint
     from ganforge.train.trainer import generate
 
+    rec, every = job
+    torch.set_num_threads(1)
     clf = build_extractor("lenet-mnist")
     rows = []
     final = max(int(k) for k in rec["cpu_at"])
@@ -174,7 +176,9 @@ def main() -> None:
         print(f"trained {r['dir']}: {r['cpu_s'] / 60:.1f} CPU-min", flush=True)
     if a.phase == "train":
         return
-    scores = [s for r in recs for s in score(r, a.score_every)]
+    with mp.get_context("spawn").Pool(a.jobs) as pool:  # one thread per run scored
+        scores = [s for rows in pool.map(score, [(r, a.score_every) for r in recs], chunksize=1)
+                  for s in rows]
     import torch
 
     from ganforge import __version__
