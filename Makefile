@@ -20,7 +20,8 @@ DEMO_RUN ?= runs/demo-grid25
 demo: $(STAMP)
 	$(BIN)/ganforge train configs/grid25.yaml --out $(DEMO_RUN) --force
 	$(BIN)/ganforge eval $(DEMO_RUN)
-	@echo "results: $(DEMO_RUN)/ (config.yaml, metrics.jsonl, samples/*.png, eval.json)"
+	$(BIN)/ganforge report $(DEMO_RUN)
+	@echo "results: $(DEMO_RUN)/ (report.html, config.yaml, metrics.jsonl, samples/*.png, eval.json)"
 
 test: $(STAMP) chromium datasets
 	$(BIN)/ruff check src tests benchmarks scripts
