@@ -21,3 +21,23 @@ def clean_dir(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("checkpoints/*"):
         old.unlink()
+
+
+def write_results(lines: list[str], out: str | Path, t0: float) -> None:
+    """Print the table and write it with a footer naming the versions, the date and the wall time.
+    (A hand-written account below the table is overwritten too: it would describe older numbers.)"""
+    import platform
+    import time
+
+    import torch
+
+    from ganforge import __version__
+
+    wall = (time.time() - t0) / 60
+    lines = [*lines, f"ganforge {__version__}, torch {torch.__version__}, Python "
+             f"{platform.python_version()}, {platform.machine()}; {time.strftime('%Y-%m-%d')}; "
+             f"wall {wall:.0f} min."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(text)

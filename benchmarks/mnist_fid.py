@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import platform
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _runs import clean_dir, finished  # noqa: E402
+from _runs import clean_dir, finished, write_results  # noqa: E402
 
 RECIPES = {  # data set -> (recipe, feature space)
     "mnist": ("mnist-dcgan", "lenet-mnist"),
@@ -140,9 +139,7 @@ def main() -> None:
     with mp.get_context("spawn").Pool(len(jobs)) as pool:
         recs = pool.map(train_one, jobs, chunksize=1)
     rows = [r for rec in recs for r in score(rec)]
-    import torch
 
-    from ganforge import __version__
 
     lines = [
         "# MNIST and Fashion-MNIST: FID / KID / precision / recall after fixed CPU budgets",
@@ -168,13 +165,7 @@ def main() -> None:
                          f"{r['kid']:.4g} ± {r['kid_std']:.2g} | {r['precision']:.3f} | "
                          f"{r['recall']:.3f} | {r['density']:.3f} | {r['coverage']:.3f} |")
         lines.append("")
-    wall = (time.time() - t0) / 60
-    lines.append(f"ganforge {__version__}, torch {torch.__version__}, Python {platform.python_version()}, "
-                 f"{platform.machine()}; {time.strftime('%Y-%m-%d')}; wall {wall:.0f} min.")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(text)
+    write_results(lines, a.out, t0)
 
 
 if __name__ == "__main__":

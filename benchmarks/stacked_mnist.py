@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import platform
 import statistics
 import sys
 import time
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _runs import clean_dir, finished  # noqa: E402
+from _runs import clean_dir, finished, write_results  # noqa: E402
 
 # Published rows: (source, modes, KL)
 PAPER = [
@@ -179,9 +178,7 @@ def main() -> None:
     with mp.get_context("spawn").Pool(a.jobs) as pool:  # one thread per run scored
         scores = [s for rows in pool.map(score, [(r, a.score_every) for r in recs], chunksize=1)
                   for s in rows]
-    import torch
 
-    from ganforge import __version__
     from ganforge.metrics.features import build_extractor
 
     clf = build_extractor("lenet-mnist")
@@ -201,13 +198,8 @@ def main() -> None:
         "",
         *table(scores, real_floor(clf)),
         "",
-        f"ganforge {__version__}, torch {torch.__version__}, Python {platform.python_version()}, "
-        f"{platform.machine()}; {time.strftime('%Y-%m-%d')}; wall {(time.time() - t0) / 60:.0f} min.",
     ]
-    text = "\n".join(head) + "\n"
-    print(text)
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(text)
+    write_results(head, a.out, t0)
 
 
 if __name__ == "__main__":

@@ -203,22 +203,30 @@ def _series(logs: list[dict[str, Any]], key: str, positive: bool = False) -> tup
     return xs, ys
 
 
-def plot_losses(logs: list[dict[str, Any]]) -> bytes | None:
-    fig = _figure(8, 3)
+def _lines(logs: list[dict[str, Any]], series: tuple[tuple[str, str, str], ...], ylabel: str,
+           height: float, log: bool = False) -> bytes | None:
+    """One plot of several logged series against step (log y: positive values only)."""
+    fig = _figure(8, height)
     ax = fig.add_subplot()
     drawn = False
-    for key, label, colour in (("loss_d", "D loss", "#2171b5"), ("loss_g", "G loss", "#cb181d")):
-        xs, ys = _series(logs, key)
-        if xs:
-            ax.plot(xs, ys, label=label, color=colour, lw=1.3)
+    for key, label, colour in series:
+        xs, ys = _series(logs, key, positive=log)
+        if xs and (not log or any(y > 0 for y in ys)):
+            ax.plot(xs, ys, label=label, color=colour, lw=1.3 if not log else 1.2)
             drawn = True
     if not drawn:
         return None
+    if log:
+        ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.grid(alpha=0.3)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, which="both" if log else "major")
     ax.legend(fontsize=8)
     return _png(fig)
+
+
+def plot_losses(logs: list[dict[str, Any]]) -> bytes | None:
+    return _lines(logs, (("loss_d", "D loss", "#2171b5"), ("loss_g", "G loss", "#cb181d")), "loss", 3)
 
 
 def plot_accuracy(logs: list[dict[str, Any]]) -> bytes | None:
@@ -246,22 +254,8 @@ def plot_accuracy(logs: list[dict[str, Any]]) -> bytes | None:
 
 
 def plot_grad_norms(logs: list[dict[str, Any]]) -> bytes | None:
-    fig = _figure(8, 2.6)
-    ax = fig.add_subplot()
-    drawn = False
-    for key, label, colour in (("grad_norm_d", "D", "#2171b5"), ("grad_norm_g", "G", "#cb181d")):
-        xs, ys = _series(logs, key, positive=True)
-        if any(y > 0 for y in ys):
-            ax.plot(xs, ys, label=label, color=colour, lw=1.2)
-            drawn = True
-    if not drawn:
-        return None
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("gradient norm")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    return _png(fig)
+    return _lines(logs, (("grad_norm_d", "D", "#2171b5"), ("grad_norm_g", "G", "#cb181d")),
+                  "gradient norm", 2.6, log=True)
 
 
 def state_bands(r: RunData) -> list[tuple[int, int, str]]:
