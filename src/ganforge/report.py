@@ -13,7 +13,6 @@ import datetime as _dt
 import html
 import io
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,25 +20,21 @@ from typing import Any
 
 from . import __version__
 from .errors import CheckpointError
+from .report_plots import (
+    colour,
+    is_num,
+    plot_accuracy,
+    plot_grad_norms,
+    plot_health,
+    plot_losses,
+    plot_metric,
+)
 
 _CKPT = re.compile(r"^step_(\d+)\.safetensors$")
 _SAMPLE = re.compile(r"^step_(\d+)\.png$")
 MAX_SAMPLES = 8
 MAX_IMAGE_WIDTH = 800
 MAX_EVENT_ROWS = 500
-DPI = 80
-
-# One colour per health state; states this table does not know get a grey.
-STATE_COLOURS = {
-    "Running": "#9ecae1",
-    "Converged": "#74c476",
-    "Collapsed": "#fd8d3c",
-    "Diverged": "#de2d26",
-    "Oscillating": "#9e9ac8",
-    "Stalled": "#bdbdbd",
-}
-_OTHER_COLOUR = "#d9d9d9"
-
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #222;
        max-width: 1100px; margin: 0 auto; padding: 1em 1.5em 3em; line-height: 1.45; }
@@ -86,10 +81,6 @@ class RunData:
     samples: list[tuple[int, Path]] = field(default_factory=list)
     eval_json: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def load_run(run: str | Path) -> RunData:
@@ -144,12 +135,12 @@ def _read_metrics(r: RunData) -> None:
         except ValueError:
             r.skipped += 1
             continue
-        if not isinstance(rec, dict) or not _is_num(rec.get("step")):
+        if not isinstance(rec, dict) or not is_num(rec.get("step")):
             r.skipped += 1
             continue
         step = int(rec["step"])
         if isinstance(rec.get("eval"), dict):
-            r.evals.append((step, {k: float(v) for k, v in rec["eval"].items() if _is_num(v)}))
+            r.evals.append((step, {k: float(v) for k, v in rec["eval"].items() if is_num(v)}))
         elif isinstance(rec.get("event"), dict):
             r.events.append((step, rec["event"]))
         else:
@@ -178,86 +169,6 @@ def _read_eval_json(r: RunData) -> None:
 # --- plots ----------------------------------------------------------------------------------
 
 
-def _png(fig: Any) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
-    return buf.getvalue()
-
-
-def _figure(w: float, h: float) -> Any:
-    from matplotlib.figure import Figure  # no pyplot: no global state, no backend to pick
-
-    return Figure(figsize=(w, h), layout="constrained")
-
-
-def _series(logs: list[dict[str, Any]], key: str, positive: bool = False) -> tuple[list[int], list[float]]:
-    xs, ys = [], []
-    for rec in logs:
-        if key in rec:
-            v = rec[key]
-            v = float(v) if _is_num(v) else math.nan
-            if not math.isfinite(v) or (positive and v <= 0):
-                v = math.nan  # a diverged value (or a zero on a log axis) shows as a gap
-            xs.append(int(rec["step"]))
-            ys.append(v)
-    return xs, ys
-
-
-def _lines(logs: list[dict[str, Any]], series: tuple[tuple[str, str, str], ...], ylabel: str,
-           height: float, log: bool = False) -> bytes | None:
-    """One plot of several logged series against step (log y: positive values only)."""
-    fig = _figure(8, height)
-    ax = fig.add_subplot()
-    drawn = False
-    for key, label, colour in series:
-        xs, ys = _series(logs, key, positive=log)
-        if xs and (not log or any(y > 0 for y in ys)):
-            ax.plot(xs, ys, label=label, color=colour, lw=1.3 if not log else 1.2)
-            drawn = True
-    if not drawn:
-        return None
-    if log:
-        ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3, which="both" if log else "major")
-    ax.legend(fontsize=8)
-    return _png(fig)
-
-
-def plot_losses(logs: list[dict[str, Any]]) -> bytes | None:
-    return _lines(logs, (("loss_d", "D loss", "#2171b5"), ("loss_g", "G loss", "#cb181d")), "loss", 3)
-
-
-def plot_accuracy(logs: list[dict[str, Any]]) -> bytes | None:
-    from matplotlib.ticker import PercentFormatter
-
-    fig = _figure(8, 2.6)
-    ax = fig.add_subplot()
-    drawn = False
-    for key, label, style in (("d_acc", "D accuracy", "-"), ("d_acc_real", "on real", ":"),
-                              ("d_acc_fake", "on generated", "--")):
-        xs, ys = _series(logs, key)
-        if xs:
-            ax.plot(xs, ys, style, label=label, lw=1.3 if key == "d_acc" else 1.0)
-            drawn = True
-    if not drawn:
-        return None
-    ax.axhline(0.5, color="#555", ls="--", lw=1, label="50%")
-    ax.set_ylim(-0.02, 1.02)
-    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
-    ax.set_xlabel("step")
-    ax.set_ylabel("D accuracy")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, ncol=4, loc="lower right")
-    return _png(fig)
-
-
-def plot_grad_norms(logs: list[dict[str, Any]]) -> bytes | None:
-    return _lines(logs, (("grad_norm_d", "D", "#2171b5"), ("grad_norm_g", "G", "#cb181d")),
-                  "gradient norm", 2.6, log=True)
-
-
 def state_bands(r: RunData) -> list[tuple[int, int, str]]:
     """(start, end, state) spans over the steps. A logged state describes the interval that ends at
     its line; without logged states, an event's state holds from its step until the next event."""
@@ -282,55 +193,6 @@ def state_bands(r: RunData) -> list[tuple[int, int, str]]:
         else:
             merged.append((s0, s1, st))
     return merged
-
-
-def _colour(state: str) -> str:
-    return STATE_COLOURS.get(state, _OTHER_COLOUR)
-
-
-def plot_health(r: RunData) -> bytes | None:
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    bands = state_bands(r)
-    if not bands and not r.events:
-        return None
-    fig = _figure(8, 1.7)
-    ax = fig.add_subplot()
-    for s0, s1, st in bands:
-        ax.axvspan(s0, s1 if s1 > s0 else s0 + 0.5, color=_colour(st), lw=0)
-    for step, ev in r.events:
-        ax.axvline(step, color="#333", lw=0.8)
-        ax.plot([step], [0.85], marker="v", ms=7, color=_colour(str(ev.get("state", ""))),
-                markeredgecolor="#222")
-    if len(r.events) <= 12:
-        for step, ev in r.events:
-            ax.annotate(str(ev.get("monitor", "")), (step, 0.12), fontsize=7, rotation=90,
-                        xytext=(3, 0), textcoords="offset points", va="bottom")
-    ax.set_ylim(0, 1)
-    ax.set_yticks([])
-    lo = min([b[0] for b in bands] + [s for s, _ in r.events])
-    hi = max([b[1] for b in bands] + [s for s, _ in r.events])
-    ax.set_xlim(lo, hi if hi > lo else lo + 1)
-    ax.set_xlabel("step")
-    seen = list(dict.fromkeys([st for *_, st in bands] + [str(e.get("state", "")) for _, e in r.events
-                                                          if e.get("state")]))
-    handles: list[Any] = [Patch(color=_colour(s), label=s) for s in seen]
-    if r.events:
-        handles.append(Line2D([], [], color="#333", marker="v", lw=0.8, label="event"))
-    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    return _png(fig)
-
-
-def plot_metric(points: list[tuple[int, float]], name: str) -> bytes:
-    fig = _figure(3.6, 2.4)
-    ax = fig.add_subplot()
-    ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", ms=3, lw=1.2, color="#6a51a3")
-    ax.set_title(name, fontsize=10)
-    ax.set_xlabel("step", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.grid(alpha=0.3)
-    return _png(fig)
 
 
 # --- pieces of HTML ---------------------------------------------------------------------------
@@ -377,20 +239,20 @@ def _header(r: RunData) -> str:
     dname = data.get("name", "unknown") if isinstance(data, dict) else "unknown"
     train = r.config.get("train", {})
     target = train.get("steps") if isinstance(train, dict) else None
-    steps = f"{last_step(r):,}" + (f" of {target:,}" if _is_num(target) else "")
+    steps = f"{last_step(r):,}" + (f" of {target:,}" if is_num(target) else "")
     ckpt = f"step {r.checkpoints[-1]:,} (checkpoints/step_{r.checkpoints[-1]:07d}.safetensors)" \
         if r.checkpoints else "none"
     state = final_state(r)
     now = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
     rows = [("Run", _e(r.path.name or str(r.path)), "run"), ("Data set", _e(dname), "dataset"),
             ("Steps trained", _e(steps), "steps"), ("Latest checkpoint", _e(ckpt), "checkpoint"),
-            ("Final state", f'<span class="chip" style="background:{_colour(state)}">{_e(state)}</span>',
+            ("Final state", f'<span class="chip" style="background:{colour(state)}">{_e(state)}</span>',
              "final-state")]
     if r.logs:
         last = r.logs[-1]
         bits = [f"{label} {f'{last[k]:.4g}' if k != 'd_acc' else f'{100 * last[k]:.0f}%'}"
                 for k, label in (("loss_d", "D loss"), ("loss_g", "G loss"), ("d_acc", "D acc"))
-                if _is_num(last.get(k))]
+                if is_num(last.get(k))]
         if bits:
             rows.append(("Last log", _e(f"step {last['step']}: " + ", ".join(bits)), "last-log"))
     rows += [("Generated", _e(now), "generated"), ("ganforge", _e(__version__), "version")]
@@ -427,7 +289,7 @@ def _losses(r: RunData) -> str:
 
 def _health(r: RunData) -> str:
     parts = []
-    png = plot_health(r)
+    png = plot_health(state_bands(r), r.events)
     if png:
         parts.append(f"<figure>{_img(png, 'plot-health', 'health state over steps, with events')}</figure>")
     if not r.events:
@@ -436,7 +298,7 @@ def _health(r: RunData) -> str:
         rows = []
         for step, ev in r.events[:MAX_EVENT_ROWS]:
             st = str(ev.get("state", ""))
-            chip = f'<span class="chip" style="background:{_colour(st)}">{_e(st)}</span>' if st else ""
+            chip = f'<span class="chip" style="background:{colour(st)}">{_e(st)}</span>' if st else ""
             rows.append(f'<tr><td class="num">{step}</td><td>{_e(ev.get("monitor", ""))}</td><td>{chip}</td>'
                         f'<td>{_e(ev.get("message", ""))}</td><td>{_e(ev.get("advice", "") or "")}</td></tr>')
         more = len(r.events) - MAX_EVENT_ROWS
@@ -538,12 +400,12 @@ def _scores(r: RunData) -> str:
     for name, v in metrics.items():
         v = v if isinstance(v, dict) else {"value": v}
         nums = ", ".join(f"{k} = {_fmt(x) if x is not None else 'n/a'}" for k, x in v.items()
-                         if _is_num(x) or x is None)  # None: a score with nothing to measure
+                         if is_num(x) or x is None)  # None: a score with nothing to measure
         prov = v.get("provenance") if isinstance(v.get("provenance"), dict) else {}
         step = prov.get("checkpoint_step", ej.get("checkpoint_step", ""))
         rows.append(f'<tr data-testid="score-{_e(name)}"><td>{_e(name)}</td><td>{_e(nums or "-")}</td>'
                     f'<td class="num">{_e(step)}</td></tr>')
-        other = {k: x for k, x in v.items() if k != "provenance" and not _is_num(x) and x is not None}
+        other = {k: x for k, x in v.items() if k != "provenance" and not is_num(x) and x is not None}
         body = ""
         if other:
             body += f"<h4>details</h4>{_nested(other)}"
