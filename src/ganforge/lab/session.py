@@ -18,7 +18,6 @@ from ..config import RunConfig, from_dict
 from ..data.toy import TOY_SETS, ToyData, load_toy
 from ..errors import ConfigError, GanforgeError
 from ..losses import LOSSES
-from ..metrics.modes import mode_stats
 from ..penalties import PENALTIES
 from ..train.health import DIVERGED, Health, measure_quality
 from ..train.trainer import Trainer, TrainingDiverged, build_optimizer, check_parts, make_noise
@@ -249,8 +248,8 @@ class LabSession:
         self.health.observe_quality(q)
         if not q.finite:
             return
-        if self.data.modes is not None:
-            r = mode_stats(x, self.data.modes, self.data.std)
+        if q.mode_stats is not None:
+            r = q.mode_stats
             self.mode_info = {"modes": r["modes"], "modes_total": r["modes_total"], "hq": r["hq"],
                               "reverse_kl": r["reverse_kl"]}
         else:

@@ -111,6 +111,7 @@ class Quality:
     modes_total: int | None = None
     hq: float | None = None  # mixtures: share of samples within 3 std of a mode
     counts: list[int] | None = None
+    mode_stats: dict[str, Any] | None = None  # mixtures: the full VEEGAN/PacGAN statistics
     diversity: float | None = None  # images: mean pairwise distance, relative to real data's
     finite: bool = True
 
@@ -337,16 +338,21 @@ class Health:
 
     # --- the lab's older entry points, kept as thin wrappers ----------------------------------
     def observe_modes(self, counts: list[int], hq: float, distance: float = math.nan) -> str:
-        k = len(counts)
-        n_hq = sum(counts)
-        covered = sum(1 for c in counts if n_hq and c >= self.cfg.min_share * n_hq / k)
-        return self.observe_quality(Quality(distance, 1.0, covered, k, hq, list(counts)))
+        covered = covered_modes(counts, self.cfg.min_share)
+        return self.observe_quality(Quality(distance, 1.0, covered, len(counts), hq, list(counts)))
 
     def observe_distance(self, distance: float, scale: float) -> str:
         return self.observe_quality(Quality(distance, scale))
 
 
 # --- the quality check both the trainer and the lab run --------------------------------------
+
+
+def covered_modes(counts: list[int], min_share: float) -> int:
+    """Modes holding at least `min_share` of a uniform share of the high-quality samples: one stray
+    sample does not make a mode covered."""
+    n_hq, k = sum(counts), len(counts)
+    return sum(1 for c in counts if n_hq and c >= min_share * n_hq / k)
 
 
 def diversity(x: torch.Tensor, max_dim: int = 1024) -> float:
@@ -373,9 +379,8 @@ def measure_quality(fake: torch.Tensor, real: torch.Tensor, data: Any, th: Thres
     modes = getattr(data, "modes", None)
     if modes is not None:
         r = mode_stats(fake, modes, data.std)
-        k, n_hq = len(r["counts"]), sum(r["counts"])
-        q.modes = sum(1 for c in r["counts"] if n_hq and c >= th.min_share * n_hq / k)
-        q.modes_total, q.hq, q.counts = k, r["hq"], r["counts"]
+        q.modes = covered_modes(r["counts"], th.min_share)
+        q.modes_total, q.hq, q.counts, q.mode_stats = len(r["counts"]), r["hq"], r["counts"], r
     if fake.dim() == 4:
         ref = real_diversity if real_diversity is not None else diversity(real)
         q.diversity = diversity(fake) / ref if ref > 0 else None

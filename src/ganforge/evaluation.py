@@ -1,0 +1,155 @@
+"""What a score needs besides the generated samples: the reference set, the feature extractor, the
+mode counter, the default metrics and sample counts of each protocol. Built once (`Evaluator`) and
+used by `ganforge eval` and by the training-time eval (train.eval_every).
+"""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import __version__
+from .config import RunConfig
+from .data import build_data
+from .data.images import StackedData
+from .errors import DataError
+from .metrics.classifier import cache_root
+from .metrics.features import build_extractor, default_extractor
+from .metrics.modes import STACKED_N, mode_stats, stacked_mnist_modes
+from .metrics.suite import FEATURE_METRICS, Reference, Report, compute, fingerprint
+
+
+def versions() -> dict[str, str]:
+    return {"ganforge": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+PROTOCOL_N = {"points": 2500, "stacked-mnist": STACKED_N, "images": 10_000}
+
+
+def default_metrics(data: Any) -> list[str]:
+    """What `ganforge eval` measures when not told: mode coverage where the modes are known,
+    FID/KID/precision-recall/density-coverage (+ IS with a classifier) on other images."""
+    if data.kind != "images":
+        return ["modes", "swd"] if data.modes is not None else ["fid", "pr", "swd"]
+    if isinstance(data, StackedData):
+        return ["modes"]
+    return ["fid", "kid", "pr", "dc"]
+
+
+def protocol_n(data: Any, metrics: list[str]) -> int:
+    if data.kind != "images":
+        return PROTOCOL_N["points"]
+    if isinstance(data, StackedData) and "modes" in metrics:
+        return PROTOCOL_N["stacked-mnist"]
+    return PROTOCOL_N["images"]
+
+
+def load_reference(ref: str | None, cfg: RunConfig, n: int, seed: int,
+                   shape: tuple[int, ...]) -> tuple[Any, Reference]:
+    """The real data to compare with: the run's own data set, another named set, or a path (an IDX
+    folder, a folder of images, a .npz file), brought to the run's image size and channels."""
+    from dataclasses import replace
+
+    from .data import fit_images
+
+    if ref is None:
+        dcfg = cfg.data
+    elif Path(ref).exists():
+        p = Path(ref)
+        kind = "npz" if p.suffix == ".npz" else "idx" if any(p.glob("*idx3-ubyte*")) else "folder"
+        dcfg = replace(cfg.data, name=kind, path=str(p))
+    else:
+        dcfg = replace(cfg.data, name=ref, path=cfg.data.path if ref == cfg.data.name else None)
+    try:
+        data = build_data(dcfg)
+    except DataError as e:
+        what = "the run's data" if ref is None else f"--ref {ref}"
+        raise DataError(f"cannot evaluate: {what} is unavailable ({e})") from None
+    if data.kind == "images" and len(shape) == 3 and tuple(data.shape) != tuple(shape):
+        data = fit_images(data, shape[-1], shape[0])
+    gen = torch.Generator().manual_seed(seed + 1)
+    if data.kind == "images" and not isinstance(data, StackedData):
+        total = len(data.images)
+        if n >= total:
+            x = data.images
+            split = f"all {total} images of {data.description}"
+        else:
+            idx = torch.randperm(total, generator=gen)[:n].sort().values
+            x = data.images[idx]
+            split = f"{n} of the {total} images of {data.description}, drawn without replacement " \
+                    f"(seed {seed + 1})"
+        from .data.images import to_float
+
+        samples = to_float(x)
+    else:
+        samples = data.sample(n, gen)
+        split = f"{n} fresh draws from {getattr(data, 'description', dcfg.name)} (seed {seed + 1})"
+    return data, Reference(samples, split, fingerprint(samples))
+
+
+def _modes_fn(data: Any, extractor_options: dict[str, Any]) -> Any:
+    if data.kind != "images" and data.modes is not None:
+        def toy(x: torch.Tensor) -> dict[str, Any]:
+            st = mode_stats(x, data.modes, data.std)
+            return {"modes": st["modes"], "modes_total": st["modes_total"], "hq": st["hq"],
+                    "reverse_kl": st["reverse_kl"], "mode_counts": st["counts"],
+                    "protocol": f"VEEGAN/PacGAN: high quality = within {st['threshold_std']:g} std "
+                                f"({data.std:g}) of the nearest mode"}
+        return toy
+    if isinstance(data, StackedData):
+        clf = build_extractor("lenet-mnist", (3, 28, 28), **extractor_options)
+
+        def stacked(x: torch.Tensor) -> dict[str, Any]:
+            r = stacked_mnist_modes(clf.classify_channels(x))
+            r["classifier"] = clf.provenance()
+            r["protocol"] = ("VEEGAN/PacGAN stacked MNIST: each channel classified by lenet-mnist; "
+                             "mode = 100a + 10b + c")
+            return r
+        return stacked
+    return None
+
+
+class Evaluator:
+    """Everything a score needs except the generated samples, built once (extractor, reference set
+    and its features, mode counter) so that training-time evals cost only the samples' features."""
+
+    def __init__(self, cfg: RunConfig, metrics: list[str], n: int, seed: int,
+                 features: str | None = None, ref: str | None = None, progress: bool = False,
+                 extractor_options: dict[str, Any] | None = None) -> None:
+        self.metrics, self.seed, self.progress = metrics, seed, progress
+        self.data = build_data(cfg.data)
+        shape = tuple(self.data.shape)
+        same = cfg.data.name in ("mnist", "stacked-mnist", "fashion-mnist")  # the classifier's data
+        opts = {"data_path": cfg.data.path if same else None, "progress": progress}
+        opts |= extractor_options or {}
+        self.reference = None
+        if set(metrics) - {"modes", "is"}:
+            _, self.reference = load_reference(ref, cfg, n, seed, shape)
+        self.extractor = None
+        if FEATURE_METRICS & set(metrics):
+            spec = features or cfg.eval.features or default_extractor(cfg.data.name, shape)
+            self.extractor = build_extractor(spec, shape, **opts)
+        self.modes_fn = _modes_fn(self.data, opts) if "modes" in metrics else None
+
+    def __call__(self, x: torch.Tensor) -> Report:
+        return compute(self.metrics, x, self.reference, self.extractor, self.seed,
+                       modes_fn=self.modes_fn, cache=cache_root(), progress=self.progress)
+
+
+SCALARS = ("fid", "kid", "precision", "recall", "density", "coverage", "is", "swd", "modes", "hq",
+           "reverse_kl")
+
+
+def flat_scores(report: Report) -> dict[str, float]:
+    """The headline numbers of a report, one level deep (for metrics.jsonl)."""
+    out: dict[str, float] = {}
+    for v in report.results.values():
+        for k in SCALARS:
+            if isinstance(v.get(k), (int, float)):
+                out[k] = round(float(v[k]), 6)
+    return out
