@@ -151,9 +151,14 @@ class Trainer:
     # --- hyper-parameters that may change between steps (resume with --set, the lab) --------
     def update_config(self, cfg: RunConfig) -> None:
         """Adopt settings that do not change the nets' shapes, from the next step on."""
+        old = self.cfg
         self.cfg = cfg
         self.loss = LOSSES.get(cfg.loss.name)
         self.penalty = None if cfg.loss.penalty == "none" else PENALTIES.get(cfg.loss.penalty)
+        if cfg.opt_g.name != old.opt_g.name:  # another optimiser: fresh state, same weights
+            self.opt_g = build_optimizer(cfg.opt_g, self.g.parameters())
+        if cfg.opt_d.name != old.opt_d.name:
+            self.opt_d = build_optimizer(cfg.opt_d, self.d.parameters())
         _apply_opt_settings(self.opt_g, cfg.opt_g)
         _apply_opt_settings(self.opt_d, cfg.opt_d)
         if cfg.train.ema > 0 and self.g_ema is None:
