@@ -97,7 +97,7 @@ def score(rec: dict) -> list[dict]:
     from ganforge.metrics.features import build_extractor
     from ganforge.metrics.suite import compute
     from ganforge.train.state import generator_from, load_checkpoint
-    from ganforge.train.trainer import generate
+    from ganforge.generation import generate
 
     recipe, space = RECIPES[rec["data"]]
     ext = build_extractor(space, (1, 28, 28), progress=True)
@@ -107,7 +107,7 @@ def score(rec: dict) -> list[dict]:
     for b, m in sorted(rec["marks"].items(), key=lambda kv: float(kv[0])):
         ckpt = load_checkpoint(Path(m["path"]))
         g = generator_from(ckpt, use_ema=True)
-        x = generate(g, ckpt.config, N, torch.Generator().manual_seed(12345))
+        x = generate(g, ckpt.config.g.noise, N, torch.Generator().manual_seed(12345))
         rows.append({"data": rec["data"], "row": f"{recipe} (EMA)", "budget": f"{float(b):g}",
                      "cpu_min": m["cpu_s"] / 60, "step": m["step"],
                      **_numbers(compute(METRICS, x, ref, ext, seed=0))})

@@ -81,7 +81,7 @@ def score(job: tuple[dict, int]) -> list[dict]:
     from ganforge.metrics.features import build_extractor
     from ganforge.metrics.modes import stacked_mnist_modes
     from ganforge.train.state import generator_from, list_checkpoints, load_checkpoint
-    from ganforge.train.trainer import generate
+    from ganforge.generation import generate
 
     rec, every = job
     torch.set_num_threads(1)
@@ -94,7 +94,7 @@ def score(job: tuple[dict, int]) -> list[dict]:
         ckpt = load_checkpoint(path)
         use_ema = ckpt.config.eval.use_ema and ckpt.has_ema()
         g = generator_from(ckpt, use_ema)
-        x = generate(g, ckpt.config, N_SAMPLES, torch.Generator().manual_seed(ckpt.config.eval.seed))
+        x = generate(g, ckpt.config.g.noise, N_SAMPLES, torch.Generator().manual_seed(ckpt.config.eval.seed))
         r = stacked_mnist_modes(clf.classify_channels(x))
         rows.append({"row": rec["row"], "seed": rec["seed"], "step": ckpt.step,
                      "cpu_min": rec["cpu_at"].get(str(ckpt.step), float("nan")) / 60,

@@ -32,8 +32,8 @@ def test_closed_form_on_linear_critic(pack):
     fake = torch.randn(8, 2, dtype=torch.float64)
     gen = torch.Generator().manual_seed(0)
     norm = sum(v * v for v in w) ** 0.5
-    gp = PENALTIES.get("gp")(d, real, fake, gen).item()
-    r1 = PENALTIES.get("r1")(d, real, fake, gen).item()
+    gp = PENALTIES.get("gp")(d, real, fake, gen, pack).item()
+    r1 = PENALTIES.get("r1")(d, real, fake, gen, pack).item()
     assert gp == pytest.approx((norm - 1) ** 2, rel=1e-9)
     assert r1 == pytest.approx(0.5 * norm**2, rel=1e-9)
 
@@ -61,12 +61,12 @@ def test_against_finite_differences_on_nonlinear_critic(pack):
     real = torch.randn(6, 2, dtype=torch.float64)
     fake = torch.randn(6, 2, dtype=torch.float64)
 
-    r1 = PENALTIES.get("r1")(d, real, fake, torch.Generator().manual_seed(0)).item()
+    r1 = PENALTIES.get("r1")(d, real, fake, torch.Generator().manual_seed(0), pack).item()
     want_r1 = 0.5 * (_fd_grad_norms(d, real, pack) ** 2).mean().item()
     assert r1 == pytest.approx(want_r1, rel=1e-6)
 
     gen = torch.Generator().manual_seed(5)
-    gp = PENALTIES.get("gp")(d, real, fake, gen).item()
+    gp = PENALTIES.get("gp")(d, real, fake, gen, pack).item()
     # Re-draw the same interpolation weights independently of the implementation.
     eps = torch.rand(6 // pack, 1, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     eps = eps.repeat_interleave(pack, 0)

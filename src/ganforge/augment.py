@@ -14,13 +14,19 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from .device import draw_int, draw_uniform
 from .errors import ConfigError
 
 Aug = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 def _rand(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    return torch.rand(x.shape[0], 1, 1, 1, generator=gen, dtype=torch.float32).to(x.dtype)
+    return draw_uniform((x.shape[0], 1, 1, 1), gen, x.device).to(x.dtype)
+
+
+def _shift(lo: int, hi: int, n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    """n integers in [lo, hi), shape (n, 1, 1), from `gen`."""
+    return draw_int(hi - lo, (n, 1, 1), gen, device) + lo
 
 
 def color(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -36,9 +42,10 @@ def translation(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.125) -> 
     """Shift each image by up to ratio * side pixels in x and y; vacated pixels become 0."""
     n, _, h, w = x.shape
     sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    ty = torch.randint(-sh, sh + 1, (n, 1, 1), generator=gen)
-    tx = torch.randint(-sw, sw + 1, (n, 1, 1), generator=gen)
-    gy, gx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    ty = _shift(-sh, sh + 1, n, gen, x.device)
+    tx = _shift(-sw, sw + 1, n, gen, x.device)
+    gy, gx = torch.meshgrid(torch.arange(h, device=x.device), torch.arange(w, device=x.device),
+                            indexing="ij")
     yy = (gy.unsqueeze(0) + ty + 1).clamp(0, h + 1)  # index into the zero-padded image
     xx = (gx.unsqueeze(0) + tx + 1).clamp(0, w + 1)
     padded = F.pad(x, [1, 1, 1, 1])
@@ -51,9 +58,10 @@ def cutout(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.5) -> torch.T
     """Zero a square of ratio * side at a random centre (it may hang over the border)."""
     n, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    oy = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), generator=gen)
-    ox = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=gen)
-    gy, gx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    oy = _shift(0, h + (1 - ch % 2), n, gen, x.device)
+    ox = _shift(0, w + (1 - cw % 2), n, gen, x.device)
+    gy, gx = torch.meshgrid(torch.arange(h, device=x.device), torch.arange(w, device=x.device),
+                            indexing="ij")
     keep = ~(((gy - oy + ch // 2) >= 0) & ((gy - oy + ch // 2) < ch)
              & ((gx - ox + cw // 2) >= 0) & ((gx - ox + cw // 2) < cw))
     return x * keep.unsqueeze(1).to(x.dtype)

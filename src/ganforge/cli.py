@@ -15,7 +15,9 @@ TRAIN_EXAMPLE = """examples:
   ganforge train configs/ring8.yaml --out runs/ring8 --set train.steps=3000 --set seed=1
   ganforge train configs/grid25.yaml --out runs/grid25 --until 2000   # stop early...
   ganforge train --resume runs/grid25                                  # ...and continue
-  ganforge train --resume runs/grid25 --set train.steps=8000           # train for longer"""
+  ganforge train --resume runs/grid25 --set train.steps=8000           # train for longer
+  ganforge train --resume runs/grid25/checkpoints/step_0001000.safetensors --out runs/branch
+  ganforge train configs/mnist-dcgan.yaml --device cuda --set train.precision=auto"""
 
 EVAL_EXAMPLE = """examples:
   ganforge eval runs/grid25                      # modes, high quality share, reverse KL, SWD
@@ -38,6 +40,7 @@ FIT_EXAMPLE = """example:
 
 SAMPLE_EXAMPLE = """examples:
   ganforge sample runs/grid25 -n 5000 --seed 0 -o samples.csv
+  ganforge sample runs/grid25/checkpoints/step_0002000.safetensors -n 100 -o early.csv
   ganforge sample runs/grid25 -n 5000 -o samples.npy
   ganforge sample runs/mnist -n 64 -o grid.png
   ganforge sample runs/mnist-cond -n 16 --label 7 -o sevens.png"""
@@ -56,7 +59,9 @@ eval.json with their provenance, and the config."""
 
 LAB_EXAMPLE = """example:
   ganforge lab                 # opens http://127.0.0.1:8000/ in your browser
-  ganforge lab --port 8080 --no-browser"""
+  ganforge lab --port 8080 --no-browser --device cpu"""
+
+DEVICE_HELP = "auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps (default: the config's train.device)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
                        epilog=TRAIN_EXAMPLE, formatter_class=fmt)
     t.add_argument("config", nargs="?", help="YAML recipe, e.g. configs/grid25.yaml")
     t.add_argument("--out", help="run directory (default: runs/<config name>)")
-    t.add_argument("--resume", metavar="RUN", help="continue RUN from its latest checkpoint")
+    t.add_argument("--resume", metavar="RUN", help="continue RUN from its latest checkpoint, or from "
+                   "a checkpoint file (one that is not its run's latest needs --out NEW_DIR)")
     t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set train.steps=3000 (repeatable)")
     t.add_argument("--until", type=int, metavar="K",
@@ -82,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--force", action="store_true", help="replace an existing run directory")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--no-plots", action="store_true", help="skip the PNG plots of points")
+    t.add_argument("--device", help=DEVICE_HELP)
 
     e = sub.add_parser("eval", help="FID/KID/PR/DC/IS/SWD/modes of a run's latest checkpoint",
                        epilog=EVAL_EXAMPLE, formatter_class=fmt)
@@ -99,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--no-ema", action="store_true", help="use G itself, not its EMA copy")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--device", help=DEVICE_HELP)
 
     fc = sub.add_parser("fit-classifier", help="train (or find cached) an evaluation classifier",
                         epilog=FIT_EXAMPLE, formatter_class=fmt)
@@ -106,15 +114,18 @@ def _parser() -> argparse.ArgumentParser:
     fc.add_argument("--data-path", help="the IDX folder to train on (default: the data set's own)")
     fc.add_argument("--force", action="store_true", help="retrain even if cached")
 
-    s = sub.add_parser("sample", help="write generated samples to .csv or .npy",
+    s = sub.add_parser("sample", help="write generated samples to .csv, .npy or a .png grid",
                        epilog=SAMPLE_EXAMPLE, formatter_class=fmt)
     s.add_argument("run", help="run directory (or a checkpoint file)")
-    s.add_argument("-n", type=int, default=1000, help="number of samples (default 1000)")
+    s.add_argument("-n", type=int, default=1000,
+                   help="number of samples (default 1000; at most 10,000,000, or 1,024 for a .png grid)")
     s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    s.add_argument("-o", "--output", required=True, help="FILE.csv or FILE.npy")
+    s.add_argument("-o", "--output", required=True,
+                   help="FILE.csv, FILE.npy (written in chunks) or FILE.png (image models: a grid)")
     s.add_argument("--no-ema", action="store_true", help="use G itself, not its EMA copy")
     s.add_argument("--label", type=int, default=None,
                    help="class-conditional models: every sample of this class")
+    s.add_argument("--device", help=DEVICE_HELP)
 
     dl = sub.add_parser("download", help="opt-in: fetch MNIST / Fashion-MNIST, checksum-verified",
                         epilog=DOWNLOAD_EXAMPLE, formatter_class=fmt)
@@ -128,6 +139,8 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     lab.add_argument("--max-sessions", type=int, default=8, help="browser tabs served at once")
+    lab.add_argument("--device", default="cpu",
+                     help="where sessions train (default cpu: small nets step fastest there)")
 
     rp = sub.add_parser("report", help="one self-contained HTML page of a run (RUN/report.html)",
                         epilog=REPORT_EXAMPLE, formatter_class=fmt)
@@ -143,14 +156,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if args.config:
             raise GanforgeError("give either a CONFIG or --resume RUN, not both")
         trainer, info = runs.resume(args.resume, overrides=args.overrides, progress=progress,
-                                    plots=not args.no_plots, until=args.until)
+                                    plots=not args.no_plots, until=args.until, device=args.device,
+                                    out=args.out, force=args.force)
     else:
         if not args.config:
             raise GanforgeError("train needs a CONFIG file (or --resume RUN); see --help")
         cfg = config.load(args.config, args.overrides)
         out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
         trainer, info = runs.train(cfg, out, force=args.force, progress=progress,
-                                   plots=not args.no_plots, until=args.until)
+                                   plots=not args.no_plots, until=args.until, device=args.device)
     last = info["last_log"]
     line = f"trained {info['run']} to step {info['step']}"
     if last:
@@ -196,7 +210,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     r = runs.evaluate(args.run, n=args.n, seed=args.seed, use_ema=False if args.no_ema else None,
                       metrics=args.metrics, features=args.features, ref=args.ref,
-                      progress=not (args.quiet or args.json), inception_weights=args.inception_weights)
+                      progress=not (args.quiet or args.json), inception_weights=args.inception_weights,
+                      device=args.device)
     for w in r["warnings"]:
         print(f"ganforge: warning: {w}", file=sys.stderr)
     if args.json:
@@ -224,7 +239,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from . import runs
 
     out = runs.sample(args.run, args.n, args.seed, args.output, use_ema=not args.no_ema,
-                      label=args.label)
+                      label=args.label, device=args.device, progress=True)
     print(f"wrote {args.n} samples to {out}")
     return 0
 
@@ -252,6 +267,9 @@ def _cmd_lab(args: argparse.Namespace) -> int:
         raise GanforgeError(f"--port must be in 1..65535, got {args.port}")
     if args.max_sessions < 1:
         raise GanforgeError(f"--max-sessions must be >= 1, got {args.max_sessions}")
+    from .device import resolve_device
+
+    resolve_device(args.device)  # a missing device is one line now, not an error frame per tab
     serve(args.host, args.port, open_browser=not args.no_browser,
           limits=Limits(max_sessions=args.max_sessions))
     return 0

@@ -94,7 +94,8 @@ class TrainConfig:
     ckpt_every: int = 1000  # 0 = only at the end
     keep_last: int = 3
     threads: int = 0  # torch intra-op threads; 0 = leave torch's default
-    precision: str = "fp32"  # fp32 | bf16 (autocast) | auto (bf16 where the CPU has it)
+    device: str = "auto"  # auto (CUDA, else MPS, else CPU) | cpu | cuda | cuda:N | mps
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (CUDA, with a GradScaler) | auto (the device's best)
     channels_last: bool = False  # images: NHWC memory layout, faster convolutions on CPU
     augment: str = ""  # images: DiffAugment policy, e.g. "color,translation,cutout"
     conditional: bool = False  # class-conditional G and D, classes taken from the data's labels
@@ -276,9 +277,12 @@ def _check(cfg: RunConfig) -> None:
         raise ConfigError(f"config key 'health.lr_factor' must be in (0, 1), got {cfg.health.lr_factor}")
     if not cfg.health.loss_bound > 0:
         raise ConfigError(f"config key 'health.loss_bound' must be > 0, got {cfg.health.loss_bound}")
-    if cfg.train.precision not in ("fp32", "bf16", "auto"):
-        raise ConfigError(f"config key 'train.precision' must be fp32, bf16 or auto, "
+    from .device import PRECISIONS, check_device_name
+
+    if cfg.train.precision not in PRECISIONS:
+        raise ConfigError(f"config key 'train.precision' must be one of {', '.join(PRECISIONS)}, "
                           f"got {cfg.train.precision!r}")
+    check_device_name(cfg.train.device)
     from .metrics.suite import parse_metrics
 
     parse_metrics(cfg.eval.metrics)  # names are checked now, not hours into a run

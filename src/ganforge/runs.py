@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import shutil
 import sys
 from pathlib import Path
@@ -19,8 +20,10 @@ import torch
 from .config import RunConfig
 from .data import build_data
 from .data.images import StackedData
+from .device import resolve_device
 from .errors import CheckpointError, ConfigError, DataError
 from .evaluation import Evaluator, default_metrics, flat_scores, protocol_n, versions
+from .generation import MAX_SAMPLES, check_count, generate
 from .metrics.modes import STACKED_N
 from .metrics.suite import parse_metrics
 from .train.callbacks import (
@@ -40,7 +43,7 @@ from .train.state import (
     load_generator,
     restore,
 )
-from .train.trainer import Trainer, TrainingDiverged, fit, generate
+from .train.trainer import Trainer, TrainingDiverged, fit
 
 
 def _prepare_new_run(out: Path, force: bool) -> None:
@@ -57,14 +60,16 @@ def _prepare_new_run(out: Path, force: bool) -> None:
 
 
 def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool = True,
-          plots: bool = True, until: int | None = None) -> tuple[Trainer, dict[str, Any]]:
-    """Start a new run in `out` and train it to `cfg.train.steps` (or stop after `until`)."""
+          plots: bool = True, until: int | None = None, device: str | None = None,
+          callbacks: list[Any] | tuple[Any, ...] = ()) -> tuple[Trainer, dict[str, Any]]:
+    """Start a new run in `out` and train it to `cfg.train.steps` (or stop after `until`);
+    `device` overrides train.device; `callbacks` run after the built-in ones."""
     out = Path(out)
     _check_until(cfg, until)
-    trainer = Trainer(cfg)  # every bad name or file fails here, before the run dir is touched
+    trainer = Trainer(cfg, device=device)  # bad names, files, devices fail here, before out is touched
     _prepare_new_run(out, force)
     (out / "config.yaml").write_text(cfg.to_yaml())
-    return trainer, _fit(trainer, out, progress, plots, until)
+    return trainer, _fit(trainer, out, progress, plots, until, list(callbacks))
 
 
 def _check_until(cfg: RunConfig, until: int | None) -> int:
@@ -76,20 +81,52 @@ def _check_until(cfg: RunConfig, until: int | None) -> int:
 
 def resume(run: str | Path, cfg: RunConfig | None = None, overrides: list[str] | None = None,
            progress: bool = True, plots: bool = True, until: int | None = None,
-           ) -> tuple[Trainer, dict[str, Any]]:
-    """Continue a run from its latest checkpoint; `overrides` change e.g. train.steps."""
+           device: str | None = None, callbacks: list[Any] | tuple[Any, ...] = (),
+           out: str | Path | None = None, force: bool = False) -> tuple[Trainer, dict[str, Any]]:
+    """Continue a run from its latest checkpoint, or from a checkpoint file; `overrides` change
+    e.g. train.steps. A file that is not its run's latest checkpoint (an earlier step, a lab
+    export) continues in a new run directory `out`, so no later history is overwritten."""
     from .config import apply_overrides, from_dict
 
     run = Path(run)
     ckpt = load_checkpoint(run)
+    run_dir = _resume_dir(run, ckpt.path, out, force)
     if cfg is None:
         cfg = from_dict(apply_overrides(ckpt.config.to_dict(), overrides or []))
-    trainer = restore(Trainer(cfg), ckpt)
+    trainer = restore(Trainer(cfg, device=device), ckpt)
     if trainer.step >= cfg.train.steps:
         raise ConfigError(f"{run} is already at step {trainer.step} of train.steps="
                           f"{cfg.train.steps}; train longer with --set train.steps=N")
-    (run / "config.yaml").write_text(cfg.to_yaml())
-    return trainer, _fit(trainer, run, progress, plots, until)
+    _check_until(cfg, until)
+    if out is not None and run_dir != _owner(ckpt.path):
+        _prepare_new_run(run_dir, force)
+    (run_dir / "config.yaml").write_text(cfg.to_yaml())
+    return trainer, _fit(trainer, run_dir, progress, plots, until, list(callbacks))
+
+
+def _owner(ckpt_path: Path) -> Path | None:
+    """The run directory a checkpoint file belongs to (RUN/checkpoints/step_*.safetensors)."""
+    parent = ckpt_path.resolve().parent
+    if parent.name == "checkpoints" and (parent.parent / "config.yaml").exists():
+        return parent.parent
+    return None
+
+
+def _resume_dir(given: Path, ckpt_path: Path, out: str | Path | None, force: bool) -> Path:
+    if given.is_dir():
+        if out is not None and Path(out).resolve() != given.resolve():
+            return Path(out)  # branch a run into a new directory
+        return given
+    owner = _owner(ckpt_path)
+    latest = owner is not None and list_checkpoints(owner)[-1][1].resolve() == ckpt_path.resolve()
+    if out is not None:
+        return Path(out)
+    if owner is not None and latest:
+        return owner
+    why = (f"it is not the latest checkpoint of {owner}" if owner is not None
+           else "it belongs to no run directory")
+    raise CheckpointError(f"cannot resume {given} in place: {why}; pass --out NEW_RUN_DIR to "
+                          "continue from it in a new run directory")
 
 
 def health_watch(cfg: RunConfig, log: Path, verbose: bool) -> HealthWatch | None:
@@ -103,7 +140,7 @@ def health_watch(cfg: RunConfig, log: Path, verbose: bool) -> HealthWatch | None
 
 
 def _fit(trainer: Trainer, out: Path, progress: bool, plots: bool,
-         until: int | None = None) -> dict[str, Any]:
+         until: int | None = None, extra: list[Any] | None = None) -> dict[str, Any]:
     """The loop with its callbacks; on divergence, roll back and lower the lrs (health.on_diverge)."""
     retries = 0
     while True:
@@ -123,6 +160,7 @@ def _fit(trainer: Trainer, out: Path, progress: bool, plots: bool,
             callbacks.append(_training_eval(trainer, out / "metrics.jsonl", progress))
         if progress:
             callbacks.append(ProgressBar(stop))
+        callbacks += extra or []
         try:
             fit(trainer, stop, callbacks)
             break
@@ -151,7 +189,7 @@ def _roll_back(trainer: Trainer, out: Path, attempt: int, why: str, progress: bo
     new = replace(cfg, opt_g=replace(cfg.opt_g, lr=cfg.opt_g.lr * f),
                   opt_d=replace(cfg.opt_d, lr=cfg.opt_d.lr * f))
     saved = list_checkpoints(out)
-    fresh = Trainer(new)
+    fresh = Trainer(new, trainer.data, device=trainer.device)
     if saved:  # the config's (lowered) lrs win over the checkpoint's
         fresh = restore(fresh, load_checkpoint(saved[-1][1]))
     (out / "config.yaml").write_text(new.to_yaml())
@@ -180,7 +218,7 @@ def _training_eval(trainer: Trainer, log: Path, progress: bool) -> EvalLogger:
                    file=sys.stderr)
 
     def measure(t: Trainer) -> dict[str, float]:
-        x = t.generate(n, torch.Generator().manual_seed(seed), use_ema=cfg.eval.use_ema)
+        x = t.generate(n, torch.Generator().manual_seed(seed), use_ema=cfg.eval.use_ema).cpu()
         return flat_scores(evaluator(x))
 
     return EvalLogger(log, cfg.train.eval_every, measure)
@@ -189,7 +227,7 @@ def _training_eval(trainer: Trainer, log: Path, progress: bool) -> EvalLogger:
 def evaluate(run: str | Path, n: int | None = None, seed: int | None = None,
              use_ema: bool | None = None, write: bool = True, metrics: str | list[str] | None = None,
              features: str | None = None, ref: str | None = None, progress: bool = False,
-             inception_weights: str | None = None) -> dict[str, Any]:
+             inception_weights: str | None = None, device: str | None = None) -> dict[str, Any]:
     """Score a run's latest checkpoint; merges the scores into RUN/eval.json, each with provenance."""
     run = Path(run)
     ckpt = load_checkpoint(run)
@@ -204,8 +242,9 @@ def evaluate(run: str | Path, n: int | None = None, seed: int | None = None,
     n = n or cfg.eval.n_samples or protocol_n(data, names)
     if n < 2:
         raise DataError(f"-n must be >= 2, got {n}")
-    g = generator_from(ckpt, use)
-    x = generate(g, cfg, n, torch.Generator().manual_seed(seed))
+    dev = resolve_device(device or cfg.train.device)
+    g = generator_from(ckpt, use).to(dev)
+    x = generate(g, cfg.g.noise, n, torch.Generator().manual_seed(seed)).cpu()
     opts = {"inception_weights": inception_weights} if inception_weights else {}
     report = Evaluator(cfg, names, n, seed, features, ref, progress, opts)(x)
     if "modes" in names and isinstance(data, StackedData) and n != STACKED_N:
@@ -235,38 +274,70 @@ def evaluate(run: str | Path, n: int | None = None, seed: int | None = None,
     return result
 
 
-def sample(run: str | Path, n: int, seed: int, out: str | Path,
-           use_ema: bool = True, label: int | None = None) -> Path:
-    """Write n generated samples to .csv / .npy, or (images) a .png grid; the name picks."""
+MAX_GRID = 1024  # images in one .png grid
+MAX_OUTPUT_BYTES = 16 << 30  # one `ganforge sample` output file
+
+
+def sample(run: str | Path, n: int, seed: int, out: str | Path, use_ema: bool = True,
+           label: int | None = None, device: str | None = None, progress: bool = False) -> Path:
+    """Write n generated samples to .csv / .npy, or (images) a .png grid; the name picks.
+
+    Samples are generated and written a chunk at a time into a temporary file renamed at the end:
+    memory stays bounded whatever n is, and a failure leaves no partial output."""
+    from .generation import LoadedGenerator
+
     out = Path(out)
     if out.suffix not in (".csv", ".npy", ".png"):
         raise DataError(f"output {out} must end in .csv, .npy or .png")
-    if n < 1:
-        raise DataError(f"-n must be >= 1, got {n}")
-    ckpt, g = load_generator(run, use_ema=use_ema)
-    labels = None
-    k = getattr(g, "num_classes", 0)
-    if label is not None:
-        if not k:
-            raise DataError("--label needs a class-conditional model (train.conditional=true)")
-        if not 0 <= label < k:
-            raise DataError(f"--label must be in 0..{k - 1}, got {label}")
-        labels = torch.full((n,), label, dtype=torch.int64)
-    t = generate(g, ckpt.config, n, torch.Generator().manual_seed(seed), labels=labels)
+    check_count(n, "-n", MAX_GRID if out.suffix == ".png" else MAX_SAMPLES)
+    ckpt, net = load_generator(run, use_ema=use_ema)
+    dev = resolve_device(device or ckpt.config.train.device)
+    g = LoadedGenerator(net, ckpt.config.g.noise, dev, ckpt.config, ckpt.step, str(ckpt.path))
+    if label is not None and not g.num_classes:
+        raise DataError("--label needs a class-conditional model (train.conditional=true)")
+    if label is not None and not 0 <= label < g.num_classes:
+        raise DataError(f"--label must be in 0..{g.num_classes - 1}, got {label}")
+    width = math.prod(g.data_shape)
+    per = 4 * width if out.suffix == ".npy" else 16 * width
+    if out.suffix != ".png" and n * per > MAX_OUTPUT_BYTES:
+        raise DataError(f"-n {n:,} would write about {n * per / 2**30:.1f} GiB; the limit is "
+                        f"{MAX_OUTPUT_BYTES / 2**30:.0f} GiB per file (write several, with other --seed)")
     out.parent.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(out.parent).free
+    if out.suffix != ".png" and n * per > free:
+        raise DataError(f"-n {n:,} needs about {n * per / 2**20:,.0f} MiB; {out.parent} has "
+                        f"{free / 2**20:,.0f} MiB free")
     if out.suffix == ".png":
-        if t.dim() != 4:
+        if len(g.data_shape) != 3:
             raise DataError("a .png grid needs an image model; use .csv or .npy for points")
         from .viz import save_image_grid
 
-        save_image_grid(out, t, nrow=max(1, min(16, round(n**0.5))))
+        x = g.sample(n, seed, labels=label).cpu()
+        save_image_grid(out, x, nrow=max(1, min(16, round(n**0.5))))
         return out
-    x = t.numpy()
-    if out.suffix == ".csv" and x.ndim > 2:
-        x = x.reshape(len(x), -1)
-    if out.suffix == ".npy":
-        np.save(out, x)
-    else:
-        header = ",".join(f"x{i}" for i in range(x.shape[1])) if x.shape[1] != 2 else "x,y"
-        np.savetxt(out, x, delimiter=",", header=header, comments="", fmt="%.7g")
+    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
+    chunks = g.iter_samples(n, seed, labels=label)
+    if progress and n * width > 1 << 24:
+        from tqdm import tqdm
+
+        chunks = tqdm(chunks, desc="sample", unit="chunk", file=sys.stderr, leave=False)
+    try:
+        if out.suffix == ".npy":
+            arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, *g.data_shape))
+            i = 0
+            for part in chunks:
+                arr[i:i + len(part)] = part.numpy()
+                i += len(part)
+            arr.flush()
+            del arr
+        else:
+            with tmp.open("w") as fh:
+                cols = width
+                fh.write((",".join(f"x{i}" for i in range(cols)) if cols != 2 else "x,y") + "\n")
+                for part in chunks:
+                    np.savetxt(fh, part.reshape(len(part), -1).numpy(), delimiter=",", fmt="%.7g")
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return out

@@ -121,8 +121,8 @@ def test_arrows_point_where_g_loss_falls():
     t = s.trainer
     t.d.eval()
     with torch.no_grad():
-        before = t.loss.g(t.d(fake)).item()
-        after = t.loss.g(t.d(fake + 0.05 * arrows / arrows.norm(dim=1).max())).item()
+        before = t.loss.g(t.d(fake).score).item()
+        after = t.loss.g(t.d(fake + 0.05 * arrows / arrows.norm(dim=1).max()).score).item()
     assert after < before
 
 

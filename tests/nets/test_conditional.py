@@ -49,13 +49,14 @@ def test_projection_discriminator_adds_the_inner_product():
     y = torch.tensor([0, 1, 2, 3])
     h = d.net(x).flatten(1)
     want = d.head(h).squeeze(1) + (d.cond_head.embed(y) * h).sum(1)
-    assert torch.allclose(d(x, y), want, atol=1e-5)
-    assert not torch.allclose(d(x, y), d(x, torch.tensor([9, 9, 9, 9])))
+    assert torch.allclose(d(x, y).score, want, atol=1e-5)
+    assert not torch.allclose(d(x, y).score, d(x, torch.tensor([9, 9, 9, 9])).score)
 
 
 def test_acgan_discriminator_has_a_class_head_and_packing_is_refused():
     d = build_d(DConfig(arch="dcgan", width=8, cond="acgan"), SHAPE, 10)
-    assert d(torch.randn(3, 1, 28, 28), torch.zeros(3, dtype=torch.long)).shape == (3, 11)
+    out = d(torch.randn(3, 1, 28, 28), torch.zeros(3, dtype=torch.long))
+    assert out.score.shape == (3,) and out.logits.shape == (3, 10)
     with pytest.raises(ConfigError, match="d.pack"):
         build_d(DConfig(arch="dcgan", width=8, pack=2), SHAPE, 10)
     with pytest.raises(ConfigError, match="unknown d.cond"):

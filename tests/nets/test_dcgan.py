@@ -15,7 +15,7 @@ def test_shapes_at_every_size_and_channel_count(side, channels):
     x = g(torch.randn(3, 10))
     assert x.shape == (3, channels, side, side)
     assert x.min() >= -1 and x.max() <= 1  # tanh output, the library's image range
-    assert d(x).shape == (3,)
+    assert d(x).score.shape == (3,) and d(x).logits is None
 
 
 def test_plan():
@@ -28,11 +28,11 @@ def test_packed_and_spectral_norm_discriminator():
     d = build_d(DConfig(arch="dcgan", width=8, pack=2, spectral_norm=True), (1, 28, 28))
     d.eval()  # no power iteration between the two calls
     x = torch.randn(6, 1, 28, 28)
-    out = d(x)
+    out = d(x).score
     assert out.shape == (3,)
     y = x.clone()
     y[2:] = 0  # only the first packed pair stays the same
-    assert torch.allclose(d(y)[0], out[0])
+    assert torch.allclose(d(y).score[0], out[0])
 
 
 def test_points_are_refused():

@@ -20,13 +20,13 @@ def test_generator_shapes_and_layers(depth, bn):
 def test_packed_discriminator_scores_groups(pack):
     d = build_d(DConfig(width=16, depth=2, pack=pack), (2,))
     x = torch.randn(8 * pack, 2)
-    out = d(x)
+    out = d(x).score
     assert out.shape == (8,)
     # The first output depends only on the first `pack` samples.
     y = x.clone()
     y[pack:] += 10
-    assert torch.allclose(d(y)[0], out[0])
-    assert not torch.allclose(d(y)[1:], out[1:])
+    assert torch.allclose(d(y).score[0], out[0])
+    assert not torch.allclose(d(y).score[1:], out[1:])
 
 
 def test_spectral_norm_bounds_each_layer():

@@ -16,7 +16,7 @@ def test_resnet_sngan_shapes(channels, classes):
     y = torch.arange(4) % 10 if classes else None
     x = g(torch.randn(4, 8), y) if classes else g(torch.randn(4, 8))
     assert x.shape == (4, channels, 32, 32) and x.abs().max() <= 1
-    assert (d(x, y) if classes else d(x)).shape == (4,)
+    assert (d(x, y) if classes else d(x)).score.shape == (4,)
 
 
 def test_resnet_needs_32px():
@@ -40,4 +40,4 @@ def test_minibatch_std_against_a_direct_computation():
 
 def test_dcgan_with_minibatch_std():
     d = build_d(DConfig(arch="dcgan", width=8, mbstd=True), (1, 28, 28))
-    assert d(torch.randn(8, 1, 28, 28)).shape == (8,)
+    assert d(torch.randn(8, 1, 28, 28)).score.shape == (8,)

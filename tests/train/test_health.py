@@ -38,7 +38,7 @@ def test_every_state_has_a_meaning():
 def test_divergence_on_nan_and_on_exploding_losses():
     h = Health(TH)
     h.observe(5, 0.7, math.nan, 0.5)
-    assert h.state == DIVERGED and "G loss became nan at step 5" in h.reason
+    assert h.state == DIVERGED and "loss_g became nan at step 5" in h.reason
     ev = h.pop_events()
     assert len(ev) == 1 and ev[0].monitor == "divergence" and "lower the learning rates" in ev[0].advice
     h.observe(6, 0.7, 0.7, 0.5)

@@ -315,7 +315,7 @@ class LabSession:
         t.d.eval()
         try:
             pack = t.cfg.d.pack
-            loss = t.loss.g(t.d(x.repeat_interleave(pack, 0)))
+            loss = t.loss.g(t.d(x.repeat_interleave(pack, 0)).score)
             (grad,) = torch.autograd.grad(loss, x)
         finally:
             t.d.train()

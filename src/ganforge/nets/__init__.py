@@ -1,6 +1,9 @@
-"""Networks: nn.Modules only, no training logic. `build_g` / `build_d` resolve `arch` names."""
+"""Networks: nn.Modules only, no training logic. `build_g` / `build_d` resolve `arch` names.
+
+Every generator is `G(z, c)` and every discriminator `D(x, c) -> DOut` (nets/contract.py)."""
 
 from . import dcgan, resnet  # noqa: F401  (register "dcgan", "resnet")
+from .contract import Discriminator, DOut, Generator, NetSpec
 from .mlp import NETS, build_d, build_g
 
-__all__ = ["NETS", "build_d", "build_g"]
+__all__ = ["NETS", "DOut", "Discriminator", "Generator", "NetSpec", "build_d", "build_g"]

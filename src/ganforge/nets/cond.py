@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from .contract import DOut
 
 
 def _sn(layer: nn.Module, on: bool) -> nn.Module:
@@ -33,7 +34,7 @@ class ConditionalBatchNorm(nn.Module):
 class CondHead(nn.Module):
     """How a discriminator uses labels, given its pooled features h and unconditional score:
     `projection` adds <embed(y), h> (Miyato & Koyama 2018); `acgan` appends class logits, the
-    output becoming (n, 1 + K) (Odena et al. 2017); `none` returns the score."""
+    logits in the output (Odena et al. 2017); `none` returns the score."""
 
     def __init__(self, cond: str, num_classes: int, features: int, sn: bool) -> None:
         super().__init__()
@@ -45,11 +46,11 @@ class CondHead(nn.Module):
         elif self.cond != "none":
             raise ConfigError(f"unknown d.cond {cond!r} (known: projection, acgan)")
 
-    def forward(self, score: torch.Tensor, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, score: torch.Tensor, h: torch.Tensor, y: torch.Tensor | None) -> DOut:
         if self.cond == "projection":
             if y is None:
                 raise ValueError("this discriminator is conditional: pass class labels y")
-            return score + (self.embed(y) * h).sum(1)
+            return DOut(score + (self.embed(y) * h).sum(1))
         if self.cond == "acgan":
-            return torch.cat([score.unsqueeze(1), self.classify(h)], 1)
-        return score
+            return DOut(score, self.classify(h))
+        return DOut(score)

@@ -14,6 +14,7 @@ from torch import nn
 from ..config import DConfig, GConfig
 from ..errors import ConfigError
 from .cond import CondHead, ConditionalBatchNorm, _sn
+from .contract import Discriminator, DOut, Generator, NetSpec
 from .layers import MinibatchStd
 from .mlp import NETS, activation
 
@@ -51,10 +52,10 @@ def _run(layers: nn.Sequential, x: torch.Tensor, y: torch.Tensor | None) -> torc
     return x
 
 
-class DCGANGenerator(nn.Module):
+class DCGANGenerator(Generator):
     """With `num_classes`, G(z, y) uses conditional batch norm (needs g.batch_norm)."""
 
-    conditional = True  # build_g may pass num_classes
+    supports_classes = True
 
     def __init__(self, cfg: GConfig, shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__()
@@ -63,8 +64,8 @@ class DCGANGenerator(nn.Module):
         if num_classes and not cfg.batch_norm:
             raise ConfigError("a conditional DCGAN generator needs g.batch_norm=true "
                               "(classes enter through conditional batch norm)")
-        self.noise_dim = cfg.noise_dim
-        self.num_classes = num_classes
+        self.spec = NetSpec(tuple(shape), z_dim=cfg.noise_dim, cond="class" if num_classes else "none",
+                            num_classes=num_classes)
         self.start = (ch, s0, s0)
         self.project = nn.Sequential(
             nn.Linear(cfg.noise_dim, ch * s0 * s0, bias=not cfg.batch_norm),
@@ -84,27 +85,27 @@ class DCGANGenerator(nn.Module):
         blocks.append(nn.Tanh())
         self.net = nn.Sequential(*blocks)
 
-    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if self.num_classes and y is None:
-            raise ValueError("this generator is conditional: pass class labels y")
-        h = _run(self.project, z, y).view(z.shape[0], *self.start)
-        return _run(self.net, h, y)
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        self.check_condition(c)
+        h = _run(self.project, z, c).view(z.shape[0], *self.start)
+        return _run(self.net, h, c)
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(Discriminator):
     """Strided convolutions to (C_k, s0, s0), then one linear score. With `pack` = k, k images
     are stacked along the channels and judged jointly (PacGAN).
 
     With `num_classes`: `d.cond=projection` adds <embed(y), features> to the score (Miyato &
-    Koyama 2018); `d.cond=acgan` adds a class head, and forward returns (n, 1 + K): the score,
-    then class logits (Odena et al. 2017)."""
+    Koyama 2018); `d.cond=acgan` adds a class head whose logits come with the score (Odena et al.
+    2017)."""
 
-    conditional = True
+    supports_classes = True
 
     def __init__(self, cfg: DConfig, shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__()
         c, s0, k = layout(shape, "d")
-        self.pack = cfg.pack
+        self.spec = NetSpec(tuple(shape), cond="class" if num_classes else "none",
+                            num_classes=num_classes, pack=cfg.pack)
         layers: list[nn.Module] = []
         ch_in, ch = c * cfg.pack, cfg.width
         for i in range(k):
@@ -119,16 +120,15 @@ class DCGANDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
         feat = ch_in * s0 * s0
         self.head = _sn(nn.Linear(feat, 1), cfg.spectral_norm)
-        self.num_classes = num_classes
         if num_classes and cfg.pack > 1:
             raise ConfigError("conditional discriminators do not take d.pack > 1")
         self.cond_head = CondHead(cfg.cond, num_classes, feat, cfg.spectral_norm)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        n = x.shape[0] // self.pack
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> DOut:
+        n = x.shape[0] // self.spec.pack
         x = x.reshape(n, -1, *x.shape[2:])
         h = self.net(x).flatten(1)
-        return self.cond_head(self.head(h).squeeze(1), h, y)
+        return self.cond_head(self.head(h).squeeze(1), h, c)
 
 
 NETS.register("dcgan")((DCGANGenerator, DCGANDiscriminator))

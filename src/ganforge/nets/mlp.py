@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -10,6 +11,7 @@ from torch import nn
 from ..config import DConfig, GConfig
 from ..errors import ConfigError
 from ..registry import Registry
+from .contract import Discriminator, DOut, Generator, NetSpec
 
 NETS: Registry = Registry("network architecture")
 
@@ -53,32 +55,31 @@ def _linear(i: int, o: int, sn: bool) -> nn.Module:
     return nn.utils.parametrizations.spectral_norm(layer) if sn else layer
 
 
-class MLPGenerator(nn.Module):
+class MLPGenerator(Generator):
     """Noise -> a sample of `shape` (flattened through the MLP, reshaped at the end)."""
 
     def __init__(self, cfg: GConfig, shape: tuple[int, ...]) -> None:
         super().__init__()
-        self.noise_dim = cfg.noise_dim
-        self.shape = tuple(shape)
+        self.spec = NetSpec(tuple(shape), z_dim=cfg.noise_dim)
         self.net = mlp(cfg.noise_dim, math.prod(shape), cfg.width, cfg.depth, cfg.activation,
                        cfg.batch_norm)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).reshape(z.shape[0], *self.shape)
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(z).reshape(z.shape[0], *self.spec.data_shape)
 
 
-class MLPDiscriminator(nn.Module):
-    """Returns one raw score (logit) per input; with `pack` = k it scores k samples jointly."""
+class MLPDiscriminator(Discriminator):
+    """One raw score (logit) per input; with `pack` = k it scores k samples jointly."""
 
     def __init__(self, cfg: DConfig, shape: tuple[int, ...]) -> None:
         super().__init__()
-        self.pack = cfg.pack
+        self.spec = NetSpec(tuple(shape), pack=cfg.pack)
         self.net = mlp(math.prod(shape) * cfg.pack, 1, cfg.width, cfg.depth, cfg.activation,
                        cfg.batch_norm, cfg.spectral_norm)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> DOut:
         """x: (n * pack, dim) samples, consecutive groups of `pack` form one packed input."""
-        return self.net(x.reshape(x.shape[0] // self.pack, -1)).squeeze(1)
+        return DOut(self.net(x.reshape(x.shape[0] // self.spec.pack, -1)).squeeze(1))
 
 
 NETS.register("mlp")((MLPGenerator, MLPDiscriminator))
@@ -88,20 +89,20 @@ def _shape(shape: int | tuple[int, ...]) -> tuple[int, ...]:
     return (shape,) if isinstance(shape, int) else tuple(shape)
 
 
-def build_g(cfg: GConfig, shape: int | tuple[int, ...], num_classes: int = 0) -> nn.Module:
+def build_g(cfg: GConfig, shape: int | tuple[int, ...], num_classes: int = 0) -> Generator:
     """The generator named by `g.arch` for samples of `shape` ((2,) points, (C, H, W) images);
     `num_classes` > 0 makes it class-conditional."""
     return _build(NETS.get(cfg.arch)[0], cfg, _shape(shape), num_classes, "g")
 
 
-def build_d(cfg: DConfig, shape: int | tuple[int, ...], num_classes: int = 0) -> nn.Module:
+def build_d(cfg: DConfig, shape: int | tuple[int, ...], num_classes: int = 0) -> Discriminator:
     return _build(NETS.get(cfg.arch)[1], cfg, _shape(shape), num_classes, "d")
 
 
-def _build(cls: type, cfg: GConfig | DConfig, shape: tuple[int, ...], num_classes: int,
-           which: str) -> nn.Module:
+def _build(cls: Any, cfg: GConfig | DConfig, shape: tuple[int, ...], num_classes: int,
+           which: str) -> Any:
     if not num_classes:
         return cls(cfg, shape)
-    if not getattr(cls, "conditional", False):
+    if not cls.supports_classes:
         raise ConfigError(f"{which}.arch={cfg.arch} has no class-conditional form")
     return cls(cfg, shape, num_classes)

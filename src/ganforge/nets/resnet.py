@@ -15,6 +15,7 @@ from torch import nn
 from ..config import DConfig, GConfig
 from ..errors import ConfigError
 from .cond import CondHead, ConditionalBatchNorm, _sn
+from .contract import Discriminator, DOut, Generator, NetSpec
 from .layers import MinibatchStd
 from .mlp import NETS
 
@@ -73,30 +74,31 @@ def _check(shape: tuple[int, ...], which: str) -> None:
                           f"{shape} (set data.size=32)")
 
 
-class ResNetGenerator(nn.Module):
-    conditional = True
+class ResNetGenerator(Generator):
+    supports_classes = True
 
     def __init__(self, cfg: GConfig, shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__()
         _check(shape, "g")
         w = cfg.width
-        self.noise_dim, self.num_classes, self.width = cfg.noise_dim, num_classes, w
+        self.spec = NetSpec(tuple(shape), z_dim=cfg.noise_dim, cond="class" if num_classes else "none",
+                            num_classes=num_classes)
+        self.width = w
         self.fc = nn.Linear(cfg.noise_dim, 4 * 4 * w)
         self.blocks = nn.ModuleList([GBlock(w, w, num_classes) for _ in range(3)])
         self.bn = nn.BatchNorm2d(w)
         self.out = nn.Conv2d(w, shape[0], 3, 1, 1)
 
-    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if self.num_classes and y is None:
-            raise ValueError("this generator is conditional: pass class labels y")
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        self.check_condition(c)
         h = self.fc(z).view(z.shape[0], self.width, 4, 4)
         for b in self.blocks:
-            h = b(h, y)
+            h = b(h, c)
         return torch.tanh(self.out(F.relu(self.bn(h))))
 
 
-class ResNetDiscriminator(nn.Module):
-    conditional = True
+class ResNetDiscriminator(Discriminator):
+    supports_classes = True
 
     def __init__(self, cfg: DConfig, shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__()
@@ -104,7 +106,8 @@ class ResNetDiscriminator(nn.Module):
         if cfg.pack > 1 and num_classes:
             raise ConfigError("conditional discriminators do not take d.pack > 1")
         w, sn = cfg.width, cfg.spectral_norm
-        self.pack, self.num_classes = cfg.pack, num_classes
+        self.spec = NetSpec(tuple(shape), cond="class" if num_classes else "none",
+                            num_classes=num_classes, pack=cfg.pack)
         self.blocks = nn.Sequential(
             DBlock(shape[0] * cfg.pack, w, down=True, first=True, sn=sn),
             DBlock(w, w, down=True, first=False, sn=sn),
@@ -116,13 +119,13 @@ class ResNetDiscriminator(nn.Module):
         self.head = _sn(nn.Linear(feat, 1), sn)
         self.cond_head = CondHead(cfg.cond, num_classes, feat, sn)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        n = x.shape[0] // self.pack
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> DOut:
+        n = x.shape[0] // self.spec.pack
         h = self.blocks(x.reshape(n, -1, *x.shape[2:]))
         if self.mbstd is not None:
             h = self.mbstd(h)
         h = F.relu(h).sum((2, 3))
-        return self.cond_head(self.head(h).squeeze(1), h, y)
+        return self.cond_head(self.head(h).squeeze(1), h, c)
 
 
 NETS.register("resnet")((ResNetGenerator, ResNetDiscriminator))

@@ -1,7 +1,9 @@
 """What happens around a step: logging, plots, checkpoints, the progress bar.
 
 Each callback is a small object with on_start / on_step / on_end / on_interrupt; the loop in
-trainer.fit calls them in order. They are the trainer's only side effects.
+trainer.fit calls them in order. They are the trainer's only side effects. A user's own callback
+(TensorBoard, W&B, ...) subclasses `Callback` and overrides what it needs; `ganforge.train(...,
+callbacks=[...])` runs it after the built-in ones.
 """
 
 from __future__ import annotations
@@ -23,17 +25,22 @@ LOGGED = ("loss_d", "loss_g", "d_acc", "d_acc_real", "d_acc_fake", "grad_norm_d"
 
 
 class Callback:
+    """Hooks around training; every method is optional (the defaults do nothing).
+
+    `stats` holds the step's numbers: step, loss_d, loss_g, d_acc, d_acc_real, d_acc_fake,
+    grad_norm_d, grad_norm_g, penalty, time, and (with the health monitors) state."""
+
     def on_start(self, trainer: Trainer) -> None:
-        pass
+        """Before the first step (also after a resume or a rollback)."""
 
     def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
-        pass
+        """After every step; `trainer.step` is the number of steps done."""
 
     def on_end(self, trainer: Trainer) -> None:
-        pass
+        """After the last step."""
 
     def on_interrupt(self, trainer: Trainer) -> None:
-        pass
+        """On Ctrl-C or divergence (`trainer.diverged` then says why), before the error goes up."""
 
 
 def epoch_of(trainer: Trainer) -> float:
@@ -54,6 +61,7 @@ class JsonlLogger(Callback):
         self._acc: dict[str, float] = {}
         self._n = 0
         self._t = time.perf_counter()
+        self._state: str | None = None
         self.last: dict[str, Any] = {}
 
     def on_start(self, trainer: Trainer) -> None:
@@ -80,7 +88,7 @@ class JsonlLogger(Callback):
         rec.update({k: round(v / self._n, 6) for k, v in self._acc.items()})
         rate = self._n * trainer.cfg.train.batch_size / max(now - self._t, 1e-9)
         rec["samples_per_s"] = round(rate, 1)
-        if getattr(self, "_state", None):
+        if self._state:
             rec["state"] = self._state
         self.last = rec
         with self.path.open("a") as f:
@@ -117,7 +125,7 @@ class PointPlotter(Callback):
         from ..viz import field_grid, plot_points
 
         real = trainer.data.sample(self.n, torch.Generator().manual_seed(0))
-        fake = trainer.generate(self.n, torch.Generator().manual_seed(1))  # same noise each time
+        fake = trainer.generate(self.n, torch.Generator().manual_seed(1)).cpu()  # same noise each time
         bounds = trainer.data.bounds()
         _, _, grid = field_grid(bounds)
         field = trainer.d_prob(grid).reshape(120, 120).numpy()
@@ -156,9 +164,9 @@ class ImageGrid(Callback):
         k = trainer.num_classes
         if k and k <= 20:  # one row per class
             labels = torch.arange(k).repeat_interleave(self.nrow)
-            x = trainer.generate(len(labels), torch.Generator().manual_seed(1), labels=labels)
+            x = trainer.generate(len(labels), torch.Generator().manual_seed(1), labels=labels).cpu()
         else:
-            x = trainer.generate(self.n, torch.Generator().manual_seed(1))
+            x = trainer.generate(self.n, torch.Generator().manual_seed(1)).cpu()
         self.last_path = save_image_grid(self.folder / f"step_{trainer.step:07d}.png", x, self.nrow)
         return self.last_path
 
@@ -190,7 +198,7 @@ class Checkpointer(Callback):
         self.save(trainer)
 
     def on_interrupt(self, trainer: Trainer) -> None:
-        if trainer.step > 0 and not getattr(trainer, "diverged", False):
+        if trainer.step > 0 and trainer.diverged is None:  # never checkpoint a NaN
             self.save(trainer)
 
 
@@ -258,13 +266,8 @@ class HealthWatch(Callback):
     def check(self, trainer: Trainer) -> None:
         from .health import measure_quality
 
-        bad = next((n for n, p in list(trainer.g.named_parameters()) + list(trainer.d.named_parameters())
-                    if not torch.isfinite(p).all()), None)
-        if bad:
-            self.health.diverged(trainer.step, f"weight {bad} is not finite at step {trainer.step}")
-            return
         # the EMA copy when there is one: what the user will sample, and steadier than G itself
-        x = trainer.generate(self.n_fake, torch.Generator().manual_seed(self.noise_seed), use_ema=True)
+        x = trainer.generate(self.n_fake, torch.Generator().manual_seed(self.noise_seed), use_ema=True).cpu()
         self.health.observe_quality(measure_quality(x, self.real, trainer.data, self.th, self.real_div))
 
     def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
@@ -279,13 +282,12 @@ class HealthWatch(Callback):
         if h.state == "Diverged":
             from .trainer import TrainingDiverged
 
-            trainer.diverged = True
-            trainer.diverged_reason = h.reason
+            trainer.diverged = h.reason
             raise TrainingDiverged(h.reason)
 
     def on_interrupt(self, trainer: Trainer) -> None:
-        if getattr(trainer, "diverged", False) and self.health.state != "Diverged":
-            self.health.diverged(trainer.step, getattr(trainer, "diverged_reason", "training diverged"))
+        if trainer.diverged is not None and self.health.state != "Diverged":
+            self.health.diverged(trainer.step, trainer.diverged)
             self._emit(trainer)
 
 

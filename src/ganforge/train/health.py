@@ -120,19 +120,22 @@ Verdict = tuple[str, str, str]  # (state, monitor, message)
 
 
 class DivergenceMonitor:
+    """The one definition of divergence: a loss that is NaN / infinite or beyond `loss_bound`. The
+    trainer runs it on every D and G step (and stops with TrainingDiverged); Health records it."""
+
     def __init__(self, th: Thresholds) -> None:
         self.th = th
 
     def observe(self, step: int, stats: dict[str, float]) -> Verdict | None:
-        for name, key in (("D loss", "loss_d"), ("G loss", "loss_g")):
+        for key in ("loss_d", "loss_g"):
             v = stats.get(key)
             if v is None:
                 continue
             if not math.isfinite(v):
-                return DIVERGED, "divergence", f"{name} became {v} at step {step}"
+                return DIVERGED, "divergence", f"{key} became {v} at step {step}"
             if abs(v) > self.th.loss_bound:
                 return (DIVERGED, "divergence",
-                        f"{name} is {v:.3g} at step {step}, beyond ±{self.th.loss_bound:g}")
+                        f"{key} is {v:.3g} at step {step}, beyond ±{self.th.loss_bound:g}")
         return None
 
 

@@ -2,7 +2,9 @@
 
 One checkpoint is one safetensors file: every tensor of the run (G, D, EMA of G, optimiser state,
 RNG states) plus string metadata (format, schema version, ganforge and torch versions, the full
-config as YAML, the step, optimiser settings as JSON). Loading never unpickles anything.
+config as YAML, the step, optimiser settings and fp16 loss-scaler state as JSON). Loading never
+unpickles anything, and a checkpoint written on one device loads on any other: tensors are stored
+on the CPU and moved to the nets' device on restore.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from safetensors.torch import load_file, save_file
 from .. import __version__
 from ..config import RunConfig, from_dict
 from ..errors import CheckpointError, ConfigError
-from .trainer import RNG_ROLES, Trainer
+from ..nets import Generator
+from .trainer import RNG_ROLES, Trainer, role_seed
 
 FORMAT = "ganforge-checkpoint"
 SCHEMA_VERSION = 1
@@ -66,7 +69,7 @@ def _opt_flat(opt: torch.optim.Optimizer, prefix: str, tensors: dict[str, torch.
     for idx, st in sd["state"].items():
         for key, val in st.items():
             if isinstance(val, torch.Tensor):
-                tensors[f"{prefix}.state.{idx}.{key}"] = val.detach().clone().contiguous()
+                tensors[f"{prefix}.state.{idx}.{key}"] = _cpu(val)
             else:
                 scalars[f"{idx}.{key}"] = val
     return json.dumps({"param_groups": sd["param_groups"], "scalars": scalars})
@@ -86,9 +89,13 @@ def _opt_unflat(prefix: str, tensors: dict[str, torch.Tensor], meta: str) -> dic
     return {"state": state, "param_groups": info["param_groups"]}
 
 
+def _cpu(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().to("cpu", copy=True).contiguous()
+
+
 def _module_tensors(prefix: str, module: torch.nn.Module, out: dict[str, torch.Tensor]) -> None:
     for k, v in module.state_dict().items():
-        out[f"{prefix}.{k}"] = v.detach().clone().contiguous()
+        out[f"{prefix}.{k}"] = _cpu(v)
 
 
 def _module_state(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -111,6 +118,8 @@ def save_checkpoint(trainer: Trainer, path: str | Path, cfg: RunConfig | None = 
         _module_tensors("g_ema", trainer.g_ema, tensors)
     for role in RNG_ROLES:
         tensors[f"rng.{role}"] = trainer.rng[role].get_state()
+    scalers = {k: sc.state_dict() for k, sc in (("g", trainer.scaler_g), ("d", trainer.scaler_d))
+               if sc is not None}
     meta = {
         "format": FORMAT,
         "schema_version": str(SCHEMA_VERSION),
@@ -122,6 +131,9 @@ def save_checkpoint(trainer: Trainer, path: str | Path, cfg: RunConfig | None = 
         "num_classes": str(trainer.num_classes),
         "opt_g": _opt_flat(trainer.opt_g, "opt_g", tensors),
         "opt_d": _opt_flat(trainer.opt_d, "opt_d", tensors),
+        "device": str(trainer.device),
+        "rng_devices": json.dumps({r: trainer.rng[r].device.type for r in RNG_ROLES}),
+        "scalers": json.dumps(scalers),
     }
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=path.parent)
     os.close(fd)
@@ -137,20 +149,58 @@ def save_checkpoint(trainer: Trainer, path: str | Path, cfg: RunConfig | None = 
 
 
 class Checkpoint:
-    """A loaded checkpoint: its config, step, metadata and tensors."""
+    """A loaded checkpoint: its config, step, metadata and tensors (on the CPU)."""
 
     def __init__(self, path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, str]):
         self.path = path
         self.tensors = tensors
         self.meta = meta
+        text = meta.get("config")
+        if not text:
+            raise CheckpointError(f"{path}: a ganforge checkpoint without its config; it cannot be used")
         try:
-            self.config: RunConfig = from_dict(yaml.safe_load(meta["config"]))
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise CheckpointError(f"{path}: its stored config is not valid YAML") from None
+        if not isinstance(raw, dict):
+            raise CheckpointError(f"{path}: its stored config is not a mapping of keys")
+        try:
+            self.config: RunConfig = from_dict(raw)
         except ConfigError as e:
             raise CheckpointError(f"{path}: stored config is invalid: {e}") from None
-        self.step = int(meta["step"])
+        self.step = _meta_int(path, meta, "step")
+        self.data_shape = _meta_json(path, meta, "data_shape", [2])
+        if not (isinstance(self.data_shape, list) and self.data_shape
+                and all(isinstance(v, int) and v > 0 for v in self.data_shape)):
+            raise CheckpointError(f"{path}: metadata 'data_shape' must be a list of positive integers")
+        self.num_classes = _meta_int(path, meta, "num_classes", 0)
 
     def has_ema(self) -> bool:
         return any(k.startswith("g_ema.") for k in self.tensors)
+
+
+def _meta_int(path: Path, meta: dict[str, str], key: str, default: int | None = None) -> int:
+    raw = meta.get(key)
+    if raw is None and default is not None:
+        return default
+    try:
+        value = int(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise CheckpointError(f"{path}: metadata {key!r} must be a non-negative integer, "
+                              f"got {raw!r}") from None
+    if value < 0:
+        raise CheckpointError(f"{path}: metadata {key!r} must be a non-negative integer, got {value}")
+    return value
+
+
+def _meta_json(path: Path, meta: dict[str, str], key: str, default: Any) -> Any:
+    raw = meta.get(key)
+    if raw is None:
+        return default
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise CheckpointError(f"{path}: metadata {key!r} is not valid JSON") from None
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -163,7 +213,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise CheckpointError(f"{path}: not a readable checkpoint ({e})") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a ganforge checkpoint")
-    version = int(meta.get("schema_version", "0"))
+    version = _meta_int(path, meta, "schema_version", 0)
     if version > SCHEMA_VERSION:
         raise CheckpointError(
             f"{path}: schema version {version} is newer than this ganforge understands "
@@ -172,8 +222,38 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(path, tensors, meta)
 
 
+def first_mismatch(module: torch.nn.Module, state: dict[str, torch.Tensor], prefix: str = "") -> str | None:
+    """The first tensor that keeps `state` from loading into `module`, named as stored in the file
+    (`prefix.key`); None if everything fits."""
+    want = module.state_dict()
+    head = f"{prefix}." if prefix else ""
+    for k, v in want.items():
+        if k not in state:
+            return f"tensor '{head}{k}' is missing"
+        if tuple(state[k].shape) != tuple(v.shape):
+            return (f"tensor '{head}{k}' has shape {tuple(state[k].shape)}, the configured network "
+                    f"needs {tuple(v.shape)}")
+    extra = next((k for k in state if k not in want), None)
+    return f"unexpected tensor '{head}{extra}'" if extra else None
+
+
+def _load_module(module: torch.nn.Module, prefix: str, ckpt: Checkpoint, what: str) -> None:
+    state = _module_state(prefix, ckpt.tensors)
+    bad = first_mismatch(module, state, prefix)
+    if bad:
+        raise CheckpointError(f"{ckpt.path}: the {what} weights do not fit the config stored with "
+                              f"them: {bad}")
+    module.load_state_dict(state)
+
+
 def restore(trainer: Trainer, ckpt: Checkpoint) -> Trainer:
-    """Put every tensor, optimiser state, RNG state and the step back into a fresh trainer."""
+    """Put every tensor, optimiser state, RNG state and the step back into a fresh trainer (on
+    any device: tensors move to the trainer's)."""
+    for module, prefix in ((trainer.g, "g"), (trainer.d, "d")):
+        bad = first_mismatch(module, _module_state(prefix, ckpt.tensors), prefix)
+        if bad:
+            raise CheckpointError(f"{ckpt.path}: does not fit the configured networks ({bad}); "
+                                  "architecture keys cannot change on resume")
     try:
         trainer.g.load_state_dict(_module_state("g", ckpt.tensors))
         trainer.d.load_state_dict(_module_state("d", ckpt.tensors))
@@ -183,19 +263,41 @@ def restore(trainer: Trainer, ckpt: Checkpoint) -> Trainer:
         trainer.opt_g.load_state_dict(_opt_unflat("opt_g", ckpt.tensors, ckpt.meta["opt_g"]))
         trainer.opt_d.load_state_dict(_opt_unflat("opt_d", ckpt.tensors, ckpt.meta["opt_d"]))
     except (RuntimeError, KeyError, ValueError) as e:
-        first = str(e).strip().splitlines()[0]
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(
             f"{ckpt.path}: does not fit the configured networks ({first}); "
             "architecture keys cannot change on resume"
         ) from None
     _match_layouts(trainer.opt_g)
     _match_layouts(trainer.opt_d)
-    for role in RNG_ROLES:
-        if f"rng.{role}" in ckpt.tensors:  # a role added later keeps its seeded start
-            trainer.rng[role].set_state(ckpt.tensors[f"rng.{role}"])
+    _restore_rngs(trainer, ckpt)
+    scalers = _meta_json(ckpt.path, ckpt.meta, "scalers", {})
+    for key, sc in (("g", trainer.scaler_g), ("d", trainer.scaler_d)):
+        if sc is not None and isinstance(scalers, dict) and key in scalers:
+            sc.load_state_dict(scalers[key])
     trainer.step = ckpt.step
     trainer.update_config(trainer.cfg)  # config wins for lr / betas (e.g. --set on resume)
     return trainer
+
+
+def _restore_rngs(trainer: Trainer, ckpt: Checkpoint) -> None:
+    """Same device type: the exact generator state (exact resume). Another device type (a CPU
+    checkpoint resumed on CUDA, say) cannot take the other's state: that role is re-seeded from
+    the run seed and the step, so the run goes on reproducibly but not bit-identically."""
+    stored = _meta_json(ckpt.path, ckpt.meta, "rng_devices", {})
+    for role in RNG_ROLES:
+        gen = trainer.rng[role]
+        state = ckpt.tensors.get(f"rng.{role}")
+        if state is None:  # a role added later keeps its seeded start
+            continue
+        kind = stored.get(role, "cpu") if isinstance(stored, dict) else "cpu"
+        if kind == gen.device.type:
+            try:
+                gen.set_state(state)
+                continue
+            except RuntimeError:
+                pass
+        gen.manual_seed((role_seed(trainer.cfg.seed, role) + 7919 * ckpt.step) % (2**63))
 
 
 def _match_layouts(opt: torch.optim.Optimizer) -> None:
@@ -209,23 +311,19 @@ def _match_layouts(opt: torch.optim.Optimizer) -> None:
                     st[k] = torch.empty_like(p).copy_(v)
 
 
-def generator_from(ckpt: Checkpoint, use_ema: bool = True) -> torch.nn.Module:
-    """The checkpoint's generator (its EMA copy when asked and present), in eval mode."""
+def generator_from(ckpt: Checkpoint, use_ema: bool = True) -> Generator:
+    """The checkpoint's generator (its EMA copy when asked and present), in eval mode, on the CPU:
+    callers move it to their device."""
     from ..nets import build_g
 
-    g = build_g(ckpt.config.g, tuple(json.loads(ckpt.meta.get("data_shape", "[2]"))),
-                int(ckpt.meta.get("num_classes", "0")))
-    src = "g_ema" if (use_ema and ckpt.has_ema()) else "g"
-    try:
-        g.load_state_dict(_module_state(src, ckpt.tensors))
-    except RuntimeError as e:
-        raise CheckpointError(f"{ckpt.path}: generator weights do not fit ({e})") from None
+    g = build_g(ckpt.config.g, tuple(ckpt.data_shape), ckpt.num_classes)
+    _load_module(g, "g_ema" if (use_ema and ckpt.has_ema()) else "g", ckpt, "generator")
     g.eval()
     g.requires_grad_(False)
     return g
 
 
-def load_generator(run: str | Path, use_ema: bool = True) -> tuple[Checkpoint, torch.nn.Module]:
+def load_generator(run: str | Path, use_ema: bool = True) -> tuple[Checkpoint, Generator]:
     """The generator of a run's latest checkpoint (its EMA copy when there is one), in eval mode."""
     ckpt = load_checkpoint(run)
     return ckpt, generator_from(ckpt, use_ema)

@@ -1,17 +1,17 @@
 """The one trainer: builds the parts a config names, knows the order of a step, runs the loop.
 
 Everything random in training draws from one seeded `torch.Generator` per role (data, noise,
-penalty), so a run is reproducible from its config and resumes exactly from a checkpoint.
+penalty, augment), so a run is reproducible from its config and resumes exactly from a checkpoint.
+The device is chosen once (`train.device`) and everything the trainer owns lives there: nets, EMA,
+optimiser state, the noise / penalty / augment generators, batches. Data draws stay on the CPU,
+where the data set is held, and each batch is moved.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
 import time
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -20,35 +20,24 @@ from torch import nn
 from ..augment import build_augment
 from ..config import OptConfig, RunConfig
 from ..data import DataSource, build_data
+from ..device import Precision, make_scaler, resolve_device, resolve_precision
+from ..device import generator as device_generator
 from ..errors import ConfigError, GanforgeError
+from ..generation import check_noise, generate, make_noise
 from ..losses import LOSSES, d_accuracy
-from ..nets import build_d, build_g
+from ..nets import Discriminator, DOut, Generator, build_d, build_g
 from ..penalties import PENALTIES
+from ..tasks import TASKS
 from .ema import make_ema, update_ema
+from .health import DivergenceMonitor, Thresholds
 
 RNG_ROLES = ("data", "noise", "penalty", "augment")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
-NOISES = ("normal", "uniform")
 _ROLE_OFFSET = {"init": 0, "data": 1, "noise": 2, "penalty": 3, "eval": 4, "augment": 5}
 
 
 class TrainingDiverged(GanforgeError):
-    """A loss became NaN or infinite."""
-
-
-def cpu_has_bf16() -> bool:
-    """AVX512-BF16 or AMX: bf16 matrix work runs at ~3x the fp32 rate on such CPUs."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resolve_precision(name: str) -> str:
-    if name == "auto":
-        return "bf16" if cpu_has_bf16() else "fp32"
-    return name
+    """A loss became NaN, infinite or exploded (health.DivergenceMonitor decides)."""
 
 
 def role_seed(seed: int, role: str) -> int:
@@ -56,12 +45,10 @@ def role_seed(seed: int, role: str) -> int:
     return (seed * 1_000_003 + _ROLE_OFFSET[role]) % (2**63)
 
 
-def make_noise(kind: str, n: int, dim: int, gen: torch.Generator) -> torch.Tensor:
-    if kind == "normal":
-        return torch.randn(n, dim, generator=gen)
-    if kind == "uniform":
-        return torch.rand(n, dim, generator=gen) * 2 - 1
-    raise ConfigError(f"unknown noise distribution {kind!r} (known: {', '.join(NOISES)})")
+def role_generators(seed: int, device: torch.device) -> dict[str, torch.Generator]:
+    """One generator per role; `data` on the CPU (the data set is there), the rest on `device`."""
+    cpu = torch.device("cpu")
+    return {r: device_generator(cpu if r == "data" else device, role_seed(seed, r)) for r in RNG_ROLES}
 
 
 def build_optimizer(cfg: OptConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
@@ -90,8 +77,7 @@ def check_parts(cfg: RunConfig) -> None:
     for key, oc in (("opt_g.name", cfg.opt_g), ("opt_d.name", cfg.opt_d)):
         if oc.name not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {oc.name!r} for {key} (known: {', '.join(OPTIMIZERS)})")
-    if cfg.g.noise not in NOISES:
-        raise ConfigError(f"unknown noise distribution {cfg.g.noise!r} (known: {', '.join(NOISES)})")
+    check_noise(cfg.g.noise)
 
 
 def _apply_opt_settings(opt: torch.optim.Optimizer, cfg: OptConfig) -> None:
@@ -113,40 +99,51 @@ def _grad_norm(params: Iterable[nn.Parameter]) -> float:
     return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
 
 
-class Trainer:
-    """Holds the nets, optimisers and RNGs of one run; `train_step()` does one G update."""
+def _cat(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
+    return None if a is None or b is None else torch.cat([a, b])
 
-    def __init__(self, cfg: RunConfig, data: DataSource | None = None) -> None:
+
+class Trainer:
+    """Holds the nets, optimisers and RNGs of one run; `train_step()` does one G update.
+
+    `device` overrides `train.device` (the CLI's --device); nothing else chooses a device."""
+
+    def __init__(self, cfg: RunConfig, data: DataSource | None = None,
+                 device: str | torch.device | None = None) -> None:
         check_parts(cfg)
         self.cfg = cfg
+        self.device = resolve_device(device if device is not None else cfg.train.device)
+        self.precision: Precision = resolve_precision(cfg.train.precision, self.device)
         self.data = data if data is not None else build_data(cfg.data)
+        self.task = TASKS.get("generate")(self.data, cfg.train.conditional, self.device)
+        self.num_classes = self.task.num_classes
         self.loss = LOSSES.get(cfg.loss.name)
         self.penalty = None if cfg.loss.penalty == "none" else PENALTIES.get(cfg.loss.penalty)
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
-        self.num_classes = self.data.num_classes if cfg.train.conditional else 0
-        if cfg.train.conditional and not self.num_classes:
-            raise ConfigError(f"train.conditional needs labelled data; {cfg.data.name} has none")
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]):  # built on the CPU: the same weights on any device
             torch.manual_seed(role_seed(cfg.seed, "init"))
-            self.g = build_g(cfg.g, self.data.shape, self.num_classes)
-            self.d = build_d(cfg.d, self.data.shape, self.num_classes)
-        self.acgan = self.num_classes > 0 and cfg.d.cond == "acgan"
+            g = build_g(cfg.g, self.data.shape, self.num_classes)
+            d = build_d(cfg.d, self.data.shape, self.num_classes)
+        self.g: Generator = g.to(self.device)
+        self.d: Discriminator = d.to(self.device)
         self.augment = build_augment(cfg.train.augment)
         if self.augment is not None and len(self.data.shape) != 3:
             raise ConfigError("train.augment (DiffAugment) needs image data")
-        self.precision = resolve_precision(cfg.train.precision)
         self.channels_last = cfg.train.channels_last and len(self.data.shape) == 3
         if self.channels_last:
             self.g.to(memory_format=torch.channels_last)
             self.d.to(memory_format=torch.channels_last)
-        self.g_ema = make_ema(self.g) if cfg.train.ema > 0 else None
+        self.g_ema: Generator | None = make_ema(self.g) if cfg.train.ema > 0 else None
         self.opt_g = build_optimizer(cfg.opt_g, self.g.parameters())
         self.opt_d = build_optimizer(cfg.opt_d, self.d.parameters())
-        self.rng = {r: torch.Generator().manual_seed(role_seed(cfg.seed, r)) for r in RNG_ROLES}
+        self.scaler_g = make_scaler(self.precision)
+        self.scaler_d = make_scaler(self.precision)
+        self.rng = role_generators(cfg.seed, self.device)
+        self.divergence = DivergenceMonitor(Thresholds(loss_bound=cfg.health.loss_bound))
         self.step = 0
-        self.diverged = False
-        self._fake_for_g: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        self.diverged: str | None = None  # why training stopped on a NaN / exploding loss
+        self._kept: tuple[torch.Tensor, torch.Tensor | None] | None = None
 
     # --- hyper-parameters that may change between steps (resume with --set, the lab) --------
     def update_config(self, cfg: RunConfig) -> None:
@@ -163,49 +160,49 @@ class Trainer:
         _apply_opt_settings(self.opt_d, cfg.opt_d)
         if cfg.train.ema > 0 and self.g_ema is None:
             self.g_ema = make_ema(self.g)
+        self.divergence = DivergenceMonitor(Thresholds(loss_bound=cfg.health.loss_bound))
 
     # --- the step ------------------------------------------------------------------------------
     def noise(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        return make_noise(self.cfg.g.noise, n, self.cfg.g.noise_dim, gen)
+        return make_noise(self.cfg.g.noise, n, self.cfg.g.noise_dim, gen, self.device)
 
-    def autocast(self) -> contextlib.AbstractContextManager:
-        """bf16 autocast for the nets' forward passes; losses and penalties stay in fp32."""
-        if self.precision == "bf16":
-            return torch.autocast("cpu", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+    def autocast(self) -> Any:
+        """Mixed precision for the nets' forward passes; losses and penalties stay in fp32."""
+        return self.precision.autocast()
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
-
-    # Class-conditional models take labels: real ones come with the data, fake ones are drawn
-    # uniformly over the classes from the noise generator.
-    def _real(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if self.num_classes:
-            x, y = self.data.sample_labeled(n, self.rng["data"])
-            return self._layout(x), y
-        return self._layout(self.data.sample(n, self.rng["data"])), None
-
-    def _labels(self, n: int) -> torch.Tensor | None:
-        if not self.num_classes:
-            return None
-        return torch.randint(self.num_classes, (n,), generator=self.rng["noise"])
-
-    def _g(self, n: int, y: torch.Tensor | None) -> torch.Tensor:
-        z = self.noise(n, self.rng["noise"])
-        return self.g(z, y) if self.num_classes else self.g(z)
-
-    def _d(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """D's score, and with ACGAN its class logits."""
-        out = self.d(x, y) if self.num_classes else self.d(x)
-        if self.acgan:
-            return out[:, 0], out[:, 1:]
-        return out, None
 
     def _aux(self, logits: torch.Tensor | None, y: torch.Tensor | None) -> torch.Tensor | float:
         """ACGAN's auxiliary loss: cross-entropy of D's class head on the true / asked class."""
         if logits is None or y is None:
             return 0.0
         return self.cfg.loss.aux_weight * F.cross_entropy(logits.float(), y)
+
+    def _update(self, loss: torch.Tensor, opt: torch.optim.Optimizer, net: nn.Module,
+                scaler: torch.amp.GradScaler | None) -> float:
+        """Backward, gradient norm (of the true, unscaled gradients), optimiser step."""
+        opt.zero_grad(set_to_none=True)
+        if scaler is None:
+            loss.backward()
+            gnorm = _grad_norm(net.parameters())
+            opt.step()
+            return gnorm
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+        gnorm = _grad_norm(net.parameters())
+        scaler.step(opt)  # skipped when the fp16 gradients overflowed; the scale then shrinks
+        scaler.update()
+        return gnorm
+
+    def _check(self, stats: dict[str, float], step: int) -> None:
+        verdict = self.divergence.observe(step, stats)
+        if verdict is not None:
+            self.diverged = verdict[2]
+            raise TrainingDiverged(
+                f"{self.diverged}; lower the learning rates or add a penalty "
+                "(loss.penalty=gp|r1), then resume from the last checkpoint"
+            )
 
     def d_step(self, index: int = 0, keep_fake: bool = False) -> dict[str, float]:
         """One D update; `index` counts D steps over the run (for lazy penalties).
@@ -214,71 +211,73 @@ class Trainer:
         reuse the same fake batch (as the canonical DCGAN example does) instead of a new one."""
         cfg = self.cfg
         n = cfg.train.batch_size
-        real, y_real = self._real(n)
-        y_fake = self._labels(n)
+        real, c_real = self.task.real(n, self.rng["data"])
+        real = self._layout(real)
+        c_fake = self.task.condition(n, self.rng["noise"])
+        z = self.noise(n, self.rng["noise"])
         with torch.set_grad_enabled(keep_fake), self.autocast():
-            fake_g = self._g(n, y_fake)
+            fake_g = self.g(z, c_fake)
         fake = fake_g.detach().float()
-        self._fake_for_g = (fake_g, y_fake) if keep_fake else None
+        self._kept = (fake_g, c_fake) if keep_fake else None
         if self.augment is not None:  # D sees real and fake through the same augmentation
             real = self.augment(real, self.rng["augment"])
             fake = self.augment(fake, self.rng["augment"])
         with self.autocast():
             if cfg.d.batch_norm or cfg.d.mbstd:  # batch statistics must not mix real and fake
-                (out_r, cls_r), (out_f, cls_f) = self._d(real, y_real), self._d(fake, y_fake)
+                out_r, out_f = self.d(real, c_real), self.d(fake, c_fake)
             else:  # one pass over both halves: half the per-call overhead
-                y = None if y_real is None else torch.cat([y_real, y_fake])
-                out, cls = self._d(torch.cat([real, fake]), y)
-                out_r, out_f = out.split(n // cfg.d.pack)
-                cls_r, cls_f = cls.split(n) if cls is not None else (None, None)
-        out_r, out_f = out_r.float(), out_f.float()
-        loss_d = self.loss.d(out_r, out_f)
-        total = loss_d + self._aux(cls_r, y_real) + self._aux(cls_f, y_fake)
+                out = self.d(torch.cat([real, fake]), _cat(c_real, c_fake))
+                s_r, s_f = out.score.split(n // self.d.spec.pack)
+                l_r, l_f = out.logits.split(n) if out.logits is not None else (None, None)
+                out_r, out_f = DOut(s_r, l_r), DOut(s_f, l_f)
+        score_r, score_f = out_r.score.float(), out_f.score.float()
+        loss_d = self.loss.d(score_r, score_f)
+        total = loss_d + self._aux(out_r.logits, c_real) + self._aux(out_f.logits, c_fake)
         pen = 0.0
         every = cfg.loss.penalty_every
         if self.penalty is not None and index % every == 0:
             # Lazy regularisation (Karras et al. 2020, StyleGAN2 sec. 3.1): every k-th step, x k.
-            d = self.d if not self.num_classes else _WithLabels(self.d, y_real, self.acgan)
-            p = self.penalty(d, real, fake, self.rng["penalty"])
+            def critic(x: torch.Tensor) -> torch.Tensor:
+                return self.d(x, c_real).score
+
+            p = self.penalty(critic, real, fake, self.rng["penalty"], self.d.spec.pack)
             total = total + cfg.loss.penalty_weight * every * p
             pen = p.item()
-        self.opt_d.zero_grad(set_to_none=True)
-        total.backward()
-        gnorm = _grad_norm(self.d.parameters())
-        self.opt_d.step()
+        gnorm = self._update(total, self.opt_d, self.d, self.scaler_d)
         if cfg.loss.clip > 0:
             with torch.no_grad():
                 for prm in self.d.parameters():
                     prm.clamp_(-cfg.loss.clip, cfg.loss.clip)
-        acc_r, acc_f = d_accuracy(self.loss, out_r, out_f)
-        return {"loss_d": loss_d.item(), "penalty": pen, "grad_norm_d": gnorm,
-                "d_acc_real": acc_r, "d_acc_fake": acc_f, "d_acc": (acc_r + acc_f) / 2}
+        acc_r, acc_f = d_accuracy(self.loss, score_r, score_f)
+        stats = {"loss_d": loss_d.item(), "penalty": pen, "grad_norm_d": gnorm,
+                 "d_acc_real": acc_r, "d_acc_fake": acc_f, "d_acc": (acc_r + acc_f) / 2}
+        self._check(stats, self.step + 1)
+        return stats
 
     def g_step(self) -> dict[str, float]:
         """One G update, on the fake batch kept by the last D step or else on fresh noise."""
         n = self.cfg.train.batch_size
-        kept, self._fake_for_g = self._fake_for_g, None
+        kept, self._kept = self._kept, None
         self.d.requires_grad_(False)  # G's step needs no gradients for D's weights
         try:
             with self.autocast():
                 if kept is None:
-                    y = self._labels(n)
-                    fake = self._g(n, y)
+                    c = self.task.condition(n, self.rng["noise"])
+                    fake = self.g(self.noise(n, self.rng["noise"]), c)
                 else:
-                    fake, y = kept
+                    fake, c = kept
                 if self.augment is not None:  # G's gradient flows back through it
                     fake = self.augment(fake, self.rng["augment"])
-                out, cls = self._d(fake, y)
-            loss_g = self.loss.g(out.float()) + self._aux(cls, y)
-            self.opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
+                out = self.d(fake, c)
+            loss_g = self.loss.g(out.score.float()) + self._aux(out.logits, c)
+            gnorm = self._update(loss_g, self.opt_g, self.g, self.scaler_g)
         finally:
             self.d.requires_grad_(True)
-        gnorm = _grad_norm(self.g.parameters())
-        self.opt_g.step()
         if self.g_ema is not None:
             update_ema(self.g_ema, self.g, self.cfg.train.ema, self.step)
-        return {"loss_g": loss_g.item(), "grad_norm_g": gnorm}
+        stats = {"loss_g": loss_g.item(), "grad_norm_g": gnorm}
+        self._check(stats, self.step + 1)
+        return stats
 
     def lr_scale(self) -> float:
         """Linear decay from 1 at step 0 to train.lr_end at train.steps."""
@@ -301,80 +300,38 @@ class Trainer:
         stats.update(self.g_step())
         self.step += 1
         stats["step"] = self.step
-        bad = [k for k in ("loss_d", "loss_g") if not math.isfinite(stats[k])]
-        if bad:
-            self.diverged = True
-            self.diverged_reason = f"{bad[0]} became {stats[bad[0]]} at step {self.step}"
-            raise TrainingDiverged(
-                f"{self.diverged_reason}; lower the learning rates or add a penalty "
-                "(loss.penalty=gp|r1), then resume from the last checkpoint"
-            )
         return stats
 
     # --- using the nets ------------------------------------------------------------------------
-    def sampler(self, use_ema: bool = True) -> nn.Module:
+    def sampler(self, use_ema: bool = True) -> Generator:
         return self.g_ema if (use_ema and self.g_ema is not None) else self.g
 
     @torch.no_grad()
     def generate(self, n: int, gen: torch.Generator, use_ema: bool = True,
                  labels: torch.Tensor | None = None) -> torch.Tensor:
-        """n samples from the training noise distribution: no truncation, no rejection."""
-        return generate(self.sampler(use_ema), self.cfg, n, gen, labels=labels)
+        """n samples (on the run's device) from the training noise: no truncation, no rejection."""
+        if labels is not None:
+            labels = labels.to(self.device)
+        return generate(self.sampler(use_ema), self.cfg.g.noise, n, gen, labels=labels)
 
     @torch.no_grad()
     def d_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """D's P(real) at each point; with packing, a point is judged as `pack` copies of itself."""
+        """D's P(real) at each point (on the CPU); with packing, a point is judged as `pack` copies
+        of itself. Unconditional D's only (the field plots of 2-D data)."""
         was_training = self.d.training
         self.d.eval()
         try:
-            pack = self.cfg.d.pack
-            return self.loss.prob(self.d(x.repeat_interleave(pack, 0)))
+            pack = self.d.spec.pack
+            out = self.d(x.to(self.device).repeat_interleave(pack, 0))
+            return self.loss.prob(out.score.float()).cpu()
         finally:
             self.d.train(was_training)
 
 
-@torch.no_grad()
-def generate(g: nn.Module, cfg: RunConfig, n: int, gen: torch.Generator,
-             chunk: int = 8192, labels: torch.Tensor | None = None) -> torch.Tensor:
-    """Samples of G in eval mode; a conditional G gets `labels`, else classes drawn uniformly."""
-    k = getattr(g, "num_classes", 0)
-    if k and labels is None:
-        labels = torch.randint(k, (n,), generator=gen)
-    was_training = g.training
-    g.eval()
-    try:
-        parts = []
-        for start in range(0, n, chunk):
-            m = min(chunk, n - start)
-            z = make_noise(cfg.g.noise, m, cfg.g.noise_dim, gen)
-            parts.append(g(z, labels[start:start + m]) if k else g(z))
-        return torch.cat(parts)
-    finally:
-        g.train(was_training)
-
-
-class _WithLabels(nn.Module):
-    """D with its labels bound, scoring only: what the penalties differentiate."""
-
-    def __init__(self, d: nn.Module, y: torch.Tensor, acgan: bool) -> None:
-        super().__init__()
-        self.d, self.y, self.acgan = d, y, acgan
-        self.pack = getattr(d, "pack", 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.d(x, self.y)
-        return out[:, 0] if self.acgan else out
-
-
-class Callback(Protocol):
-    def on_start(self, trainer: Trainer) -> None: ...
-    def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None: ...
-    def on_end(self, trainer: Trainer) -> None: ...
-    def on_interrupt(self, trainer: Trainer) -> None: ...
-
-
-def fit(trainer: Trainer, until: int, callbacks: list[Any] = ()) -> Trainer:  # type: ignore[assignment]
-    """Train until `trainer.step == until`, calling each callback around every step."""
+def fit(trainer: Trainer, until: int, callbacks: Iterable[Any] = ()) -> Trainer:
+    """Train until `trainer.step == until`, calling each callback around every step
+    (train/callbacks.py: on_start, on_step, on_end, on_interrupt)."""
+    callbacks = list(callbacks)
     for cb in callbacks:
         cb.on_start(trainer)
     t0 = time.perf_counter()
@@ -391,3 +348,7 @@ def fit(trainer: Trainer, until: int, callbacks: list[Any] = ()) -> Trainer:  # 
     for cb in callbacks:
         cb.on_end(trainer)
     return trainer
+
+
+__all__ = ["RNG_ROLES", "Trainer", "TrainingDiverged", "build_optimizer", "fit",
+           "make_noise", "role_seed"]
