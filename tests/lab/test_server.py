@@ -1,12 +1,15 @@
 """The lab server through its HTTP and WebSocket interface (Starlette's in-process client)."""
 
+import base64
 import json
+import os
+import socket
 import time
 
 import pytest
 from fastapi.testclient import TestClient
 
-from ganforge.lab.server import create_app
+from ganforge.lab.server import BackgroundServer, create_app
 from ganforge.lab.session import Limits
 from ganforge.train.state import load_checkpoint
 
@@ -175,3 +178,49 @@ def test_many_sessions_train_at_once():
         finally:
             for cm in conns:
                 cm.__exit__(None, None, None)
+
+
+# --- hostile clients over a real socket ---------------------------------------------------------
+
+def _handshake(port: int, host: str | None = None, origin: str | None = None) -> tuple[socket.socket, bytes]:
+    """Open a raw WebSocket handshake on /ws; returns the socket and the response head."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    req = (f"GET /ws HTTP/1.1\r\nHost: {host or f'127.0.0.1:{port}'}\r\nUpgrade: websocket\r\n"
+           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n")
+    if origin:
+        req += f"Origin: {origin}\r\n"
+    sock.sendall((req + "\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    return sock, head
+
+
+def _wait_for(cond, timeout: float = 10.0) -> bool:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return bool(cond())
+
+
+def test_clients_that_leave_during_the_handshake_free_their_slot():
+    from websockets.sync.client import connect
+
+    n = 4
+    bg = BackgroundServer(Limits(max_sessions=n))
+    with bg as url:
+        lab = bg.server.config.app.state.lab
+        port = int(url.rstrip("/").rsplit(":", 1)[1])
+        for _ in range(2 * n):  # twice the slots: a leak of even half of them fills the lab
+            sock, head = _handshake(port)
+            assert head.startswith(b"HTTP/1.1 101"), head
+            sock.close()
+        assert _wait_for(lambda: not lab.sessions), f"{len(lab.sessions)} sessions leaked"
+        with connect(url.replace("http", "ws") + "ws", open_timeout=5) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "hello"

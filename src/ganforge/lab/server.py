@@ -8,6 +8,7 @@ Sessions are bounded in number and size, idle ones are reaped, a closed tab stop
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import tempfile
@@ -133,7 +134,10 @@ async def _train_loop(lab: Lab, sid: str, s: LabSession, send) -> None:
                 if s.health.state == DIVERGED:
                     s.playing = False
                 frame = await asyncio.to_thread(_frame, s)
-            await send(frame)
+            try:
+                await send(frame)
+            except WebSocketDisconnect:  # the page left; ws() closes the session
+                return
         await asyncio.sleep(max(tick - (time.perf_counter() - t0), 0.005))
 
 
@@ -192,22 +196,25 @@ def create_app(limits: Limits | None = None) -> FastAPI:
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
         await websocket.accept()
-        try:
-            sid, s = lab.open()
-        except GanforgeError as e:
-            await websocket.send_json({"type": "error", "message": str(e)})
-            await websocket.close()
-            return
         send_lock = asyncio.Lock()
 
         async def send(obj: dict[str, Any]) -> None:
             async with send_lock:
                 await websocket.send_text(json.dumps(obj))
 
-        await send({"type": "hello", "session": sid, "options": options()})
-        await send(await asyncio.to_thread(_frame, s))
-        loop = asyncio.create_task(_train_loop(lab, sid, s, send))
         try:
+            sid, s = lab.open()
+        except GanforgeError as e:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # the page may be gone
+                await send({"type": "error", "message": str(e)})
+                await websocket.close()
+            return
+        loop: asyncio.Task | None = None
+        # Everything after open() sits in the try: a page that leaves at any point frees its slot.
+        try:
+            await send({"type": "hello", "session": sid, "options": options()})
+            await send(await asyncio.to_thread(_frame, s))
+            loop = asyncio.create_task(_train_loop(lab, sid, s, send))
             while True:
                 text = await websocket.receive_text()
                 if sid not in lab.sessions:
@@ -233,7 +240,8 @@ def create_app(limits: Limits | None = None) -> FastAPI:
             pass
         finally:
             lab.close(sid)
-            loop.cancel()
+            if loop is not None:
+                loop.cancel()
 
     return app
 
