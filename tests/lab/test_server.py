@@ -4,12 +4,13 @@ import base64
 import json
 import os
 import socket
+import threading
 import time
 
 import pytest
 from fastapi.testclient import TestClient
 
-from ganforge.lab.server import BackgroundServer, create_app
+from ganforge.lab.server import BackgroundServer, Lab, create_app
 from ganforge.lab.session import Limits
 from ganforge.train.state import load_checkpoint
 
@@ -224,3 +225,42 @@ def test_clients_that_leave_during_the_handshake_free_their_slot():
         assert _wait_for(lambda: not lab.sessions), f"{len(lab.sessions)} sessions leaked"
         with connect(url.replace("http", "ws") + "ws", open_timeout=5) as ws:
             assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+
+
+def _next(ws) -> dict:
+    """The next message, parsed strictly (a browser's JSON.parse has no NaN or Infinity)."""
+    return json.loads(ws.receive_text(), parse_constant=_no_constant)
+
+
+def _no_constant(name: str):
+    raise AssertionError(f"non-standard JSON token {name} sent to the page")
+
+
+def _open(ws) -> str:
+    sid = _next(ws)["session"]
+    assert _next(ws)["type"] == "frame"
+    return sid
+
+
+def test_settings_beyond_their_bounds_get_an_error_frame(client):
+    with client.websocket_connect("/ws") as ws:
+        _open(ws)
+        for values in ({"d_steps": 10**9}, {"penalty_every": 10**9}, {"lr_d": 1e30}):
+            ws.send_text(json.dumps({"type": "settings", "values": values}))
+            reply = _next(ws)
+            assert reply["type"] == "error" and "must be a number <=" in reply["message"], reply
+        ws.send_text(json.dumps({"type": "step"}))
+        f = _next(ws)
+        assert f["step"] == 1 and f["settings"]["d_steps"] == 1
+
+
+def test_closing_a_session_stops_its_training_promptly():
+    lab = Lab(Limits())
+    sid, s = lab.open()
+    th = threading.Thread(target=s.run_for, args=(10**6, 60.0), daemon=True)
+    th.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    lab.close(sid)
+    th.join(10)
+    assert not th.is_alive() and time.monotonic() - t0 < 3

@@ -1,3 +1,6 @@
+import threading
+import time
+
 import pytest
 import torch
 
@@ -152,3 +155,34 @@ def test_teaching_story_tiny_g_collapses_recipe_converges():
         good.check()
     assert good.health.state == CONVERGED
     assert good.mode_info["modes"] == 2 and good.mode_info["hq"] > 0.9
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    ({"d_steps": 10**9}, "d_steps must be a number <= 10"),
+    ({"penalty_every": 10**6}, "penalty_every must be a number <= 100"),
+    ({"pack": 64, "batch_size": 128}, "pack must be a number <= 8"),
+    ({"lr_d": 1e6}, "lr_d must be a number <= 10"),
+    ({"lr_g": 1e6}, "lr_g must be a number <= 10"),
+    ({"penalty_weight": 1e9}, "penalty_weight must be a number <= 1000"),
+])
+def test_every_numeric_setting_is_bounded(changes, fragment):
+    s = LabSession()
+    before = dict(s.settings)
+    with pytest.raises(ConfigError, match=fragment):
+        s.apply(changes)
+    assert s.settings == before and s.trainer.cfg.train.d_steps == before["d_steps"]
+    s.step()
+    assert s.trainer.step == 1
+
+
+def test_a_stopped_session_ends_run_for_promptly():
+    s = LabSession(settings={"d_steps": 10, "batch_size": 1024})
+    done = []
+    th = threading.Thread(target=lambda: done.append(s.run_for(10**6, 60.0)), daemon=True)
+    th.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    s.stop()
+    th.join(10)
+    assert not th.is_alive() and time.monotonic() - t0 < 3
+    assert s.closed and done and done[0] < 10**6

@@ -53,7 +53,7 @@ class Lab:
     def close(self, sid: str) -> None:
         s = self.sessions.pop(sid, None)
         if s is not None:
-            s.playing = False
+            s.stop()
         self.locks.pop(sid, None)
 
     def reap(self) -> None:

@@ -71,6 +71,11 @@ class Limits:
     max_depth: int = 6
     max_noise_dim: int = 16
     max_batch: int = 1024
+    max_d_steps: int = 10  # D updates per step (the page offers 1-10): a step's time grows with it
+    max_penalty_every: int = 100
+    max_pack: int = 8
+    max_lr: float = 10.0
+    max_penalty_weight: float = 1000.0
     max_steps_per_s: float = 1000.0
     idle_seconds: float = 600.0
     field_resolution: int = 40
@@ -97,6 +102,7 @@ class LabSession:
         self.points: torch.Tensor | None = None
         self.speed: float = 4.0
         self.playing = False
+        self.closed = False  # set by stop(): run_for returns after the step under way
         self.last_seen = time.monotonic()
         if settings:
             self.settings.update(self._validate(settings))
@@ -107,10 +113,7 @@ class LabSession:
         unknown = [k for k in changes if k not in SETTING_KEYS]
         if unknown:
             raise ConfigError(f"unknown setting {unknown[0]!r}")
-        lim = self.limits
-        for key, hi in (("g_width", lim.max_width), ("d_width", lim.max_width),
-                        ("g_depth", lim.max_depth), ("d_depth", lim.max_depth),
-                        ("noise_dim", lim.max_noise_dim), ("batch_size", lim.max_batch)):
+        for key, hi in self._upper_bounds().items():
             if key in changes:
                 v = changes[key]
                 if not isinstance(v, (int, float)) or isinstance(v, bool) or v > hi:
@@ -121,6 +124,16 @@ class LabSession:
         merged = dict(self.settings, **changes)
         check_parts(self._config(merged))  # full validation by the config and the registries
         return changes
+
+    def _upper_bounds(self) -> dict[str, float]:
+        """Every numeric setting's upper bound (the config checks the lower ones): one step's cost
+        grows with widths, depths, batch, d_steps; the others have no use beyond theirs."""
+        lim = self.limits
+        return {"g_width": lim.max_width, "d_width": lim.max_width, "g_depth": lim.max_depth,
+                "d_depth": lim.max_depth, "noise_dim": lim.max_noise_dim, "batch_size": lim.max_batch,
+                "d_steps": lim.max_d_steps, "penalty_every": lim.max_penalty_every, "pack": lim.max_pack,
+                "lr_d": lim.max_lr, "lr_g": lim.max_lr, "penalty_weight": lim.max_penalty_weight,
+                "ema": 1, "beta1": 1, "beta2": 1}
 
     def _config(self, settings: dict[str, Any]) -> RunConfig:
         overrides: dict[str, Any] = {}
@@ -199,6 +212,11 @@ class LabSession:
         self.mode_info: dict[str, Any] = {}
 
     # --- training ----------------------------------------------------------------------------
+    def stop(self) -> None:
+        """The page is gone: pause, and make a run_for in another thread return after its step."""
+        self.closed = True
+        self.playing = False
+
     def step(self, which: str = "both") -> dict[str, float]:
         """One step of D only, G only, or both (a full trainer step)."""
         if self.health.state == DIVERGED:
@@ -228,10 +246,10 @@ class LabSession:
         return s
 
     def run_for(self, n_steps: int, budget_s: float) -> int:
-        """Up to n_steps full steps, stopping early when the time budget is spent."""
+        """Up to n_steps full steps, stopping early when the time budget is spent or on stop()."""
         t0 = time.perf_counter()
         done = 0
-        while done < n_steps and time.perf_counter() - t0 < budget_s:
+        while done < n_steps and not self.closed and time.perf_counter() - t0 < budget_s:
             self.step("both")
             done += 1
             if self.health.state == DIVERGED:
