@@ -2,6 +2,7 @@
 
 import base64
 import json
+import math
 import os
 import socket
 import threading
@@ -264,3 +265,55 @@ def test_closing_a_session_stops_its_training_promptly():
     lab.close(sid)
     th.join(10)
     assert not th.is_alive() and time.monotonic() - t0 < 3
+
+
+@pytest.mark.parametrize("raw", [
+    '{"type": "settings", "values": {"lr_d": NaN}}',
+    '{"type": "settings", "values": {"penalty_weight": NaN}}',
+    '{"type": "settings", "values": {"penalty_weight": Infinity}}',
+    '{"type": "settings", "values": {"lr_g": -Infinity}}',
+    '{"type": "settings", "values": {"penalty_weight": 1e999}}',
+    '{"type": "settings", "values": {"lr_d": 1e999}}',
+    '{"type": "settings", "values": {"speed": NaN}}',
+    '{"type": "settings", "values": {"speed": 1e999}}',
+    '{"type": "frame", "x": NaN}',
+])
+def test_non_finite_numbers_are_refused(client, raw):
+    with client.websocket_connect("/ws") as ws:
+        _open(ws)
+        ws.send_text(raw)
+        reply = _next(ws)
+        assert reply["type"] == "error", reply
+        ws.send_text(json.dumps({"type": "settings", "values": {"speed": 50}}))
+        f = _next(ws)
+        assert f["speed"] == 50 and f["settings"]["penalty_weight"] == 1.0 and f["settings"]["lr_d"] == 0.03
+        ws.send_text(json.dumps({"type": "play"}))
+        for _ in range(3):  # the training loop is alive
+            f = _next(ws)
+        assert f["type"] == "frame" and f["playing"]
+
+
+def test_frames_are_strict_json_even_when_training_diverged(client):
+    import torch
+
+    with client.websocket_connect("/ws") as ws:
+        sid = _open(ws)
+        s = client.app.state.lab.sessions[sid]
+        with torch.no_grad():
+            for p in s.trainer.g.parameters():
+                p.fill_(float("nan"))
+            for p in s.trainer.d.parameters():
+                p.fill_(float("inf"))
+        ws.send_text(json.dumps({"type": "step"}))
+        f = _next(ws)  # parsed with NaN / Infinity refused
+        assert f["type"] == "frame" and f["fake"][0] == [None, None]
+        ws.send_text(json.dumps({"type": "frame"}))
+        assert _next(ws)["type"] == "frame"
+
+
+def test_outgoing_json_is_sanitised():
+    from ganforge.lab.server import dumps
+
+    text = dumps({"a": [1.0, math.nan, {"b": math.inf, "c": (-math.inf, 2)}], "d": "NaN", "e": True})
+    assert json.loads(text, parse_constant=_no_constant) == {
+        "a": [1.0, None, {"b": None, "c": [None, 2]}], "d": "NaN", "e": True}

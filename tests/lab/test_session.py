@@ -1,3 +1,4 @@
+import math
 import threading
 import time
 
@@ -186,3 +187,14 @@ def test_a_stopped_session_ends_run_for_promptly():
     th.join(10)
     assert not th.is_alive() and time.monotonic() - t0 < 3
     assert s.closed and done and done[0] < 10**6
+
+
+@pytest.mark.parametrize("key", ["penalty_weight", "lr_d", "lr_g", "ema", "beta1", "beta2", "d_steps",
+                                 "seed", "g_width"])
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_non_finite_settings_are_refused(key, value):
+    s = LabSession()
+    before = dict(s.settings)
+    with pytest.raises(ConfigError, match=f"{key} must be a finite number"):
+        s.apply({key: value})
+    assert s.settings == before

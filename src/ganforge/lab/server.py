@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import shutil
 import tempfile
 import time
@@ -68,6 +69,42 @@ def _frame(s: LabSession) -> dict[str, Any]:
     return s.frame()
 
 
+def _finite(obj: Any) -> Any:
+    """obj with every non-finite float replaced by None."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def dumps(obj: Any) -> str:
+    """Standard JSON for the page: a browser's JSON.parse rejects NaN and Infinity (a diverged
+    run's points and field are full of them), so they go out as null."""
+    try:
+        return json.dumps(obj, allow_nan=False)
+    except ValueError:  # rare: only then walk the whole message
+        return json.dumps(_finite(obj), allow_nan=False)
+
+
+def _no_constant(name: str) -> Any:
+    raise GanforgeError(f"message is not valid JSON: {name} is not a JSON number")
+
+
+def parse(text: str) -> dict[str, Any]:
+    """A message from the page: a JSON object in standard JSON (no NaN / Infinity literals,
+    which Python's json.loads would otherwise accept)."""
+    try:
+        msg = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError:
+        raise GanforgeError("message is not valid JSON") from None
+    if not isinstance(msg, dict):
+        raise GanforgeError("a message must be a JSON object")
+    return msg
+
+
 async def _handle(lab: Lab, sid: str, s: LabSession, msg: dict[str, Any]) -> dict[str, Any] | None:
     """Apply one message from the page; returns a frame to send (or None)."""
     kind = msg.get("type")
@@ -105,7 +142,8 @@ async def _handle(lab: Lab, sid: str, s: LabSession, msg: dict[str, Any]) -> dic
 
 def _speed(value: Any, limits: Limits) -> float:
     """Steps per second; 0 means as fast as the machine goes."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+    if (not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value)
+            or value < 0):
         raise GanforgeError(f"speed must be a number >= 0 (0 = as fast as possible), got {value!r}")
     return min(float(value), limits.max_steps_per_s)
 
@@ -200,7 +238,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
 
         async def send(obj: dict[str, Any]) -> None:
             async with send_lock:
-                await websocket.send_text(json.dumps(obj))
+                await websocket.send_text(dumps(obj))
 
         try:
             sid, s = lab.open()
@@ -224,13 +262,7 @@ def create_app(limits: Limits | None = None) -> FastAPI:
                     break
                 s.last_seen = time.monotonic()
                 try:
-                    msg = json.loads(text)
-                    if not isinstance(msg, dict):
-                        raise GanforgeError("a message must be a JSON object")
-                    frame = await _handle(lab, sid, s, msg)
-                except json.JSONDecodeError:
-                    await send({"type": "error", "message": "message is not valid JSON"})
-                    continue
+                    frame = await _handle(lab, sid, s, parse(text))
                 except (GanforgeError, ValueError, TypeError) as e:
                     await send({"type": "error", "message": str(e)})
                     continue

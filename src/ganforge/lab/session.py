@@ -113,6 +113,9 @@ class LabSession:
         unknown = [k for k in changes if k not in SETTING_KEYS]
         if unknown:
             raise ConfigError(f"unknown setting {unknown[0]!r}")
+        for key, v in changes.items():  # NaN slips through every "v < bound" check
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ConfigError(f"{key} must be a finite number, got {v!r}")
         for key, hi in self._upper_bounds().items():
             if key in changes:
                 v = changes[key]
