@@ -8,7 +8,8 @@ import torch
 from ganforge import config
 from ganforge.errors import ConfigError
 from ganforge.lab.session import DEFAULTS, LabSession, Limits, options
-from ganforge.train.health import COLLAPSED, CONVERGED
+from ganforge.train.health import COLLAPSED, CONVERGED, DIVERGED
+from ganforge.train.trainer import TrainingDiverged
 
 RECIPE = {  # configs/grid25.yaml expressed as lab settings
     "loss": "ns", "penalty": "r1", "penalty_weight": 0.1, "penalty_every": 4, "optimizer": "adam",
@@ -198,3 +199,60 @@ def test_non_finite_settings_are_refused(key, value):
     with pytest.raises(ConfigError, match=f"{key} must be a finite number"):
         s.apply({key: value})
     assert s.settings == before
+
+
+def test_the_lab_uses_no_trainer_internals():
+    """DESIGN: the lab uses the public API. No private attribute of another object is touched, and
+    no attribute of the trainer or of the health monitor is assigned from the lab."""
+    import ast
+    from pathlib import Path
+
+    import ganforge.lab.server as server
+    import ganforge.lab.session as session
+
+    for mod in (session, server):
+        for node in ast.walk(ast.parse(Path(mod.__file__).read_text())):
+            private = isinstance(node, ast.Attribute) and node.attr.startswith("_")
+            if private and not node.attr.startswith("__"):
+                assert isinstance(node.value, ast.Name) and node.value.id == "self", ast.unparse(node)
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+                targets = [node.target]
+            else:
+                continue
+            for target in targets:
+                for el in target.elts if isinstance(target, ast.Tuple) else [target]:
+                    if isinstance(el, ast.Attribute):
+                        owner = ast.unparse(el.value)
+                        assert owner != "t" and not owner.endswith(("trainer", "health")), ast.unparse(el)
+
+
+def test_divergence_is_reported_through_the_health_api():
+    s = LabSession()
+    s.step()
+
+    def diverge():
+        raise TrainingDiverged("loss_d became nan at step 2")
+
+    s.trainer.train_step = diverge
+    s.step()
+    assert s.health.state == DIVERGED and "loss_d became nan" in s.health.reason
+    events = s.health.pop_events()
+    assert [(e.state, e.step) for e in events][-1:] == [(DIVERGED, 1)]
+    s.run_for(5, 1.0)  # a diverged session does not train on
+    assert s.trainer.step == 1 and s.health.pop_events() == []
+
+
+def test_optimizer_changes_go_through_update_config():
+    s = LabSession()
+    s.step()
+    g0 = [p.clone() for p in s.trainer.g.parameters()]
+    assert s.apply({"optimizer": "rmsprop", "lr_g": 0.002, "beta2": 0.9}) is False
+    opt = s.trainer.opt_g
+    assert isinstance(opt, torch.optim.RMSprop) and isinstance(s.trainer.opt_d, torch.optim.RMSprop)
+    assert opt.param_groups[0]["lr"] == 0.002 and opt.param_groups[0]["alpha"] == 0.9
+    assert all(torch.equal(a, b) for a, b in zip(g0, s.trainer.g.parameters(), strict=True))
+    assert s.apply({"lr_g": 0.001}) is False and s.trainer.opt_g is opt  # same optimiser: kept
+    s.step()
+    assert s.trainer.step == 2

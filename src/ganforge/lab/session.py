@@ -20,7 +20,7 @@ from ..errors import ConfigError, GanforgeError
 from ..losses import LOSSES
 from ..penalties import PENALTIES
 from ..train.health import DIVERGED, Health, measure_quality
-from ..train.trainer import Trainer, TrainingDiverged, build_optimizer, check_parts, make_noise
+from ..train.trainer import Trainer, TrainingDiverged, check_parts, make_noise
 
 # page setting -> config keys it sets
 SETTING_KEYS: dict[str, tuple[str, ...]] = {
@@ -169,16 +169,11 @@ class LabSession:
         """Change settings; returns True when the change rebuilt the nets (a reset)."""
         changes = self._validate(changes)
         structural = any(k in STRUCTURAL and changes[k] != self.settings.get(k) for k in changes)
-        old_opt = self.settings["optimizer"]
         self.settings.update(changes)
         if structural:
             self.reset()
             return True
-        cfg = self._config(self.settings)
-        if cfg.opt_g.name != old_opt:
-            self.trainer.opt_g = build_optimizer(cfg.opt_g, self.trainer.g.parameters())
-            self.trainer.opt_d = build_optimizer(cfg.opt_d, self.trainer.d.parameters())
-        self.trainer.update_config(cfg)
+        self.trainer.update_config(self._config(self.settings))  # a new optimiser name: a fresh one
         return False
 
     def set_points(self, points: list[list[float]]) -> None:
@@ -229,14 +224,13 @@ class LabSession:
             if which == "both":
                 s = t.train_step()
             elif which == "d":
-                s = dict(self.last, **t.d_step(t.step * t.cfg.train.d_steps))
-                t._fake_for_g = None
+                s = dict(self.last, **t.d_step(t.step * t.cfg.train.d_steps))  # keeps no fake batch
             elif which == "g":
                 s = dict(self.last, **t.g_step())
             else:
                 raise ConfigError(f"step must be 'd', 'g' or 'both', got {which!r}")
         except TrainingDiverged as e:
-            self.health.state, self.health.reason = DIVERGED, str(e)
+            self.health.diverged(t.step, str(e))
             return self.last
         s.setdefault("loss_d", math.nan)
         s.setdefault("loss_g", math.nan)
