@@ -317,3 +317,19 @@ def test_outgoing_json_is_sanitised():
     text = dumps({"a": [1.0, math.nan, {"b": math.inf, "c": (-math.inf, 2)}], "d": "NaN", "e": True})
     assert json.loads(text, parse_constant=_no_constant) == {
         "a": [1.0, None, {"b": None, "c": [None, 2]}], "d": "NaN", "e": True}
+
+
+@pytest.mark.parametrize("seed", [2**70, -1])
+def test_a_bad_seed_gets_an_error_and_resets_keep_working(client, seed):
+    with client.websocket_connect("/ws") as ws:
+        _open(ws)
+        ws.send_text(json.dumps({"type": "settings", "values": {"seed": seed}}))
+        reply = _next(ws)
+        assert reply["type"] == "error" and "seed must be" in reply["message"], reply
+        ws.send_text(json.dumps({"type": "step"}))
+        assert _next(ws)["step"] == 1
+        ws.send_text(json.dumps({"type": "reset"}))
+        f = _next(ws)
+        assert f["type"] == "frame" and f["step"] == 0 and f["settings"]["seed"] == 0
+        ws.send_text(json.dumps({"type": "step"}))
+        assert _next(ws)["step"] == 1

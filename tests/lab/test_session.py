@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ganforge import config
-from ganforge.errors import ConfigError
+from ganforge.errors import ConfigError, GanforgeError
 from ganforge.lab.session import DEFAULTS, LabSession, Limits, options
 from ganforge.train.health import COLLAPSED, CONVERGED, DIVERGED
 from ganforge.train.trainer import TrainingDiverged
@@ -256,3 +256,48 @@ def test_optimizer_changes_go_through_update_config():
     assert s.apply({"lr_g": 0.001}) is False and s.trainer.opt_g is opt  # same optimiser: kept
     s.step()
     assert s.trainer.step == 2
+
+
+@pytest.mark.parametrize("seed", [2**70, 2**64, -1])
+def test_a_bad_seed_is_refused_and_later_resets_still_work(seed):
+    s = LabSession(settings={"seed": 3})
+    with pytest.raises(ConfigError, match="seed must be"):
+        s.apply({"seed": seed})
+    assert s.settings["seed"] == 3
+    s.reset()
+    s.step()
+    assert s.trainer.step == 1 and s.trainer.cfg.seed == 3
+
+
+def test_apply_is_atomic_when_building_fails(monkeypatch):
+    import ganforge.lab.session as session
+
+    s = LabSession()
+    s.step()
+    before, trainer, data = dict(s.settings), s.trainer, s.data
+
+    def broken(*args, **kwargs):
+        raise GanforgeError("cannot build")
+
+    monkeypatch.setattr(session, "Trainer", broken)
+    for changes in ({"g_width": 16}, {"dataset": "ring8", "lr_d": 0.01}):  # structural: a rebuild
+        with pytest.raises(GanforgeError, match="cannot build"):
+            s.apply(changes)
+        assert s.settings == before and s.trainer is trainer and s.data is data
+    with pytest.raises(GanforgeError, match="cannot build"):
+        s.set_points([[0, 0], [1, 1]])
+    assert s.points is None and s.settings == before and s.data is data
+    monkeypatch.setattr(trainer, "update_config", broken)
+    with pytest.raises(GanforgeError, match="cannot build"):  # not structural: update_config
+        s.apply({"lr_d": 0.01})
+    assert s.settings == before
+    monkeypatch.undo()
+    s.step()
+    assert s.trainer is trainer and s.trainer.step == 2
+
+
+def test_frames_carry_a_copy_of_the_settings():
+    s = LabSession()
+    f = s.frame()
+    s.apply({"lr_d": 0.01})
+    assert f["settings"]["lr_d"] == DEFAULTS["lr_d"]

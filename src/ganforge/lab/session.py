@@ -6,6 +6,7 @@ key of the run config, so a session is always an ordinary ganforge run and expor
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -76,6 +77,7 @@ class Limits:
     max_pack: int = 8
     max_lr: float = 10.0
     max_penalty_weight: float = 1000.0
+    max_seed: int = 2**32 - 1  # torch takes up to 2**64 - 1; the page's number input up to 2**53
     max_steps_per_s: float = 1000.0
     idle_seconds: float = 600.0
     field_resolution: int = 40
@@ -121,6 +123,8 @@ class LabSession:
                 v = changes[key]
                 if not isinstance(v, (int, float)) or isinstance(v, bool) or v > hi:
                     raise ConfigError(f"{key} must be a number <= {hi}, got {v!r}")
+        if "seed" in changes and changes["seed"] < 0:  # the only lower bound the config lacks
+            raise ConfigError(f"seed must be a number >= 0, got {changes['seed']!r}")
         name = changes.get("dataset")
         if name is not None and name not in USER_SETS and name not in TOY_SETS:
             raise ConfigError(f"unknown dataset {name!r}")
@@ -136,7 +140,7 @@ class LabSession:
                 "d_depth": lim.max_depth, "noise_dim": lim.max_noise_dim, "batch_size": lim.max_batch,
                 "d_steps": lim.max_d_steps, "penalty_every": lim.max_penalty_every, "pack": lim.max_pack,
                 "lr_d": lim.max_lr, "lr_g": lim.max_lr, "penalty_weight": lim.max_penalty_weight,
-                "ema": 1, "beta1": 1, "beta2": 1}
+                "seed": lim.max_seed, "ema": 1, "beta1": 1, "beta2": 1}
 
     def _config(self, settings: dict[str, Any]) -> RunConfig:
         overrides: dict[str, Any] = {}
@@ -155,28 +159,36 @@ class LabSession:
                 merged[section] = vals
         return from_dict(merged)
 
-    def _data(self) -> ToyData:
-        name = self.settings["dataset"]
+    def _data(self, name: str, points: torch.Tensor | None) -> ToyData:
         if name in USER_SETS:
-            if self.points is None or len(self.points) < 2:
+            if points is None or len(points) < 2:
                 pts = torch.tensor([[-1.0, -1.0], [1.0, 1.0], [1.0, -1.0], [-1.0, 1.0]])
             else:
-                pts = self.points
+                pts = points
             return ToyData("points", "points from the page", points=pts, kind="points")
         return load_toy(name)
 
     def apply(self, changes: dict[str, Any]) -> bool:
-        """Change settings; returns True when the change rebuilt the nets (a reset)."""
+        """Change settings; returns True when the change rebuilt the nets (a reset).
+
+        Atomic: when anything fails, the session keeps its settings and its trainer."""
         changes = self._validate(changes)
-        structural = any(k in STRUCTURAL and changes[k] != self.settings.get(k) for k in changes)
-        self.settings.update(changes)
-        if structural:
-            self.reset()
+        settings = dict(self.settings, **changes)
+        if any(k in STRUCTURAL and v != self.settings.get(k) for k, v in changes.items()):
+            self._rebuild(settings, self.points)
             return True
-        self.trainer.update_config(self._config(self.settings))  # a new optimiser name: a fresh one
+        old = self.trainer.cfg
+        try:
+            self.trainer.update_config(self._config(settings))  # a new optimiser name: a fresh one
+        except Exception:
+            with contextlib.suppress(Exception):  # best effort; the first error is the one to report
+                self.trainer.update_config(old)
+            raise
+        self.settings = settings
         return False
 
     def set_points(self, points: list[list[float]]) -> None:
+        """Points drawn or loaded on the page become the data set (a reset)."""
         if not isinstance(points, list) or len(points) > self.limits.max_points:
             raise ConfigError(f"points must be a list of at most {self.limits.max_points} [x, y]")
         try:
@@ -187,25 +199,32 @@ class LabSession:
             raise ConfigError("points must be finite [x, y] pairs")
         if len(t) < 2:
             raise ConfigError("draw at least 2 points")
-        self.points = t
-        if self.settings["dataset"] not in USER_SETS:
-            self.settings["dataset"] = "draw"
-        self.reset()
+        settings = dict(self.settings)
+        if settings["dataset"] not in USER_SETS:
+            settings["dataset"] = "draw"
+        self._rebuild(settings, t)
 
     def reset(self) -> None:
-        cfg = self._config(self.settings)
-        self.data = self._data()
-        self.trainer = Trainer(cfg, self.data)
-        self.health = Health()
-        self.error: str | None = None
+        """Fresh nets and optimisers from the current settings: step 0."""
+        self._rebuild(self.settings, self.points)
+
+    def _rebuild(self, settings: dict[str, Any], points: torch.Tensor | None) -> None:
+        """Build a trainer (and what the page is shown) for these settings and points, and adopt
+        them only once everything is built: a failure leaves the session as it was."""
+        cfg = self._config(settings)
+        data = self._data(settings["dataset"], points)
+        trainer = Trainer(cfg, data)
         gen = torch.Generator().manual_seed(cfg.seed + 7)
         n = self.limits.n_show
-        self.real_show = self.data.sample(n, gen)
-        self.z_show = make_noise(cfg.g.noise, n, cfg.g.noise_dim, gen)
-        self.bounds = self.data.bounds()
-        if self.settings["dataset"] == "draw":  # the page's drawing window, grown to fit
-            x0, x1, y0, y1 = self.bounds
-            self.bounds = (min(x0, -2.0), max(x1, 2.0), min(y0, -2.0), max(y1, 2.0))
+        real_show = data.sample(n, gen)
+        z_show = make_noise(cfg.g.noise, n, cfg.g.noise_dim, gen)
+        bounds = data.bounds()
+        if settings["dataset"] == "draw":  # the page's drawing window, grown to fit
+            x0, x1, y0, y1 = bounds
+            bounds = (min(x0, -2.0), max(x1, 2.0), min(y0, -2.0), max(y1, 2.0))
+        self.settings, self.points, self.data, self.trainer = settings, points, data, trainer
+        self.real_show, self.z_show, self.bounds = real_show, z_show, bounds
+        self.health = Health()
         self.last: dict[str, float] = {}
         self.mode_info: dict[str, Any] = {}
 
@@ -298,7 +317,7 @@ class LabSession:
             "health": self.health.state,
             "reason": self.health.reason,
             "quality": {k: _num(v) for k, v in self.mode_info.items()},
-            "settings": self.settings,
+            "settings": dict(self.settings),  # a copy: frames are sent after the lock is released
             "speed": self.speed,
             "playing": self.playing,
         }
