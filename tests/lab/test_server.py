@@ -333,3 +333,45 @@ def test_a_bad_seed_gets_an_error_and_resets_keep_working(client, seed):
         assert f["type"] == "frame" and f["step"] == 0 and f["settings"]["seed"] == 0
         ws.send_text(json.dumps({"type": "step"}))
         assert _next(ws)["step"] == 1
+
+
+DEEP = 1100
+
+
+@pytest.mark.parametrize("raw, fragment", [
+    ('{"type": "settings", "values": {"lr_d": ' + "[" * DEEP + "]" * DEEP + "}}", "nested too deeply"),
+    ('{"type": "frame", "x": ' + '{"a": ' * DEEP + "1" + "}" * DEEP + "}", "nested too deeply"),
+    ("[" * DEEP + "]" * DEEP, "nested too deeply"),
+    ('{"type": "points", "points": ' + "[" * 40 + "]" * 40 + "}", "nested too deeply"),
+    ('{"type": "frame", "pad": "' + "x" * 2_000_000 + '"}', "too large"),
+])
+def test_deep_or_huge_messages_get_an_error_frame_and_the_connection_stays(client, raw, fragment):
+    with client.websocket_connect("/ws") as ws:
+        _open(ws)
+        ws.send_text(raw)
+        reply = _next(ws)
+        assert reply["type"] == "error" and fragment in reply["message"], reply
+        ws.send_text(json.dumps({"type": "step"}))
+        assert _next(ws)["step"] == 1
+
+
+def test_binary_messages_get_an_error_frame(client):
+    with client.websocket_connect("/ws") as ws:
+        _open(ws)
+        ws.send_bytes(b"\x00\x01")
+        reply = _next(ws)
+        assert reply["type"] == "error" and "text" in reply["message"], reply
+        ws.send_text(json.dumps({"type": "step"}))
+        assert _next(ws)["step"] == 1
+
+
+def test_a_full_size_points_message_is_accepted(client):
+    import random
+
+    rng = random.Random(0)
+    pts = [[rng.uniform(-2, 2), rng.uniform(-2, 2)] for _ in range(Limits().max_points)]
+    with client.websocket_connect("/ws") as ws:
+        _open(ws)
+        ws.send_text(json.dumps({"type": "points", "points": pts}))
+        f = _next(ws)
+        assert f["type"] == "frame" and f["settings"]["dataset"] == "draw"

@@ -31,6 +31,7 @@ from .session import LabSession, Limits, options
 
 FPS = 10.0  # frames per second sent to a playing page, at most
 CHECK_EVERY_S = 0.5  # live quality check period
+MAX_DEPTH = 8  # nesting of a message from the page (a points message is 3 deep)
 
 
 class Lab:
@@ -93,15 +94,39 @@ def _no_constant(name: str) -> Any:
     raise GanforgeError(f"message is not valid JSON: {name} is not a JSON number")
 
 
-def parse(text: str) -> dict[str, Any]:
-    """A message from the page: a JSON object in standard JSON (no NaN / Infinity literals,
-    which Python's json.loads would otherwise accept)."""
+def _max_chars(limits: Limits) -> int:
+    """The longest message taken: the limit, or more when max_points pairs need it."""
+    return max(limits.max_message_chars, 64 * limits.max_points)
+
+
+def _depth(obj: Any, bound: int) -> int:
+    """Nesting depth of parsed JSON, without recursion; stops counting past bound."""
+    deepest, todo = 0, [(obj, 1)]
+    while todo:
+        o, d = todo.pop()
+        if isinstance(o, (dict, list)):
+            deepest = max(deepest, d)
+            if d > bound:
+                break
+            todo.extend((v, d + 1) for v in (o.values() if isinstance(o, dict) else o))
+    return deepest
+
+
+def parse(text: str, max_chars: int) -> dict[str, Any]:
+    """A message from the page: a JSON object of bounded size and depth, in standard JSON (no
+    NaN / Infinity literals, which Python's json.loads would otherwise accept)."""
+    if len(text) > max_chars:
+        raise GanforgeError(f"message too large ({len(text)} characters, at most {max_chars})")
     try:
         msg = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError:
         raise GanforgeError("message is not valid JSON") from None
+    except RecursionError:  # ~1,000 levels exhaust the parser's stack
+        raise GanforgeError(f"message is nested too deeply (at most {MAX_DEPTH} levels)") from None
     if not isinstance(msg, dict):
         raise GanforgeError("a message must be a JSON object")
+    if _depth(msg, MAX_DEPTH) > MAX_DEPTH:
+        raise GanforgeError(f"message is nested too deeply (at most {MAX_DEPTH} levels)")
     return msg
 
 
@@ -248,21 +273,28 @@ def create_app(limits: Limits | None = None) -> FastAPI:
                 await websocket.close()
             return
         loop: asyncio.Task | None = None
+        max_chars = _max_chars(lab.limits)
         # Everything after open() sits in the try: a page that leaves at any point frees its slot.
         try:
             await send({"type": "hello", "session": sid, "options": options()})
             await send(await asyncio.to_thread(_frame, s))
             loop = asyncio.create_task(_train_loop(lab, sid, s, send))
             while True:
-                text = await websocket.receive_text()
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
                 if sid not in lab.sessions:
                     await send({"type": "error", "message": "this session was closed after being "
                                 "idle; reload the page to start a new one"})
                     await websocket.close()
                     break
                 s.last_seen = time.monotonic()
+                if text is None:
+                    await send({"type": "error", "message": "messages must be text (JSON), not binary"})
+                    continue
                 try:
-                    frame = await _handle(lab, sid, s, parse(text))
+                    frame = await _handle(lab, sid, s, parse(text, max_chars))
                 except (GanforgeError, ValueError, TypeError) as e:
                     await send({"type": "error", "message": str(e)})
                     continue
@@ -278,6 +310,12 @@ def create_app(limits: Limits | None = None) -> FastAPI:
     return app
 
 
+def _ws_max_size(limits: Limits | None) -> int:
+    """Bytes of one WebSocket message the server reads at all (UTF-8: up to 4 per character);
+    anything longer closes the connection (1009) before it is buffered whole."""
+    return 4 * _max_chars(limits or Limits()) + 4096
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
           limits: Limits | None = None) -> None:
     """Run the lab until Ctrl-C; torch uses one thread per session step to share the cores."""
@@ -291,7 +329,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
 
         threading.Timer(1.0, lambda: webbrowser.open(url)).start()
     print(f"ganforge lab on {url} (Ctrl-C to stop)", flush=True)
-    uvicorn.run(create_app(limits), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(limits), host=host, port=port, log_level="warning",
+                ws_max_size=_ws_max_size(limits))
 
 
 class BackgroundServer:
@@ -308,7 +347,7 @@ class BackgroundServer:
                 port = sock.getsockname()[1]
         self.url = f"http://{host}:{port}/"
         self.server = uvicorn.Server(uvicorn.Config(create_app(limits), host=host, port=port,
-                                                    log_level="warning"))
+                                                    log_level="warning", ws_max_size=_ws_max_size(limits)))
 
     def __enter__(self) -> str:
         import threading

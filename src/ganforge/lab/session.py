@@ -83,6 +83,7 @@ class Limits:
     field_resolution: int = 40
     n_show: int = 300  # real / fake points drawn
     n_eval: int = 1000  # samples for the live mode statistics
+    max_message_chars: int = 1_000_000  # one message from the page; max_points pairs need ~45 each
 
 
 def options() -> dict[str, Any]:
