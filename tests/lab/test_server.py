@@ -15,13 +15,14 @@ from ganforge.lab.server import BackgroundServer, Lab, create_app
 from ganforge.lab.session import Limits
 from ganforge.train.state import load_checkpoint
 
+TESTSERVER = ["testserver"]  # the Host header of Starlette's test client
 TEST_IDS = ["play", "pause", "step", "reset", "dataset", "speed", "lr-d", "lr-g", "loss",
             "show-field", "status", "field", "export-model"]
 
 
 @pytest.fixture
 def client():
-    with TestClient(create_app(Limits(max_sessions=3))) as c:
+    with TestClient(create_app(Limits(max_sessions=3), TESTSERVER)) as c:
         yield c
 
 
@@ -109,7 +110,7 @@ def test_bad_messages_get_an_error_frame_and_the_session_survives(client, raw, f
 
 
 def test_session_bounds_and_reaping():
-    app = create_app(Limits(max_sessions=2, idle_seconds=3600))
+    app = create_app(Limits(max_sessions=2, idle_seconds=3600), TESTSERVER)
     with TestClient(app) as c:
         with c.websocket_connect("/ws") as a, c.websocket_connect("/ws") as b:
             _recv(a, "hello")
@@ -160,7 +161,7 @@ def test_drawn_points_and_exports(client, tmp_path):
 
 
 def test_many_sessions_train_at_once():
-    app = create_app(Limits(max_sessions=4))
+    app = create_app(Limits(max_sessions=4), TESTSERVER)
     with TestClient(app) as c:
         conns = [c.websocket_connect("/ws") for _ in range(4)]
         wss = [cm.__enter__() for cm in conns]
@@ -375,3 +376,105 @@ def test_a_full_size_points_message_is_accepted(client):
         ws.send_text(json.dumps({"type": "points", "points": pts}))
         f = _next(ws)
         assert f["type"] == "frame" and f["settings"]["dataset"] == "draw"
+
+
+# --- only the lab's own pages may use it (Origin / Host checks) ---------------------------------
+
+def _http_get(port: int, path: str, host: str, origin: str | None = None) -> int:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Host": host} | ({"Origin": origin} if origin else {})
+    conn.request("GET", path, headers=headers)
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def test_other_origins_and_rebound_host_names_are_refused():
+    from websockets.sync.client import connect
+
+    bg = BackgroundServer(Limits(max_sessions=2))
+    with bg as url:
+        lab = bg.server.config.app.state.lab
+        port = int(url.rstrip("/").rsplit(":", 1)[1])
+        own = f"http://127.0.0.1:{port}"
+        for host, origin in [(None, "http://evil.example"),  # a page on another site
+                             (None, f"http://127.0.0.1:{port + 1}"),  # another local port
+                             (None, "null"),  # a sandboxed frame or a file: page
+                             (f"evil.example:{port}", None),  # DNS rebinding: evil.example -> 127.0.0.1
+                             (f"evil.example:{port}", f"http://evil.example:{port}"),
+                             (f"localhost:{port + 1}", None)]:
+            sock, head = _handshake(port, host=host, origin=origin)
+            sock.close()
+            assert head.split(b"\r\n")[0].split()[1] == b"403", (host, origin, head[:40])
+        assert not lab.sessions
+        sid_url = f"/api/sessions/{'0' * 12}/config.yaml"
+        assert _http_get(port, sid_url, f"evil.example:{port}") == 403
+        assert _http_get(port, "/api/options", f"evil.example:{port}") == 403
+        assert _http_get(port, "/api/options", f"127.0.0.1:{port}", origin="http://evil.example") == 403
+        assert _http_get(port, "/api/options", f"localhost:{port}") == 200
+        assert _http_get(port, sid_url, f"127.0.0.1:{port}", origin=own) == 404  # allowed; no such id
+        for name in ("127.0.0.1", "localhost"):
+            with connect(f"ws://{name}:{port}/ws", origin=f"http://{name}:{port}", open_timeout=5) as ws:
+                hello = json.loads(ws.recv(timeout=10))
+                assert hello["type"] == "hello"
+                assert _http_get(port, f"/api/sessions/{hello['session']}/config.yaml",
+                                 f"evil.example:{port}") == 403
+                assert _http_get(port, f"/api/sessions/{hello['session']}/config.yaml",
+                                 f"{name}:{port}", origin=f"http://{name}:{port}") == 200
+
+
+def test_by_default_only_loopback_names_are_served():
+    from starlette.websockets import WebSocketDisconnect
+
+    app = create_app(Limits(max_sessions=2))
+    with TestClient(app) as c:  # Host: testserver
+        assert c.get("/api/options").status_code == 403
+        with pytest.raises(WebSocketDisconnect) as e:
+            with c.websocket_connect("/ws") as ws:
+                ws.receive_text()
+        assert e.value.code == 1008
+    with TestClient(app, base_url="http://localhost:8123") as c:
+        assert c.get("/api/options").status_code == 200
+        assert c.get("/api/options", headers={"origin": "http://evil.example"}).status_code == 403
+        with pytest.raises(WebSocketDisconnect) as e:
+            evil = {"origin": "http://evil.example"}
+            with c.websocket_connect("ws://localhost:8123/ws", headers=evil) as ws:
+                ws.receive_text()
+        assert e.value.code == 1008
+        assert not app.state.lab.sessions
+        with c.websocket_connect("ws://localhost:8123/ws", headers={"origin": "http://localhost:8123"}) as ws:
+            assert _next(ws)["type"] == "hello"
+
+
+def test_serve_checks_hosts_and_warns_beyond_loopback(monkeypatch, capsys):
+    import uvicorn
+
+    from ganforge.lab.server import serve
+
+    apps = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: apps.append((app, kw)))
+    serve("127.0.0.1", 8765, open_browser=False)
+    assert "no authentication" not in capsys.readouterr().err
+    app, kw = apps[-1]
+    assert kw["host"] == "127.0.0.1" and kw["port"] == 8765
+    with TestClient(app, base_url="http://127.0.0.1:8765") as c:
+        assert c.get("/api/options").status_code == 200
+        assert c.get("/api/options", headers={"host": "localhost:8765"}).status_code == 200
+        assert c.get("/api/options", headers={"host": "[::1]:8765"}).status_code == 200
+        assert c.get("/api/options", headers={"host": "localhost:8766"}).status_code == 403
+        assert c.get("/api/options", headers={"host": "evil.example:8765"}).status_code == 403
+    serve("0.0.0.0", 8765, open_browser=False)
+    err = capsys.readouterr().err
+    assert "no authentication" in err and len(err.strip().splitlines()) == 1
+
+
+def test_lab_hosts():
+    from ganforge.lab.server import lab_hosts
+
+    hosts = lab_hosts("127.0.0.1", 8000)
+    assert {"127.0.0.1:8000", "localhost:8000", "[::1]:8000"} <= hosts
+    assert "localhost:8001" not in hosts and "localhost" not in hosts
+    assert "[::1]:8000" in lab_hosts("::1", 8000)
+    assert {"lab.example:80", "lab.example"} <= lab_hosts("Lab.Example", 80)

@@ -3,6 +3,8 @@
 Training runs in the server on the ganforge trainer, in a worker thread per tick, and frames are
 streamed at a bounded rate. A bad message gets an error frame; it never takes the server down.
 Sessions are bounded in number and size, idle ones are reaped, a closed tab stops its training.
+Only the lab's own pages, reached by the lab's own address, may use it (Host and Origin checks):
+any web page may open a WebSocket to localhost, and DNS rebinding lends a page a name for it.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ import contextlib
 import json
 import math
 import shutil
+import socket
+import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,8 @@ import torch
 from fastapi import FastAPI, HTTPException, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from starlette.background import BackgroundTask
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import GanforgeError
 from ..train.health import DIVERGED
@@ -32,6 +39,82 @@ from .session import LabSession, Limits, options
 FPS = 10.0  # frames per second sent to a playing page, at most
 CHECK_EVERY_S = 0.5  # live quality check period
 MAX_DEPTH = 8  # nesting of a message from the page (a points message is 3 deep)
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]")  # names of this machine as a Host header gives them
+ANY_ADDRESS = ("0.0.0.0", "::", "")
+
+
+def _host_name(host: str) -> str:
+    """A bind address as a Host header names it (IPv6 literals in brackets), lower case."""
+    host = host.strip().lower()
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding to host keeps the lab to this machine."""
+    h = host.strip().lower().strip("[]")
+    return h in ("localhost", "::1") or h.startswith("127.")
+
+
+def _machine_names() -> set[str]:
+    """This machine's names and addresses: a lab bound to all interfaces is reached by them."""
+    names: set[str] = set()
+    with contextlib.suppress(OSError):
+        hostname = socket.gethostname()
+        names |= {hostname.lower(), socket.getfqdn().lower()}
+        names |= {_host_name(str(info[4][0])) for info in socket.getaddrinfo(hostname, None)}
+    return names
+
+
+def lab_hosts(host: str, port: int) -> frozenset[str]:
+    """The Host header values that name a lab served on host:port: the loopback names, the bind
+    address and, bound to all interfaces, this machine's names; each with the port."""
+    names = {*LOOPBACK, _host_name(host)}
+    if host.strip() in ANY_ADDRESS:
+        names |= _machine_names()
+    hosts = {f"{n}:{port}" for n in names}
+    if port == 80:  # a browser leaves the default port out
+        hosts |= names
+    return frozenset(hosts)
+
+
+def _name_of(host: str) -> str:
+    """The name part of a Host header value: '[::1]:8000' -> '[::1]', 'localhost:80' -> 'localhost'."""
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.rsplit(":", 1)[0]
+
+
+def trusted(host: str | None, origin: str | None, allowed: frozenset[str] | None) -> bool:
+    """Whether a request names the lab by one of its own addresses (allowed; None = loopback names
+    on any port) and, when it comes from a page (Origin), from a page of that same origin."""
+    if not host:
+        return False
+    host = host.strip().lower()
+    if not (_name_of(host) in LOOPBACK if allowed is None else host in allowed):
+        return False
+    return origin is None or origin.strip().lower() in (f"http://{host}", f"https://{host}")
+
+
+class OwnOriginOnly:
+    """ASGI middleware that refuses requests failing `trusted`: HTTP with 403, a WebSocket with
+    close code 1008 (policy violation) before it is accepted, so no session is created."""
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str] | None = None) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            headers = Headers(scope=scope)
+            if not trusted(headers.get("host"), headers.get("origin"), self.allowed):
+                why = "the lab serves only its own pages at its own address (Host / Origin check)"
+                if scope["type"] == "websocket":
+                    await receive()  # websocket.connect
+                    await send({"type": "websocket.close", "code": 1008, "reason": why})
+                else:
+                    await PlainTextResponse(why, status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class Lab:
@@ -204,9 +287,13 @@ async def _train_loop(lab: Lab, sid: str, s: LabSession, send) -> None:
         await asyncio.sleep(max(tick - (time.perf_counter() - t0), 0.005))
 
 
-def create_app(limits: Limits | None = None) -> FastAPI:
+def create_app(limits: Limits | None = None, allowed_hosts: Iterable[str] | None = None) -> FastAPI:
+    """The lab's app. allowed_hosts: the Host header values it answers to (`lab_hosts(host, port)`
+    for a server on host:port); None = the loopback names on any port."""
     lab = Lab(limits or Limits())
     app = FastAPI(title="ganforge lab", docs_url=None, redoc_url=None)
+    allowed = None if allowed_hosts is None else frozenset(h.strip().lower() for h in allowed_hosts)
+    app.add_middleware(OwnOriginOnly, allowed=allowed)
     app.state.lab = lab
     static = resources.files("ganforge.lab") / "static"
 
@@ -322,14 +409,17 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
     import uvicorn
 
     torch.set_num_threads(1)
-    url = f"http://{host}:{port}/"
+    url = f"http://{'localhost' if host.strip() in ANY_ADDRESS else _host_name(host)}:{port}/"
     if open_browser:
         import threading
         import webbrowser
 
         threading.Timer(1.0, lambda: webbrowser.open(url)).start()
     print(f"ganforge lab on {url} (Ctrl-C to stop)", flush=True)
-    uvicorn.run(create_app(limits), host=host, port=port, log_level="warning",
+    if not is_loopback(host):
+        print(f"warning: the lab has no authentication: anyone who can reach {host}:{port} can open "
+              "sessions and use this machine's cores", file=sys.stderr, flush=True)
+    uvicorn.run(create_app(limits, lab_hosts(host, port)), host=host, port=port, log_level="warning",
                 ws_max_size=_ws_max_size(limits))
 
 
@@ -346,8 +436,9 @@ class BackgroundServer:
                 sock.bind((host, 0))
                 port = sock.getsockname()[1]
         self.url = f"http://{host}:{port}/"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(limits), host=host, port=port,
-                                                    log_level="warning", ws_max_size=_ws_max_size(limits)))
+        self.app = create_app(limits, lab_hosts(host, port))
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
+                                                    ws_max_size=_ws_max_size(limits)))
 
     def __enter__(self) -> str:
         import threading
