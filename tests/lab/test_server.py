@@ -459,6 +459,7 @@ def test_serve_checks_hosts_and_warns_beyond_loopback(monkeypatch, capsys):
     assert "no authentication" not in capsys.readouterr().err
     app, kw = apps[-1]
     assert kw["host"] == "127.0.0.1" and kw["port"] == 8765
+    assert 0 < kw["timeout_graceful_shutdown"] <= 5  # Ctrl-C / SIGTERM never wait on a page for long
     with TestClient(app, base_url="http://127.0.0.1:8765") as c:
         assert c.get("/api/options").status_code == 200
         assert c.get("/api/options", headers={"host": "localhost:8765"}).status_code == 200
@@ -478,3 +479,71 @@ def test_lab_hosts():
     assert "localhost:8001" not in hosts and "localhost" not in hosts
     assert "[::1]:8000" in lab_hosts("::1", 8000)
     assert {"lab.example:80", "lab.example"} <= lab_hosts("Lab.Example", 80)
+
+
+def test_the_server_stops_promptly_with_a_session_training():
+    from websockets.sync.client import connect
+
+    bg = BackgroundServer(Limits(max_sessions=2))
+    assert 0 < bg.server.config.timeout_graceful_shutdown <= 5
+    with bg as url:
+        lab = bg.server.config.app.state.lab
+        ws = connect(url.replace("http", "ws") + "ws", open_timeout=5)
+        assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+        values = {"speed": 0, "d_steps": 10, "penalty": "gp", "batch_size": 512}
+        ws.send(json.dumps({"type": "settings", "values": values}))
+        ws.send(json.dumps({"type": "play"}))
+        assert _wait_for(lambda: len(lab.sessions) == 1)
+        s = next(iter(lab.sessions.values()))
+        assert _wait_for(lambda: s.trainer.step >= 3, 20)
+        t0 = time.monotonic()
+    elapsed = time.monotonic() - t0  # BackgroundServer.__exit__: uvicorn's shutdown, as on SIGTERM
+    ws.close()
+    assert not bg.thread.is_alive() and elapsed < 8
+    assert s.closed and not lab.sessions
+
+
+def test_sigterm_stops_ganforge_lab_promptly_mid_training():
+    import signal
+    import subprocess
+    import sys
+
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from ganforge.cli import main; "
+                             f"sys.exit(main(['lab', '--port', '{port}', '--no-browser']))"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert _wait_for(lambda: _http_get_or_none(port) == 200, 30), "the lab did not start"
+        with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=5) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+            values = {"speed": 0, "d_steps": 10, "penalty": "gp", "batch_size": 1024}
+            ws.send(json.dumps({"type": "settings", "values": values}))
+            ws.send(json.dumps({"type": "play"}))
+            for _ in range(3):
+                ws.recv(timeout=10)
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    ws.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012  # a graceful close
+            rc = proc.wait(15)
+        err = proc.stderr.read().decode()
+        # uvicorn shuts down gracefully, then re-raises the signal it caught: rc -SIGTERM
+        assert time.monotonic() - t0 < 8 and rc in (0, -signal.SIGTERM) and "Traceback" not in err, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _http_get_or_none(port: int) -> int | None:
+    try:
+        return _http_get(port, "/api/options", f"127.0.0.1:{port}")
+    except OSError:
+        return None

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from .session import LabSession, Limits, options
 
 FPS = 10.0  # frames per second sent to a playing page, at most
 CHECK_EVERY_S = 0.5  # live quality check period
+GRACE_S = 3  # on Ctrl-C / SIGTERM, wait this long for pages to let go (steps are bounded)
 MAX_DEPTH = 8  # nesting of a message from the page (a points message is 3 deep)
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")  # names of this machine as a Host header gives them
 ANY_ADDRESS = ("0.0.0.0", "::", "")
@@ -140,6 +141,11 @@ class Lab:
         if s is not None:
             s.stop()
         self.locks.pop(sid, None)
+
+    def close_all(self) -> None:
+        """Stop every session (the server is shutting down): training threads return promptly."""
+        for sid in list(self.sessions):
+            self.close(sid)
 
     def reap(self) -> None:
         """Close sessions that are paused and have heard nothing from their page for a while."""
@@ -291,7 +297,13 @@ def create_app(limits: Limits | None = None, allowed_hosts: Iterable[str] | None
     """The lab's app. allowed_hosts: the Host header values it answers to (`lab_hosts(host, port)`
     for a server on host:port); None = the loopback names on any port."""
     lab = Lab(limits or Limits())
-    app = FastAPI(title="ganforge lab", docs_url=None, redoc_url=None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        lab.close_all()
+
+    app = FastAPI(title="ganforge lab", docs_url=None, redoc_url=None, lifespan=lifespan)
     allowed = None if allowed_hosts is None else frozenset(h.strip().lower() for h in allowed_hosts)
     app.add_middleware(OwnOriginOnly, allowed=allowed)
     app.state.lab = lab
@@ -420,7 +432,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
         print(f"warning: the lab has no authentication: anyone who can reach {host}:{port} can open "
               "sessions and use this machine's cores", file=sys.stderr, flush=True)
     uvicorn.run(create_app(limits, lab_hosts(host, port)), host=host, port=port, log_level="warning",
-                ws_max_size=_ws_max_size(limits))
+                ws_max_size=_ws_max_size(limits), timeout_graceful_shutdown=GRACE_S)
 
 
 class BackgroundServer:
@@ -438,7 +450,8 @@ class BackgroundServer:
         self.url = f"http://{host}:{port}/"
         self.app = create_app(limits, lab_hosts(host, port))
         self.server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
-                                                    ws_max_size=_ws_max_size(limits)))
+                                                    ws_max_size=_ws_max_size(limits),
+                                                    timeout_graceful_shutdown=GRACE_S))
 
     def __enter__(self) -> str:
         import threading
