@@ -547,3 +547,27 @@ def _http_get_or_none(port: int) -> int | None:
         return _http_get(port, "/api/options", f"127.0.0.1:{port}")
     except OSError:
         return None
+
+
+def test_a_failing_training_tick_pauses_with_an_error_frame(client):
+    with client.websocket_connect("/ws") as ws:
+        sid = _open(ws)
+        s = client.app.state.lab.sessions[sid]
+
+        def broken(n, budget):
+            raise RuntimeError("x" * 100_000)
+
+        s.run_for = broken
+        ws.send_text(json.dumps({"type": "play"}))
+        assert _next(ws)["playing"] is True
+        assert _wait_for(lambda: not s.playing, 5)  # the loop caught it and paused
+        err = _next(ws)
+        for _ in range(20):  # frames of ticks that had no step due yet may come first
+            if err["type"] == "error":
+                break
+            err = _next(ws)
+        assert err["type"] == "error" and "training stopped" in err["message"]
+        assert len(err["message"]) < 1000  # error frames are short, whatever they quote
+        del s.run_for
+        ws.send_text(json.dumps({"type": "step"}))
+        assert _next(ws)["step"] == 1

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -254,6 +254,11 @@ async def _handle(lab: Lab, sid: str, s: LabSession, msg: dict[str, Any]) -> dic
         return await asyncio.to_thread(_frame, s)
 
 
+def _error(message: str, limit: int = 300) -> dict[str, Any]:
+    """An error frame; what it quotes from the page is cut short."""
+    return {"type": "error", "message": message if len(message) <= limit else message[:limit] + "..."}
+
+
 def _speed(value: Any, limits: Limits) -> float:
     """Steps per second; 0 means as fast as the machine goes."""
     if (not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value)
@@ -262,8 +267,10 @@ def _speed(value: Any, limits: Limits) -> float:
     return min(float(value), limits.max_steps_per_s)
 
 
-async def _train_loop(lab: Lab, sid: str, s: LabSession, send) -> None:
-    """While playing: run the steps due at the chosen speed, send a frame every 1/FPS s."""
+async def _train_loop(lab: Lab, sid: str, s: LabSession,
+                      send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    """While playing: run the steps due at the chosen speed, send a frame every 1/FPS s.
+    A failing tick pauses the session with an error frame: the loop never dies silently."""
     owed = 0.0
     last_check = 0.0
     tick = 1.0 / FPS
@@ -271,21 +278,26 @@ async def _train_loop(lab: Lab, sid: str, s: LabSession, send) -> None:
         t0 = time.perf_counter()
         lab.reap()
         if s.playing and s.health.state != DIVERGED:
-            async with lab.locks[sid]:
-                if s.speed == 0:
-                    n, budget = 10**6, tick * 0.8
-                else:
-                    owed += s.speed * tick
-                    n, budget = int(owed), tick * 0.9
-                    owed -= n
-                if n:
-                    await asyncio.to_thread(s.run_for, n, budget)
-                if time.perf_counter() - last_check > CHECK_EVERY_S:
-                    await asyncio.to_thread(s.check)
-                    last_check = time.perf_counter()
-                if s.health.state == DIVERGED:
-                    s.playing = False
-                frame = await asyncio.to_thread(_frame, s)
+            try:
+                async with lab.locks[sid]:
+                    if s.speed == 0:
+                        n, budget = 10**6, tick * 0.8
+                    else:
+                        owed += s.speed * tick
+                        n, budget = int(owed), tick * 0.9
+                        owed -= n
+                    if n:
+                        await asyncio.to_thread(s.run_for, n, budget)
+                    if time.perf_counter() - last_check > CHECK_EVERY_S:
+                        await asyncio.to_thread(s.check)
+                        last_check = time.perf_counter()
+                    if s.health.state == DIVERGED:
+                        s.playing = False
+                    frame = await asyncio.to_thread(_frame, s)
+            except (GanforgeError, ValueError, TypeError, RuntimeError) as e:
+                s.playing = False
+                owed = 0.0
+                frame = _error(f"training stopped: {e}")
             try:
                 await send(frame)
             except WebSocketDisconnect:  # the page left; ws() closes the session
@@ -368,7 +380,7 @@ def create_app(limits: Limits | None = None, allowed_hosts: Iterable[str] | None
             sid, s = lab.open()
         except GanforgeError as e:
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # the page may be gone
-                await send({"type": "error", "message": str(e)})
+                await send(_error(str(e)))
                 await websocket.close()
             return
         loop: asyncio.Task | None = None
@@ -384,18 +396,18 @@ def create_app(limits: Limits | None = None, allowed_hosts: Iterable[str] | None
                     break
                 text = message.get("text")
                 if sid not in lab.sessions:
-                    await send({"type": "error", "message": "this session was closed after being "
-                                "idle; reload the page to start a new one"})
+                    await send(_error("this session was closed after being idle; reload the page to "
+                                      "start a new one"))
                     await websocket.close()
                     break
                 s.last_seen = time.monotonic()
                 if text is None:
-                    await send({"type": "error", "message": "messages must be text (JSON), not binary"})
+                    await send(_error("messages must be text (JSON), not binary"))
                     continue
                 try:
                     frame = await _handle(lab, sid, s, parse(text, max_chars))
                 except (GanforgeError, ValueError, TypeError) as e:
-                    await send({"type": "error", "message": str(e)})
+                    await send(_error(str(e)))
                     continue
                 if frame is not None:
                     await send(frame)
