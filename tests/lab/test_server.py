@@ -1,6 +1,7 @@
 """The lab server through its HTTP and WebSocket interface (Starlette's in-process client)."""
 
 import base64
+import contextlib
 import json
 import math
 import os
@@ -486,19 +487,19 @@ def test_the_server_stops_promptly_with_a_session_training():
 
     bg = BackgroundServer(Limits(max_sessions=2))
     assert 0 < bg.server.config.timeout_graceful_shutdown <= 5
-    with bg as url:
-        lab = bg.server.config.app.state.lab
-        ws = connect(url.replace("http", "ws") + "ws", open_timeout=5)
-        assert json.loads(ws.recv(timeout=10))["type"] == "hello"
-        values = {"speed": 0, "d_steps": 10, "penalty": "gp", "batch_size": 512}
-        ws.send(json.dumps({"type": "settings", "values": values}))
-        ws.send(json.dumps({"type": "play"}))
-        assert _wait_for(lambda: len(lab.sessions) == 1)
-        s = next(iter(lab.sessions.values()))
-        assert _wait_for(lambda: s.trainer.step >= 3, 20)
-        t0 = time.monotonic()
-    elapsed = time.monotonic() - t0  # BackgroundServer.__exit__: uvicorn's shutdown, as on SIGTERM
-    ws.close()
+    with contextlib.ExitStack() as page:  # the page stays open while the server stops
+        with bg as url:
+            lab = bg.server.config.app.state.lab
+            ws = page.enter_context(connect(url.replace("http", "ws") + "ws", open_timeout=5))
+            assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+            values = {"speed": 0, "d_steps": 10, "penalty": "gp", "batch_size": 512}
+            ws.send(json.dumps({"type": "settings", "values": values}))
+            ws.send(json.dumps({"type": "play"}))
+            assert _wait_for(lambda: len(lab.sessions) == 1)
+            s = next(iter(lab.sessions.values()))
+            assert _wait_for(lambda: s.trainer.step >= 3, 20)
+            t0 = time.monotonic()
+        elapsed = time.monotonic() - t0  # BackgroundServer.__exit__: uvicorn's shutdown, as on SIGTERM
     assert not bg.thread.is_alive() and elapsed < 8
     assert s.closed and not lab.sessions
 
