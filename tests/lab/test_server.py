@@ -1,22 +1,29 @@
 """The lab server through its HTTP and WebSocket interface (Starlette's in-process client)."""
 
+import base64
+import contextlib
 import json
+import math
+import os
+import socket
+import threading
 import time
 
 import pytest
 from fastapi.testclient import TestClient
 
-from ganforge.lab.server import create_app
+from ganforge.lab.server import BackgroundServer, Lab, create_app
 from ganforge.lab.session import Limits
 from ganforge.train.state import load_checkpoint
 
+TESTSERVER = ["testserver"]  # the Host header of Starlette's test client
 TEST_IDS = ["play", "pause", "step", "reset", "dataset", "speed", "lr-d", "lr-g", "loss",
             "show-field", "status", "field", "export-model"]
 
 
 @pytest.fixture
 def client():
-    with TestClient(create_app(Limits(max_sessions=3))) as c:
+    with TestClient(create_app(Limits(max_sessions=3), TESTSERVER)) as c:
         yield c
 
 
@@ -104,7 +111,7 @@ def test_bad_messages_get_an_error_frame_and_the_session_survives(client, raw, f
 
 
 def test_session_bounds_and_reaping():
-    app = create_app(Limits(max_sessions=2, idle_seconds=3600))
+    app = create_app(Limits(max_sessions=2, idle_seconds=3600), TESTSERVER)
     with TestClient(app) as c:
         with c.websocket_connect("/ws") as a, c.websocket_connect("/ws") as b:
             _recv(a, "hello")
@@ -155,7 +162,7 @@ def test_drawn_points_and_exports(client, tmp_path):
 
 
 def test_many_sessions_train_at_once():
-    app = create_app(Limits(max_sessions=4))
+    app = create_app(Limits(max_sessions=4), TESTSERVER)
     with TestClient(app) as c:
         conns = [c.websocket_connect("/ws") for _ in range(4)]
         wss = [cm.__enter__() for cm in conns]
@@ -175,3 +182,393 @@ def test_many_sessions_train_at_once():
         finally:
             for cm in conns:
                 cm.__exit__(None, None, None)
+
+
+# --- hostile clients over a real socket ---------------------------------------------------------
+
+def _handshake(port: int, host: str | None = None, origin: str | None = None) -> tuple[socket.socket, bytes]:
+    """Open a raw WebSocket handshake on /ws; returns the socket and the response head."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    req = (f"GET /ws HTTP/1.1\r\nHost: {host or f'127.0.0.1:{port}'}\r\nUpgrade: websocket\r\n"
+           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n")
+    if origin:
+        req += f"Origin: {origin}\r\n"
+    sock.sendall((req + "\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    return sock, head
+
+
+def _wait_for(cond, timeout: float = 10.0) -> bool:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return bool(cond())
+
+
+def test_clients_that_leave_during_the_handshake_free_their_slot():
+    from websockets.sync.client import connect
+
+    n = 4
+    bg = BackgroundServer(Limits(max_sessions=n))
+    with bg as url:
+        lab = bg.server.config.app.state.lab
+        port = int(url.rstrip("/").rsplit(":", 1)[1])
+        for _ in range(2 * n):  # twice the slots: a leak of even half of them fills the lab
+            sock, head = _handshake(port)
+            assert head.startswith(b"HTTP/1.1 101"), head
+            sock.close()
+        assert _wait_for(lambda: not lab.sessions), f"{len(lab.sessions)} sessions leaked"
+        with connect(url.replace("http", "ws") + "ws", open_timeout=5) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+
+
+def _next(ws) -> dict:
+    """The next message, parsed strictly (a browser's JSON.parse has no NaN or Infinity)."""
+    return json.loads(ws.receive_text(), parse_constant=_no_constant)
+
+
+def _no_constant(name: str):
+    raise AssertionError(f"non-standard JSON token {name} sent to the page")
+
+
+def _open(ws) -> str:
+    sid = _next(ws)["session"]
+    assert _next(ws)["type"] == "frame"
+    return sid
+
+
+def test_settings_beyond_their_bounds_get_an_error_frame(client):
+    with client.websocket_connect("/ws") as ws:
+        _open(ws)
+        for values in ({"d_steps": 10**9}, {"penalty_every": 10**9}, {"lr_d": 1e30}):
+            ws.send_text(json.dumps({"type": "settings", "values": values}))
+            reply = _next(ws)
+            assert reply["type"] == "error" and "must be a number <=" in reply["message"], reply
+        ws.send_text(json.dumps({"type": "step"}))
+        f = _next(ws)
+        assert f["step"] == 1 and f["settings"]["d_steps"] == 1
+
+
+def test_closing_a_session_stops_its_training_promptly():
+    lab = Lab(Limits())
+    sid, s = lab.open()
+    th = threading.Thread(target=s.run_for, args=(10**6, 60.0), daemon=True)
+    th.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    lab.close(sid)
+    th.join(10)
+    assert not th.is_alive() and time.monotonic() - t0 < 3
+
+
+@pytest.mark.parametrize("raw", [
+    '{"type": "settings", "values": {"lr_d": NaN}}',
+    '{"type": "settings", "values": {"penalty_weight": NaN}}',
+    '{"type": "settings", "values": {"penalty_weight": Infinity}}',
+    '{"type": "settings", "values": {"lr_g": -Infinity}}',
+    '{"type": "settings", "values": {"penalty_weight": 1e999}}',
+    '{"type": "settings", "values": {"lr_d": 1e999}}',
+    '{"type": "settings", "values": {"speed": NaN}}',
+    '{"type": "settings", "values": {"speed": 1e999}}',
+    '{"type": "frame", "x": NaN}',
+])
+def test_non_finite_numbers_are_refused(client, raw):
+    with client.websocket_connect("/ws") as ws:
+        _open(ws)
+        ws.send_text(raw)
+        reply = _next(ws)
+        assert reply["type"] == "error", reply
+        ws.send_text(json.dumps({"type": "settings", "values": {"speed": 50}}))
+        f = _next(ws)
+        assert f["speed"] == 50 and f["settings"]["penalty_weight"] == 1.0 and f["settings"]["lr_d"] == 0.03
+        ws.send_text(json.dumps({"type": "play"}))
+        for _ in range(3):  # the training loop is alive
+            f = _next(ws)
+        assert f["type"] == "frame" and f["playing"]
+
+
+def test_frames_are_strict_json_even_when_training_diverged(client):
+    import torch
+
+    with client.websocket_connect("/ws") as ws:
+        sid = _open(ws)
+        s = client.app.state.lab.sessions[sid]
+        with torch.no_grad():
+            for p in s.trainer.g.parameters():
+                p.fill_(float("nan"))
+            for p in s.trainer.d.parameters():
+                p.fill_(float("inf"))
+        ws.send_text(json.dumps({"type": "step"}))
+        f = _next(ws)  # parsed with NaN / Infinity refused
+        assert f["type"] == "frame" and f["fake"][0] == [None, None]
+        ws.send_text(json.dumps({"type": "frame"}))
+        assert _next(ws)["type"] == "frame"
+
+
+def test_outgoing_json_is_sanitised():
+    from ganforge.lab.server import dumps
+
+    text = dumps({"a": [1.0, math.nan, {"b": math.inf, "c": (-math.inf, 2)}], "d": "NaN", "e": True})
+    assert json.loads(text, parse_constant=_no_constant) == {
+        "a": [1.0, None, {"b": None, "c": [None, 2]}], "d": "NaN", "e": True}
+
+
+@pytest.mark.parametrize("seed", [2**70, -1])
+def test_a_bad_seed_gets_an_error_and_resets_keep_working(client, seed):
+    with client.websocket_connect("/ws") as ws:
+        _open(ws)
+        ws.send_text(json.dumps({"type": "settings", "values": {"seed": seed}}))
+        reply = _next(ws)
+        assert reply["type"] == "error" and "seed must be" in reply["message"], reply
+        ws.send_text(json.dumps({"type": "step"}))
+        assert _next(ws)["step"] == 1
+        ws.send_text(json.dumps({"type": "reset"}))
+        f = _next(ws)
+        assert f["type"] == "frame" and f["step"] == 0 and f["settings"]["seed"] == 0
+        ws.send_text(json.dumps({"type": "step"}))
+        assert _next(ws)["step"] == 1
+
+
+DEEP = 1100
+
+
+@pytest.mark.parametrize("raw, fragment", [
+    ('{"type": "settings", "values": {"lr_d": ' + "[" * DEEP + "]" * DEEP + "}}", "nested too deeply"),
+    ('{"type": "frame", "x": ' + '{"a": ' * DEEP + "1" + "}" * DEEP + "}", "nested too deeply"),
+    ("[" * DEEP + "]" * DEEP, "nested too deeply"),
+    ('{"type": "points", "points": ' + "[" * 40 + "]" * 40 + "}", "nested too deeply"),
+    ('{"type": "frame", "pad": "' + "x" * 2_000_000 + '"}', "too large"),
+])
+def test_deep_or_huge_messages_get_an_error_frame_and_the_connection_stays(client, raw, fragment):
+    with client.websocket_connect("/ws") as ws:
+        _open(ws)
+        ws.send_text(raw)
+        reply = _next(ws)
+        assert reply["type"] == "error" and fragment in reply["message"], reply
+        ws.send_text(json.dumps({"type": "step"}))
+        assert _next(ws)["step"] == 1
+
+
+def test_binary_messages_get_an_error_frame(client):
+    with client.websocket_connect("/ws") as ws:
+        _open(ws)
+        ws.send_bytes(b"\x00\x01")
+        reply = _next(ws)
+        assert reply["type"] == "error" and "text" in reply["message"], reply
+        ws.send_text(json.dumps({"type": "step"}))
+        assert _next(ws)["step"] == 1
+
+
+def test_a_full_size_points_message_is_accepted(client):
+    import random
+
+    rng = random.Random(0)
+    pts = [[rng.uniform(-2, 2), rng.uniform(-2, 2)] for _ in range(Limits().max_points)]
+    with client.websocket_connect("/ws") as ws:
+        _open(ws)
+        ws.send_text(json.dumps({"type": "points", "points": pts}))
+        f = _next(ws)
+        assert f["type"] == "frame" and f["settings"]["dataset"] == "draw"
+
+
+# --- only the lab's own pages may use it (Origin / Host checks) ---------------------------------
+
+def _http_get(port: int, path: str, host: str, origin: str | None = None) -> int:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Host": host} | ({"Origin": origin} if origin else {})
+    conn.request("GET", path, headers=headers)
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def test_other_origins_and_rebound_host_names_are_refused():
+    from websockets.sync.client import connect
+
+    bg = BackgroundServer(Limits(max_sessions=2))
+    with bg as url:
+        lab = bg.server.config.app.state.lab
+        port = int(url.rstrip("/").rsplit(":", 1)[1])
+        own = f"http://127.0.0.1:{port}"
+        for host, origin in [(None, "http://evil.example"),  # a page on another site
+                             (None, f"http://127.0.0.1:{port + 1}"),  # another local port
+                             (None, "null"),  # a sandboxed frame or a file: page
+                             (f"evil.example:{port}", None),  # DNS rebinding: evil.example -> 127.0.0.1
+                             (f"evil.example:{port}", f"http://evil.example:{port}"),
+                             (f"localhost:{port + 1}", None)]:
+            sock, head = _handshake(port, host=host, origin=origin)
+            sock.close()
+            assert head.split(b"\r\n")[0].split()[1] == b"403", (host, origin, head[:40])
+        assert not lab.sessions
+        sid_url = f"/api/sessions/{'0' * 12}/config.yaml"
+        assert _http_get(port, sid_url, f"evil.example:{port}") == 403
+        assert _http_get(port, "/api/options", f"evil.example:{port}") == 403
+        assert _http_get(port, "/api/options", f"127.0.0.1:{port}", origin="http://evil.example") == 403
+        assert _http_get(port, "/api/options", f"localhost:{port}") == 200
+        assert _http_get(port, sid_url, f"127.0.0.1:{port}", origin=own) == 404  # allowed; no such id
+        for name in ("127.0.0.1", "localhost"):
+            with connect(f"ws://{name}:{port}/ws", origin=f"http://{name}:{port}", open_timeout=5) as ws:
+                hello = json.loads(ws.recv(timeout=10))
+                assert hello["type"] == "hello"
+                assert _http_get(port, f"/api/sessions/{hello['session']}/config.yaml",
+                                 f"evil.example:{port}") == 403
+                assert _http_get(port, f"/api/sessions/{hello['session']}/config.yaml",
+                                 f"{name}:{port}", origin=f"http://{name}:{port}") == 200
+
+
+def test_by_default_only_loopback_names_are_served():
+    from starlette.websockets import WebSocketDisconnect
+
+    app = create_app(Limits(max_sessions=2))
+    with TestClient(app) as c:  # Host: testserver
+        assert c.get("/api/options").status_code == 403
+        with pytest.raises(WebSocketDisconnect) as e:
+            with c.websocket_connect("/ws") as ws:
+                ws.receive_text()
+        assert e.value.code == 1008
+    with TestClient(app, base_url="http://localhost:8123") as c:
+        assert c.get("/api/options").status_code == 200
+        assert c.get("/api/options", headers={"origin": "http://evil.example"}).status_code == 403
+        with pytest.raises(WebSocketDisconnect) as e:
+            evil = {"origin": "http://evil.example"}
+            with c.websocket_connect("ws://localhost:8123/ws", headers=evil) as ws:
+                ws.receive_text()
+        assert e.value.code == 1008
+        assert not app.state.lab.sessions
+        with c.websocket_connect("ws://localhost:8123/ws", headers={"origin": "http://localhost:8123"}) as ws:
+            assert _next(ws)["type"] == "hello"
+
+
+def test_serve_checks_hosts_and_warns_beyond_loopback(monkeypatch, capsys):
+    import uvicorn
+
+    from ganforge.lab.server import serve
+
+    apps = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: apps.append((app, kw)))
+    serve("127.0.0.1", 8765, open_browser=False)
+    assert "no authentication" not in capsys.readouterr().err
+    app, kw = apps[-1]
+    assert kw["host"] == "127.0.0.1" and kw["port"] == 8765
+    assert 0 < kw["timeout_graceful_shutdown"] <= 5  # Ctrl-C / SIGTERM never wait on a page for long
+    with TestClient(app, base_url="http://127.0.0.1:8765") as c:
+        assert c.get("/api/options").status_code == 200
+        assert c.get("/api/options", headers={"host": "localhost:8765"}).status_code == 200
+        assert c.get("/api/options", headers={"host": "[::1]:8765"}).status_code == 200
+        assert c.get("/api/options", headers={"host": "localhost:8766"}).status_code == 403
+        assert c.get("/api/options", headers={"host": "evil.example:8765"}).status_code == 403
+    serve("0.0.0.0", 8765, open_browser=False)
+    err = capsys.readouterr().err
+    assert "no authentication" in err and len(err.strip().splitlines()) == 1
+
+
+def test_lab_hosts():
+    from ganforge.lab.server import lab_hosts
+
+    hosts = lab_hosts("127.0.0.1", 8000)
+    assert {"127.0.0.1:8000", "localhost:8000", "[::1]:8000"} <= hosts
+    assert "localhost:8001" not in hosts and "localhost" not in hosts
+    assert "[::1]:8000" in lab_hosts("::1", 8000)
+    assert {"lab.example:80", "lab.example"} <= lab_hosts("Lab.Example", 80)
+
+
+def test_the_server_stops_promptly_with_a_session_training():
+    from websockets.sync.client import connect
+
+    bg = BackgroundServer(Limits(max_sessions=2))
+    assert 0 < bg.server.config.timeout_graceful_shutdown <= 5
+    with contextlib.ExitStack() as page:  # the page stays open while the server stops
+        with bg as url:
+            lab = bg.server.config.app.state.lab
+            ws = page.enter_context(connect(url.replace("http", "ws") + "ws", open_timeout=5))
+            assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+            values = {"speed": 0, "d_steps": 10, "penalty": "gp", "batch_size": 512}
+            ws.send(json.dumps({"type": "settings", "values": values}))
+            ws.send(json.dumps({"type": "play"}))
+            assert _wait_for(lambda: len(lab.sessions) == 1)
+            s = next(iter(lab.sessions.values()))
+            assert _wait_for(lambda: s.trainer.step >= 3, 20)
+            t0 = time.monotonic()
+        elapsed = time.monotonic() - t0  # BackgroundServer.__exit__: uvicorn's shutdown, as on SIGTERM
+    assert not bg.thread.is_alive() and elapsed < 8
+    assert s.closed and not lab.sessions
+
+
+def test_sigterm_stops_ganforge_lab_promptly_mid_training():
+    import signal
+    import subprocess
+    import sys
+
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from ganforge.cli import main; "
+                             f"sys.exit(main(['lab', '--port', '{port}', '--no-browser']))"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert _wait_for(lambda: _http_get_or_none(port) == 200, 30), "the lab did not start"
+        with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=5) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+            values = {"speed": 0, "d_steps": 10, "penalty": "gp", "batch_size": 1024}
+            ws.send(json.dumps({"type": "settings", "values": values}))
+            ws.send(json.dumps({"type": "play"}))
+            for _ in range(3):
+                ws.recv(timeout=10)
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    ws.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012  # a graceful close
+            rc = proc.wait(15)
+        err = proc.stderr.read().decode()
+        # uvicorn shuts down gracefully, then re-raises the signal it caught: rc -SIGTERM
+        assert time.monotonic() - t0 < 8 and rc in (0, -signal.SIGTERM) and "Traceback" not in err, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _http_get_or_none(port: int) -> int | None:
+    try:
+        return _http_get(port, "/api/options", f"127.0.0.1:{port}")
+    except OSError:
+        return None
+
+
+def test_a_failing_training_tick_pauses_with_an_error_frame(client):
+    with client.websocket_connect("/ws") as ws:
+        sid = _open(ws)
+        s = client.app.state.lab.sessions[sid]
+
+        def broken(n, budget):
+            raise RuntimeError("x" * 100_000)
+
+        s.run_for = broken
+        ws.send_text(json.dumps({"type": "play"}))
+        assert _next(ws)["playing"] is True
+        assert _wait_for(lambda: not s.playing, 5)  # the loop caught it and paused
+        err = _next(ws)
+        for _ in range(20):  # frames of ticks that had no step due yet may come first
+            if err["type"] == "error":
+                break
+            err = _next(ws)
+        assert err["type"] == "error" and "training stopped" in err["message"]
+        assert len(err["message"]) < 1000  # error frames are short, whatever they quote
+        del s.run_for
+        ws.send_text(json.dumps({"type": "step"}))
+        assert _next(ws)["step"] == 1

@@ -1,10 +1,15 @@
+import math
+import threading
+import time
+
 import pytest
 import torch
 
 from ganforge import config
-from ganforge.errors import ConfigError
+from ganforge.errors import ConfigError, GanforgeError
 from ganforge.lab.session import DEFAULTS, LabSession, Limits, options
-from ganforge.train.health import COLLAPSED, CONVERGED
+from ganforge.train.health import COLLAPSED, CONVERGED, DIVERGED
+from ganforge.train.trainer import TrainingDiverged
 
 RECIPE = {  # configs/grid25.yaml expressed as lab settings
     "loss": "ns", "penalty": "r1", "penalty_weight": 0.1, "penalty_every": 4, "optimizer": "adam",
@@ -152,3 +157,147 @@ def test_teaching_story_tiny_g_collapses_recipe_converges():
         good.check()
     assert good.health.state == CONVERGED
     assert good.mode_info["modes"] == 2 and good.mode_info["hq"] > 0.9
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    ({"d_steps": 10**9}, "d_steps must be a number <= 10"),
+    ({"penalty_every": 10**6}, "penalty_every must be a number <= 100"),
+    ({"pack": 64, "batch_size": 128}, "pack must be a number <= 8"),
+    ({"lr_d": 1e6}, "lr_d must be a number <= 10"),
+    ({"lr_g": 1e6}, "lr_g must be a number <= 10"),
+    ({"penalty_weight": 1e9}, "penalty_weight must be a number <= 1000"),
+])
+def test_every_numeric_setting_is_bounded(changes, fragment):
+    s = LabSession()
+    before = dict(s.settings)
+    with pytest.raises(ConfigError, match=fragment):
+        s.apply(changes)
+    assert s.settings == before and s.trainer.cfg.train.d_steps == before["d_steps"]
+    s.step()
+    assert s.trainer.step == 1
+
+
+def test_a_stopped_session_ends_run_for_promptly():
+    s = LabSession(settings={"d_steps": 10, "batch_size": 1024})
+    done = []
+    th = threading.Thread(target=lambda: done.append(s.run_for(10**6, 60.0)), daemon=True)
+    th.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    s.stop()
+    th.join(10)
+    assert not th.is_alive() and time.monotonic() - t0 < 3
+    assert s.closed and done and done[0] < 10**6
+
+
+@pytest.mark.parametrize("key", ["penalty_weight", "lr_d", "lr_g", "ema", "beta1", "beta2", "d_steps",
+                                 "seed", "g_width"])
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_non_finite_settings_are_refused(key, value):
+    s = LabSession()
+    before = dict(s.settings)
+    with pytest.raises(ConfigError, match=f"{key} must be a finite number"):
+        s.apply({key: value})
+    assert s.settings == before
+
+
+def test_the_lab_uses_no_trainer_internals():
+    """DESIGN: the lab uses the public API. No private attribute of another object is touched, and
+    no attribute of the trainer or of the health monitor is assigned from the lab."""
+    import ast
+    from pathlib import Path
+
+    import ganforge.lab.server as server
+    import ganforge.lab.session as session
+
+    for mod in (session, server):
+        for node in ast.walk(ast.parse(Path(mod.__file__).read_text())):
+            private = isinstance(node, ast.Attribute) and node.attr.startswith("_")
+            if private and not node.attr.startswith("__"):
+                assert isinstance(node.value, ast.Name) and node.value.id == "self", ast.unparse(node)
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+                targets = [node.target]
+            else:
+                continue
+            for target in targets:
+                for el in target.elts if isinstance(target, ast.Tuple) else [target]:
+                    if isinstance(el, ast.Attribute):
+                        owner = ast.unparse(el.value)
+                        assert owner != "t" and not owner.endswith(("trainer", "health")), ast.unparse(el)
+
+
+def test_divergence_is_reported_through_the_health_api():
+    s = LabSession()
+    s.step()
+
+    def diverge():
+        raise TrainingDiverged("loss_d became nan at step 2")
+
+    s.trainer.train_step = diverge
+    s.step()
+    assert s.health.state == DIVERGED and "loss_d became nan" in s.health.reason
+    events = s.health.pop_events()
+    assert [(e.state, e.step) for e in events][-1:] == [(DIVERGED, 1)]
+    s.run_for(5, 1.0)  # a diverged session does not train on
+    assert s.trainer.step == 1 and s.health.pop_events() == []
+
+
+def test_optimizer_changes_go_through_update_config():
+    s = LabSession()
+    s.step()
+    g0 = [p.clone() for p in s.trainer.g.parameters()]
+    assert s.apply({"optimizer": "rmsprop", "lr_g": 0.002, "beta2": 0.9}) is False
+    opt = s.trainer.opt_g
+    assert isinstance(opt, torch.optim.RMSprop) and isinstance(s.trainer.opt_d, torch.optim.RMSprop)
+    assert opt.param_groups[0]["lr"] == 0.002 and opt.param_groups[0]["alpha"] == 0.9
+    assert all(torch.equal(a, b) for a, b in zip(g0, s.trainer.g.parameters(), strict=True))
+    assert s.apply({"lr_g": 0.001}) is False and s.trainer.opt_g is opt  # same optimiser: kept
+    s.step()
+    assert s.trainer.step == 2
+
+
+@pytest.mark.parametrize("seed", [2**70, 2**64, -1])
+def test_a_bad_seed_is_refused_and_later_resets_still_work(seed):
+    s = LabSession(settings={"seed": 3})
+    with pytest.raises(ConfigError, match="seed must be"):
+        s.apply({"seed": seed})
+    assert s.settings["seed"] == 3
+    s.reset()
+    s.step()
+    assert s.trainer.step == 1 and s.trainer.cfg.seed == 3
+
+
+def test_apply_is_atomic_when_building_fails(monkeypatch):
+    import ganforge.lab.session as session
+
+    s = LabSession()
+    s.step()
+    before, trainer, data = dict(s.settings), s.trainer, s.data
+
+    def broken(*args, **kwargs):
+        raise GanforgeError("cannot build")
+
+    monkeypatch.setattr(session, "Trainer", broken)
+    for changes in ({"g_width": 16}, {"dataset": "ring8", "lr_d": 0.01}):  # structural: a rebuild
+        with pytest.raises(GanforgeError, match="cannot build"):
+            s.apply(changes)
+        assert s.settings == before and s.trainer is trainer and s.data is data
+    with pytest.raises(GanforgeError, match="cannot build"):
+        s.set_points([[0, 0], [1, 1]])
+    assert s.points is None and s.settings == before and s.data is data
+    monkeypatch.setattr(trainer, "update_config", broken)
+    with pytest.raises(GanforgeError, match="cannot build"):  # not structural: update_config
+        s.apply({"lr_d": 0.01})
+    assert s.settings == before
+    monkeypatch.undo()
+    s.step()
+    assert s.trainer is trainer and s.trainer.step == 2
+
+
+def test_frames_carry_a_copy_of_the_settings():
+    s = LabSession()
+    f = s.frame()
+    s.apply({"lr_d": 0.01})
+    assert f["settings"]["lr_d"] == DEFAULTS["lr_d"]

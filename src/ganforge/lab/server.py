@@ -3,16 +3,23 @@
 Training runs in the server on the ganforge trainer, in a worker thread per tick, and frames are
 streamed at a bounded rate. A bad message gets an error frame; it never takes the server down.
 Sessions are bounded in number and size, idle ones are reaped, a closed tab stops its training.
+Only the lab's own pages, reached by the lab's own address, may use it (Host and Origin checks):
+any web page may open a WebSocket to localhost, and DNS rebinding lends a page a name for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import math
 import shutil
+import socket
+import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,6 +28,8 @@ import torch
 from fastapi import FastAPI, HTTPException, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from starlette.background import BackgroundTask
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import GanforgeError
 from ..train.health import DIVERGED
@@ -29,6 +38,84 @@ from .session import LabSession, Limits, options
 
 FPS = 10.0  # frames per second sent to a playing page, at most
 CHECK_EVERY_S = 0.5  # live quality check period
+GRACE_S = 3  # on Ctrl-C / SIGTERM, wait this long for pages to let go (steps are bounded)
+MAX_DEPTH = 8  # nesting of a message from the page (a points message is 3 deep)
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]")  # names of this machine as a Host header gives them
+ANY_ADDRESS = ("0.0.0.0", "::", "")
+
+
+def _host_name(host: str) -> str:
+    """A bind address as a Host header names it (IPv6 literals in brackets), lower case."""
+    host = host.strip().lower()
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding to host keeps the lab to this machine."""
+    h = host.strip().lower().strip("[]")
+    return h in ("localhost", "::1") or h.startswith("127.")
+
+
+def _machine_names() -> set[str]:
+    """This machine's names and addresses: a lab bound to all interfaces is reached by them."""
+    names: set[str] = set()
+    with contextlib.suppress(OSError):
+        hostname = socket.gethostname()
+        names |= {hostname.lower(), socket.getfqdn().lower()}
+        names |= {_host_name(str(info[4][0])) for info in socket.getaddrinfo(hostname, None)}
+    return names
+
+
+def lab_hosts(host: str, port: int) -> frozenset[str]:
+    """The Host header values that name a lab served on host:port: the loopback names, the bind
+    address and, bound to all interfaces, this machine's names; each with the port."""
+    names = {*LOOPBACK, _host_name(host)}
+    if host.strip() in ANY_ADDRESS:
+        names |= _machine_names()
+    hosts = {f"{n}:{port}" for n in names}
+    if port == 80:  # a browser leaves the default port out
+        hosts |= names
+    return frozenset(hosts)
+
+
+def _name_of(host: str) -> str:
+    """The name part of a Host header value: '[::1]:8000' -> '[::1]', 'localhost:80' -> 'localhost'."""
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.rsplit(":", 1)[0]
+
+
+def trusted(host: str | None, origin: str | None, allowed: frozenset[str] | None) -> bool:
+    """Whether a request names the lab by one of its own addresses (allowed; None = loopback names
+    on any port) and, when it comes from a page (Origin), from a page of that same origin."""
+    if not host:
+        return False
+    host = host.strip().lower()
+    if not (_name_of(host) in LOOPBACK if allowed is None else host in allowed):
+        return False
+    return origin is None or origin.strip().lower() in (f"http://{host}", f"https://{host}")
+
+
+class OwnOriginOnly:
+    """ASGI middleware that refuses requests failing `trusted`: HTTP with 403, a WebSocket with
+    close code 1008 (policy violation) before it is accepted, so no session is created."""
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str] | None = None) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            headers = Headers(scope=scope)
+            if not trusted(headers.get("host"), headers.get("origin"), self.allowed):
+                why = "the lab serves only its own pages at its own address (Host / Origin check)"
+                if scope["type"] == "websocket":
+                    await receive()  # websocket.connect
+                    await send({"type": "websocket.close", "code": 1008, "reason": why})
+                else:
+                    await PlainTextResponse(why, status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class Lab:
@@ -52,8 +139,13 @@ class Lab:
     def close(self, sid: str) -> None:
         s = self.sessions.pop(sid, None)
         if s is not None:
-            s.playing = False
+            s.stop()
         self.locks.pop(sid, None)
+
+    def close_all(self) -> None:
+        """Stop every session (the server is shutting down): training threads return promptly."""
+        for sid in list(self.sessions):
+            self.close(sid)
 
     def reap(self) -> None:
         """Close sessions that are paused and have heard nothing from their page for a while."""
@@ -65,6 +157,66 @@ class Lab:
 
 def _frame(s: LabSession) -> dict[str, Any]:
     return s.frame()
+
+
+def _finite(obj: Any) -> Any:
+    """obj with every non-finite float replaced by None."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def dumps(obj: Any) -> str:
+    """Standard JSON for the page: a browser's JSON.parse rejects NaN and Infinity (a diverged
+    run's points and field are full of them), so they go out as null."""
+    try:
+        return json.dumps(obj, allow_nan=False)
+    except ValueError:  # rare: only then walk the whole message
+        return json.dumps(_finite(obj), allow_nan=False)
+
+
+def _no_constant(name: str) -> Any:
+    raise GanforgeError(f"message is not valid JSON: {name} is not a JSON number")
+
+
+def _max_chars(limits: Limits) -> int:
+    """The longest message taken: the limit, or more when max_points pairs need it."""
+    return max(limits.max_message_chars, 64 * limits.max_points)
+
+
+def _depth(obj: Any, bound: int) -> int:
+    """Nesting depth of parsed JSON, without recursion; stops counting past bound."""
+    deepest, todo = 0, [(obj, 1)]
+    while todo:
+        o, d = todo.pop()
+        if isinstance(o, (dict, list)):
+            deepest = max(deepest, d)
+            if d > bound:
+                break
+            todo.extend((v, d + 1) for v in (o.values() if isinstance(o, dict) else o))
+    return deepest
+
+
+def parse(text: str, max_chars: int) -> dict[str, Any]:
+    """A message from the page: a JSON object of bounded size and depth, in standard JSON (no
+    NaN / Infinity literals, which Python's json.loads would otherwise accept)."""
+    if len(text) > max_chars:
+        raise GanforgeError(f"message too large ({len(text)} characters, at most {max_chars})")
+    try:
+        msg = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError:
+        raise GanforgeError("message is not valid JSON") from None
+    except RecursionError:  # ~1,000 levels exhaust the parser's stack
+        raise GanforgeError(f"message is nested too deeply (at most {MAX_DEPTH} levels)") from None
+    if not isinstance(msg, dict):
+        raise GanforgeError("a message must be a JSON object")
+    if _depth(msg, MAX_DEPTH) > MAX_DEPTH:
+        raise GanforgeError(f"message is nested too deeply (at most {MAX_DEPTH} levels)")
+    return msg
 
 
 async def _handle(lab: Lab, sid: str, s: LabSession, msg: dict[str, Any]) -> dict[str, Any] | None:
@@ -102,15 +254,23 @@ async def _handle(lab: Lab, sid: str, s: LabSession, msg: dict[str, Any]) -> dic
         return await asyncio.to_thread(_frame, s)
 
 
+def _error(message: str, limit: int = 300) -> dict[str, Any]:
+    """An error frame; what it quotes from the page is cut short."""
+    return {"type": "error", "message": message if len(message) <= limit else message[:limit] + "..."}
+
+
 def _speed(value: Any, limits: Limits) -> float:
     """Steps per second; 0 means as fast as the machine goes."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+    if (not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value)
+            or value < 0):
         raise GanforgeError(f"speed must be a number >= 0 (0 = as fast as possible), got {value!r}")
     return min(float(value), limits.max_steps_per_s)
 
 
-async def _train_loop(lab: Lab, sid: str, s: LabSession, send) -> None:
-    """While playing: run the steps due at the chosen speed, send a frame every 1/FPS s."""
+async def _train_loop(lab: Lab, sid: str, s: LabSession,
+                      send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    """While playing: run the steps due at the chosen speed, send a frame every 1/FPS s.
+    A failing tick pauses the session with an error frame: the loop never dies silently."""
     owed = 0.0
     last_check = 0.0
     tick = 1.0 / FPS
@@ -118,28 +278,46 @@ async def _train_loop(lab: Lab, sid: str, s: LabSession, send) -> None:
         t0 = time.perf_counter()
         lab.reap()
         if s.playing and s.health.state != DIVERGED:
-            async with lab.locks[sid]:
-                if s.speed == 0:
-                    n, budget = 10**6, tick * 0.8
-                else:
-                    owed += s.speed * tick
-                    n, budget = int(owed), tick * 0.9
-                    owed -= n
-                if n:
-                    await asyncio.to_thread(s.run_for, n, budget)
-                if time.perf_counter() - last_check > CHECK_EVERY_S:
-                    await asyncio.to_thread(s.check)
-                    last_check = time.perf_counter()
-                if s.health.state == DIVERGED:
-                    s.playing = False
-                frame = await asyncio.to_thread(_frame, s)
-            await send(frame)
+            try:
+                async with lab.locks[sid]:
+                    if s.speed == 0:
+                        n, budget = 10**6, tick * 0.8
+                    else:
+                        owed += s.speed * tick
+                        n, budget = int(owed), tick * 0.9
+                        owed -= n
+                    if n:
+                        await asyncio.to_thread(s.run_for, n, budget)
+                    if time.perf_counter() - last_check > CHECK_EVERY_S:
+                        await asyncio.to_thread(s.check)
+                        last_check = time.perf_counter()
+                    if s.health.state == DIVERGED:
+                        s.playing = False
+                    frame = await asyncio.to_thread(_frame, s)
+            except (GanforgeError, ValueError, TypeError, RuntimeError) as e:
+                s.playing = False
+                owed = 0.0
+                frame = _error(f"training stopped: {e}")
+            try:
+                await send(frame)
+            except WebSocketDisconnect:  # the page left; ws() closes the session
+                return
         await asyncio.sleep(max(tick - (time.perf_counter() - t0), 0.005))
 
 
-def create_app(limits: Limits | None = None) -> FastAPI:
+def create_app(limits: Limits | None = None, allowed_hosts: Iterable[str] | None = None) -> FastAPI:
+    """The lab's app. allowed_hosts: the Host header values it answers to (`lab_hosts(host, port)`
+    for a server on host:port); None = the loopback names on any port."""
     lab = Lab(limits or Limits())
-    app = FastAPI(title="ganforge lab", docs_url=None, redoc_url=None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        lab.close_all()
+
+    app = FastAPI(title="ganforge lab", docs_url=None, redoc_url=None, lifespan=lifespan)
+    allowed = None if allowed_hosts is None else frozenset(h.strip().lower() for h in allowed_hosts)
+    app.add_middleware(OwnOriginOnly, allowed=allowed)
     app.state.lab = lab
     static = resources.files("ganforge.lab") / "static"
 
@@ -192,40 +370,44 @@ def create_app(limits: Limits | None = None) -> FastAPI:
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
         await websocket.accept()
-        try:
-            sid, s = lab.open()
-        except GanforgeError as e:
-            await websocket.send_json({"type": "error", "message": str(e)})
-            await websocket.close()
-            return
         send_lock = asyncio.Lock()
 
         async def send(obj: dict[str, Any]) -> None:
             async with send_lock:
-                await websocket.send_text(json.dumps(obj))
+                await websocket.send_text(dumps(obj))
 
-        await send({"type": "hello", "session": sid, "options": options()})
-        await send(await asyncio.to_thread(_frame, s))
-        loop = asyncio.create_task(_train_loop(lab, sid, s, send))
         try:
+            sid, s = lab.open()
+        except GanforgeError as e:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # the page may be gone
+                await send(_error(str(e)))
+                await websocket.close()
+            return
+        loop: asyncio.Task | None = None
+        max_chars = _max_chars(lab.limits)
+        # Everything after open() sits in the try: a page that leaves at any point frees its slot.
+        try:
+            await send({"type": "hello", "session": sid, "options": options()})
+            await send(await asyncio.to_thread(_frame, s))
+            loop = asyncio.create_task(_train_loop(lab, sid, s, send))
             while True:
-                text = await websocket.receive_text()
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
                 if sid not in lab.sessions:
-                    await send({"type": "error", "message": "this session was closed after being "
-                                "idle; reload the page to start a new one"})
+                    await send(_error("this session was closed after being idle; reload the page to "
+                                      "start a new one"))
                     await websocket.close()
                     break
                 s.last_seen = time.monotonic()
-                try:
-                    msg = json.loads(text)
-                    if not isinstance(msg, dict):
-                        raise GanforgeError("a message must be a JSON object")
-                    frame = await _handle(lab, sid, s, msg)
-                except json.JSONDecodeError:
-                    await send({"type": "error", "message": "message is not valid JSON"})
+                if text is None:
+                    await send(_error("messages must be text (JSON), not binary"))
                     continue
+                try:
+                    frame = await _handle(lab, sid, s, parse(text, max_chars))
                 except (GanforgeError, ValueError, TypeError) as e:
-                    await send({"type": "error", "message": str(e)})
+                    await send(_error(str(e)))
                     continue
                 if frame is not None:
                     await send(frame)
@@ -233,9 +415,16 @@ def create_app(limits: Limits | None = None) -> FastAPI:
             pass
         finally:
             lab.close(sid)
-            loop.cancel()
+            if loop is not None:
+                loop.cancel()
 
     return app
+
+
+def _ws_max_size(limits: Limits | None) -> int:
+    """Bytes of one WebSocket message the server reads at all (UTF-8: up to 4 per character);
+    anything longer closes the connection (1009) before it is buffered whole."""
+    return 4 * _max_chars(limits or Limits()) + 4096
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
@@ -244,14 +433,18 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
     import uvicorn
 
     torch.set_num_threads(1)
-    url = f"http://{host}:{port}/"
+    url = f"http://{'localhost' if host.strip() in ANY_ADDRESS else _host_name(host)}:{port}/"
     if open_browser:
         import threading
         import webbrowser
 
         threading.Timer(1.0, lambda: webbrowser.open(url)).start()
     print(f"ganforge lab on {url} (Ctrl-C to stop)", flush=True)
-    uvicorn.run(create_app(limits), host=host, port=port, log_level="warning")
+    if not is_loopback(host):
+        print(f"warning: the lab has no authentication: anyone who can reach {host}:{port} can open "
+              "sessions and use this machine's cores", file=sys.stderr, flush=True)
+    uvicorn.run(create_app(limits, lab_hosts(host, port)), host=host, port=port, log_level="warning",
+                ws_max_size=_ws_max_size(limits), timeout_graceful_shutdown=GRACE_S)
 
 
 class BackgroundServer:
@@ -267,8 +460,10 @@ class BackgroundServer:
                 sock.bind((host, 0))
                 port = sock.getsockname()[1]
         self.url = f"http://{host}:{port}/"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(limits), host=host, port=port,
-                                                    log_level="warning"))
+        self.app = create_app(limits, lab_hosts(host, port))
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
+                                                    ws_max_size=_ws_max_size(limits),
+                                                    timeout_graceful_shutdown=GRACE_S))
 
     def __enter__(self) -> str:
         import threading

@@ -6,6 +6,7 @@ key of the run config, so a session is always an ordinary ganforge run and expor
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from ..errors import ConfigError, GanforgeError
 from ..losses import LOSSES
 from ..penalties import PENALTIES
 from ..train.health import DIVERGED, Health, measure_quality
-from ..train.trainer import Trainer, TrainingDiverged, build_optimizer, check_parts, make_noise
+from ..train.trainer import Trainer, TrainingDiverged, check_parts, make_noise
 
 # page setting -> config keys it sets
 SETTING_KEYS: dict[str, tuple[str, ...]] = {
@@ -71,11 +72,18 @@ class Limits:
     max_depth: int = 6
     max_noise_dim: int = 16
     max_batch: int = 1024
+    max_d_steps: int = 10  # D updates per step (the page offers 1-10): a step's time grows with it
+    max_penalty_every: int = 100
+    max_pack: int = 8
+    max_lr: float = 10.0
+    max_penalty_weight: float = 1000.0
+    max_seed: int = 2**32 - 1  # torch takes up to 2**64 - 1; the page's number input up to 2**53
     max_steps_per_s: float = 1000.0
     idle_seconds: float = 600.0
     field_resolution: int = 40
     n_show: int = 300  # real / fake points drawn
     n_eval: int = 1000  # samples for the live mode statistics
+    max_message_chars: int = 1_000_000  # one message from the page; max_points pairs need ~45 each
 
 
 def options() -> dict[str, Any]:
@@ -97,6 +105,7 @@ class LabSession:
         self.points: torch.Tensor | None = None
         self.speed: float = 4.0
         self.playing = False
+        self.closed = False  # set by stop(): run_for returns after the step under way
         self.last_seen = time.monotonic()
         if settings:
             self.settings.update(self._validate(settings))
@@ -107,20 +116,32 @@ class LabSession:
         unknown = [k for k in changes if k not in SETTING_KEYS]
         if unknown:
             raise ConfigError(f"unknown setting {unknown[0]!r}")
-        lim = self.limits
-        for key, hi in (("g_width", lim.max_width), ("d_width", lim.max_width),
-                        ("g_depth", lim.max_depth), ("d_depth", lim.max_depth),
-                        ("noise_dim", lim.max_noise_dim), ("batch_size", lim.max_batch)):
+        for key, v in changes.items():  # NaN slips through every "v < bound" check
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ConfigError(f"{key} must be a finite number, got {v!r}")
+        for key, hi in self._upper_bounds().items():
             if key in changes:
                 v = changes[key]
                 if not isinstance(v, (int, float)) or isinstance(v, bool) or v > hi:
                     raise ConfigError(f"{key} must be a number <= {hi}, got {v!r}")
+        if "seed" in changes and changes["seed"] < 0:  # the only lower bound the config lacks
+            raise ConfigError(f"seed must be a number >= 0, got {changes['seed']!r}")
         name = changes.get("dataset")
         if name is not None and name not in USER_SETS and name not in TOY_SETS:
             raise ConfigError(f"unknown dataset {name!r}")
         merged = dict(self.settings, **changes)
         check_parts(self._config(merged))  # full validation by the config and the registries
         return changes
+
+    def _upper_bounds(self) -> dict[str, float]:
+        """Every numeric setting's upper bound (the config checks the lower ones): one step's cost
+        grows with widths, depths, batch, d_steps; the others have no use beyond theirs."""
+        lim = self.limits
+        return {"g_width": lim.max_width, "d_width": lim.max_width, "g_depth": lim.max_depth,
+                "d_depth": lim.max_depth, "noise_dim": lim.max_noise_dim, "batch_size": lim.max_batch,
+                "d_steps": lim.max_d_steps, "penalty_every": lim.max_penalty_every, "pack": lim.max_pack,
+                "lr_d": lim.max_lr, "lr_g": lim.max_lr, "penalty_weight": lim.max_penalty_weight,
+                "seed": lim.max_seed, "ema": 1, "beta1": 1, "beta2": 1}
 
     def _config(self, settings: dict[str, Any]) -> RunConfig:
         overrides: dict[str, Any] = {}
@@ -139,33 +160,36 @@ class LabSession:
                 merged[section] = vals
         return from_dict(merged)
 
-    def _data(self) -> ToyData:
-        name = self.settings["dataset"]
+    def _data(self, name: str, points: torch.Tensor | None) -> ToyData:
         if name in USER_SETS:
-            if self.points is None or len(self.points) < 2:
+            if points is None or len(points) < 2:
                 pts = torch.tensor([[-1.0, -1.0], [1.0, 1.0], [1.0, -1.0], [-1.0, 1.0]])
             else:
-                pts = self.points
+                pts = points
             return ToyData("points", "points from the page", points=pts, kind="points")
         return load_toy(name)
 
     def apply(self, changes: dict[str, Any]) -> bool:
-        """Change settings; returns True when the change rebuilt the nets (a reset)."""
+        """Change settings; returns True when the change rebuilt the nets (a reset).
+
+        Atomic: when anything fails, the session keeps its settings and its trainer."""
         changes = self._validate(changes)
-        structural = any(k in STRUCTURAL and changes[k] != self.settings.get(k) for k in changes)
-        old_opt = self.settings["optimizer"]
-        self.settings.update(changes)
-        if structural:
-            self.reset()
+        settings = dict(self.settings, **changes)
+        if any(k in STRUCTURAL and v != self.settings.get(k) for k, v in changes.items()):
+            self._rebuild(settings, self.points)
             return True
-        cfg = self._config(self.settings)
-        if cfg.opt_g.name != old_opt:
-            self.trainer.opt_g = build_optimizer(cfg.opt_g, self.trainer.g.parameters())
-            self.trainer.opt_d = build_optimizer(cfg.opt_d, self.trainer.d.parameters())
-        self.trainer.update_config(cfg)
+        old = self.trainer.cfg
+        try:
+            self.trainer.update_config(self._config(settings))  # a new optimiser name: a fresh one
+        except Exception:
+            with contextlib.suppress(Exception):  # best effort; the first error is the one to report
+                self.trainer.update_config(old)
+            raise
+        self.settings = settings
         return False
 
     def set_points(self, points: list[list[float]]) -> None:
+        """Points drawn or loaded on the page become the data set (a reset)."""
         if not isinstance(points, list) or len(points) > self.limits.max_points:
             raise ConfigError(f"points must be a list of at most {self.limits.max_points} [x, y]")
         try:
@@ -176,29 +200,41 @@ class LabSession:
             raise ConfigError("points must be finite [x, y] pairs")
         if len(t) < 2:
             raise ConfigError("draw at least 2 points")
-        self.points = t
-        if self.settings["dataset"] not in USER_SETS:
-            self.settings["dataset"] = "draw"
-        self.reset()
+        settings = dict(self.settings)
+        if settings["dataset"] not in USER_SETS:
+            settings["dataset"] = "draw"
+        self._rebuild(settings, t)
 
     def reset(self) -> None:
-        cfg = self._config(self.settings)
-        self.data = self._data()
-        self.trainer = Trainer(cfg, self.data)
-        self.health = Health()
-        self.error: str | None = None
+        """Fresh nets and optimisers from the current settings: step 0."""
+        self._rebuild(self.settings, self.points)
+
+    def _rebuild(self, settings: dict[str, Any], points: torch.Tensor | None) -> None:
+        """Build a trainer (and what the page is shown) for these settings and points, and adopt
+        them only once everything is built: a failure leaves the session as it was."""
+        cfg = self._config(settings)
+        data = self._data(settings["dataset"], points)
+        trainer = Trainer(cfg, data)
         gen = torch.Generator().manual_seed(cfg.seed + 7)
         n = self.limits.n_show
-        self.real_show = self.data.sample(n, gen)
-        self.z_show = make_noise(cfg.g.noise, n, cfg.g.noise_dim, gen)
-        self.bounds = self.data.bounds()
-        if self.settings["dataset"] == "draw":  # the page's drawing window, grown to fit
-            x0, x1, y0, y1 = self.bounds
-            self.bounds = (min(x0, -2.0), max(x1, 2.0), min(y0, -2.0), max(y1, 2.0))
+        real_show = data.sample(n, gen)
+        z_show = make_noise(cfg.g.noise, n, cfg.g.noise_dim, gen)
+        bounds = data.bounds()
+        if settings["dataset"] == "draw":  # the page's drawing window, grown to fit
+            x0, x1, y0, y1 = bounds
+            bounds = (min(x0, -2.0), max(x1, 2.0), min(y0, -2.0), max(y1, 2.0))
+        self.settings, self.points, self.data, self.trainer = settings, points, data, trainer
+        self.real_show, self.z_show, self.bounds = real_show, z_show, bounds
+        self.health = Health()
         self.last: dict[str, float] = {}
         self.mode_info: dict[str, Any] = {}
 
     # --- training ----------------------------------------------------------------------------
+    def stop(self) -> None:
+        """The page is gone: pause, and make a run_for in another thread return after its step."""
+        self.closed = True
+        self.playing = False
+
     def step(self, which: str = "both") -> dict[str, float]:
         """One step of D only, G only, or both (a full trainer step)."""
         if self.health.state == DIVERGED:
@@ -208,14 +244,13 @@ class LabSession:
             if which == "both":
                 s = t.train_step()
             elif which == "d":
-                s = dict(self.last, **t.d_step(t.step * t.cfg.train.d_steps))
-                t._fake_for_g = None
+                s = dict(self.last, **t.d_step(t.step * t.cfg.train.d_steps))  # keeps no fake batch
             elif which == "g":
                 s = dict(self.last, **t.g_step())
             else:
                 raise ConfigError(f"step must be 'd', 'g' or 'both', got {which!r}")
         except TrainingDiverged as e:
-            self.health.state, self.health.reason = DIVERGED, str(e)
+            self.health.diverged(t.step, str(e))
             return self.last
         s.setdefault("loss_d", math.nan)
         s.setdefault("loss_g", math.nan)
@@ -228,10 +263,10 @@ class LabSession:
         return s
 
     def run_for(self, n_steps: int, budget_s: float) -> int:
-        """Up to n_steps full steps, stopping early when the time budget is spent."""
+        """Up to n_steps full steps, stopping early when the time budget is spent or on stop()."""
         t0 = time.perf_counter()
         done = 0
-        while done < n_steps and time.perf_counter() - t0 < budget_s:
+        while done < n_steps and not self.closed and time.perf_counter() - t0 < budget_s:
             self.step("both")
             done += 1
             if self.health.state == DIVERGED:
@@ -283,7 +318,7 @@ class LabSession:
             "health": self.health.state,
             "reason": self.health.reason,
             "quality": {k: _num(v) for k, v in self.mode_info.items()},
-            "settings": self.settings,
+            "settings": dict(self.settings),  # a copy: frames are sent after the lock is released
             "speed": self.speed,
             "playing": self.playing,
         }
