@@ -271,7 +271,7 @@ def _cmd_lab(args: argparse.Namespace) -> int:
 
     resolve_device(args.device)  # a missing device is one line now, not an error frame per tab
     serve(args.host, args.port, open_browser=not args.no_browser,
-          limits=Limits(max_sessions=args.max_sessions))
+          limits=Limits(max_sessions=args.max_sessions, device=args.device))
     return 0
 
 

@@ -19,7 +19,7 @@ import torch
 
 from .config import RunConfig
 from .data import build_data
-from .data.images import StackedData
+from .data.images import ImageData, StackedData
 from .device import resolve_device
 from .errors import CheckpointError, ConfigError, DataError
 from .evaluation import Evaluator, default_metrics, flat_scores, protocol_n, versions
@@ -46,6 +46,13 @@ from .train.state import (
 from .train.trainer import Trainer, TrainingDiverged, fit
 
 
+def say_skipped(data: Any) -> None:
+    """Image folders tolerate some unreadable files (data.max_bad_share); the user hears how many."""
+    if isinstance(data, ImageData) and data.skipped:
+        print(f"ganforge: note: {data.skipped} unreadable image file(s) skipped; using "
+              f"{data.description}", file=sys.stderr)
+
+
 def _prepare_new_run(out: Path, force: bool) -> None:
     if out.exists() and any(out.iterdir()):
         is_run = (out / "config.yaml").exists() or list_checkpoints(out)
@@ -67,6 +74,7 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
     out = Path(out)
     _check_until(cfg, until)
     trainer = Trainer(cfg, device=device)  # bad names, files, devices fail here, before out is touched
+    say_skipped(trainer.data)
     _prepare_new_run(out, force)
     (out / "config.yaml").write_text(cfg.to_yaml())
     return trainer, _fit(trainer, out, progress, plots, until, list(callbacks))
@@ -94,6 +102,7 @@ def resume(run: str | Path, cfg: RunConfig | None = None, overrides: list[str] |
     if cfg is None:
         cfg = from_dict(apply_overrides(ckpt.config.to_dict(), overrides or []))
     trainer = restore(Trainer(cfg, device=device), ckpt)
+    say_skipped(trainer.data)
     if trainer.step >= cfg.train.steps:
         raise ConfigError(f"{run} is already at step {trainer.step} of train.steps="
                           f"{cfg.train.steps}; train longer with --set train.steps=N")

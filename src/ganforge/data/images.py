@@ -221,7 +221,7 @@ def load_image_folder(folder: str | Path, size: int = 0, channels: int = 0,
                         "set data.size to resize and centre-crop them")
     x = torch.from_numpy(np.stack(arrays))
     y = torch.tensor(labels, dtype=torch.int64) if classes else None
-    desc = f"{len(x)} images {tuple(x.shape[1:])} from {d}" + (f", {bad} skipped" if bad else "")
+    desc = f"{len(x)} images {tuple(x.shape[1:])} from {d}"  # `skipped` says how many were left out
     return ImageData("folder", desc, x, y, skipped=bad, classes=classes)
 
 

@@ -84,6 +84,7 @@ class Limits:
     n_show: int = 300  # real / fake points drawn
     n_eval: int = 1000  # samples for the live mode statistics
     max_message_chars: int = 1_000_000  # one message from the page; max_points pairs need ~45 each
+    device: str = "cpu"  # where sessions train (`ganforge lab --device`): small nets step fastest on a CPU
 
 
 def options() -> dict[str, Any]:
@@ -214,7 +215,7 @@ class LabSession:
         them only once everything is built: a failure leaves the session as it was."""
         cfg = self._config(settings)
         data = self._data(settings["dataset"], points)
-        trainer = Trainer(cfg, data)
+        trainer = Trainer(cfg, data, device=self.limits.device)
         gen = torch.Generator().manual_seed(cfg.seed + 7)
         n = self.limits.n_show
         real_show = data.sample(n, gen)
@@ -276,7 +277,7 @@ class LabSession:
     def check(self) -> None:
         """Live quality: mode coverage on mixtures, distance to data elsewhere; updates health."""
         gen = torch.Generator().manual_seed(1)
-        x = self.trainer.generate(self.limits.n_eval, gen)
+        x = self.trainer.generate(self.limits.n_eval, gen).cpu()
         real = self.data.sample(self.limits.n_eval, gen)
         x0, x1, _, _ = self.bounds
         q = measure_quality(x, real, self.data, self.health.cfg, scale=x1 - x0)  # the trainer's check
@@ -303,7 +304,7 @@ class LabSession:
         g = t.sampler(use_ema=True)
         with torch.no_grad():
             g.eval()
-            fake = g(self.z_show)
+            fake = g(self.z_show.to(t.device)).float().cpu()
         out: dict[str, Any] = {
             "type": "frame",
             "step": t.step,
@@ -340,22 +341,21 @@ class LabSession:
         if cfg.g.noise_dim > 1:
             zz[:, 1] = b.reshape(-1)
         with torch.no_grad():
-            pts = g(zz)
+            pts = g(zz.to(self.trainer.device)).float().cpu()
         return {"k": k, "points": _r(pts)}
 
     def _arrows(self, fake: torch.Tensor) -> list[list[float]]:
         """Direction G's loss pushes each shown fake point: -d loss_g / d x, scaled for display."""
         t = self.trainer
-        x = fake.detach().clone().requires_grad_(True)
+        x = fake.detach().to(t.device).clone().requires_grad_(True)
         t.d.eval()
         try:
-            pack = t.cfg.d.pack
-            loss = t.loss.g(t.d(x.repeat_interleave(pack, 0)).score)
+            loss = t.loss.g(t.d(x.repeat_interleave(t.d.spec.pack, 0)).score)
             (grad,) = torch.autograd.grad(loss, x)
         finally:
             t.d.train()
             t.d.zero_grad(set_to_none=True)
-        push = -grad
+        push = -grad.cpu()
         norm = push.norm(dim=1, keepdim=True)
         x0, x1, _, _ = self.bounds
         scale = 0.06 * (x1 - x0) / (norm.max() + 1e-12)

@@ -1,0 +1,168 @@
+"""runs.py: sampling bounds and chunked outputs, resuming from a checkpoint file, one-line notes and
+errors for what a user types (defects found in review, each with its test)."""
+
+import json
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from ganforge import config, runs
+from ganforge.cli import main
+from ganforge.errors import CheckpointError, DataError
+from ganforge.train.state import list_checkpoints
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["g.width=16", "d.width=16", "train.batch_size=32", "train.log_every=5", "train.plot_every=0",
+        "train.ckpt_every=5", "train.steps=10", "data.name=ring8"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "r"
+    runs.train(config.load(None, FAST), out, progress=False)
+    return out
+
+
+def test_huge_n_is_refused_at_once_without_memory(run, capsys):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert main(["sample", str(run), "-n", "99999999999999", "-o", str(run / "z.npy")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["ganforge: error: -n must be at most 10,000,000, got 99,999,999,999,999"]
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB
+    assert not (run / "z.npy").exists()
+    assert main(["sample", str(run), "-n", "2000", "-o", str(run / "g.png")]) == 2
+    assert "at most 1,024" in capsys.readouterr().err
+
+
+def test_large_npy_is_written_in_chunks_with_bounded_memory(run, monkeypatch, tmp_path):
+    """A million points through chunks of 8,192: the file is complete and the samples equal
+    the in-memory ones, while no chunk bigger than 8,192 samples is ever made."""
+    import ganforge.generation as gen
+
+    sizes = []
+    original = gen.iter_generate
+
+    def spy(*a, **kw):
+        for part in original(*a, **kw):
+            sizes.append(len(part))
+            yield part
+
+    monkeypatch.setattr(gen, "iter_generate", spy)
+    out = runs.sample(run, 1_000_000, 3, tmp_path / "big.npy")
+    x = np.load(out, mmap_mode="r")
+    assert x.shape == (1_000_000, 2) and x.dtype == np.float32 and np.isfinite(x[-10:]).all()
+    assert max(sizes) == 8192 and sum(sizes) == 1_000_000
+    first = runs.sample(run, 8192, 3, tmp_path / "first.npy")
+    assert np.array_equal(np.load(first), x[:8192])  # the same stream, chunk by chunk
+    csv = runs.sample(run, 20000, 3, tmp_path / "p.csv")
+    rows = np.loadtxt(csv, delimiter=",", skiprows=1)
+    assert rows.shape == (20000, 2) and np.allclose(rows[:8192], x[:8192], atol=1e-5)
+    assert not list(tmp_path.glob(".*tmp*"))  # no temporary file left behind
+
+
+def test_sample_subprocess_peak_memory_stays_small(run, tmp_path):
+    """5 million points (40 MB of output) in a fresh process: peak RSS stays near the baseline."""
+    code = ("import resource, sys; from ganforge.cli import main; "
+            f"rc = main(['sample', {str(run)!r}, '-n', '5000000', '-o', {str(tmp_path / 'm.npy')!r}]); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)")
+    base = ("import resource, torch, ganforge.runs; "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    b = subprocess.run([sys.executable, "-c", base], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    peak, floor = int(r.stdout.split()[-1]), int(b.stdout.split()[-1])
+    assert peak - floor < 150_000  # KiB: well below the 40 MB output, let alone 5M x 2 in memory
+    assert np.load(tmp_path / "m.npy", mmap_mode="r").shape == (5_000_000, 2)
+
+
+def _tamper(src: Path, dst: Path, **meta_changes):
+    from safetensors import safe_open
+
+    with safe_open(src, framework="pt") as f:
+        meta = dict(f.metadata())
+    for k, v in meta_changes.items():
+        if v is None:
+            meta.pop(k, None)
+        else:
+            meta[k] = v
+    save_file(load_file(src), dst, metadata=meta)
+    return dst
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"config": None}, "without its config"),
+    ({"config": "[unclosed"}, "not valid YAML"),
+    ({"config": "- a list"}, "not a mapping"),
+    ({"config": "train: {stepz: 3}"}, "unknown config key 'train.stepz'"),
+    ({"step": "ten"}, "metadata 'step' must be a non-negative integer, got 'ten'"),
+    ({"schema_version": "x1"}, "metadata 'schema_version' must be a non-negative integer"),
+    ({"data_shape": "[2, -1]"}, "data_shape"),
+])
+def test_malformed_checkpoint_metadata_is_one_line(run, tmp_path, capsys, change, message):
+    bad = _tamper(list_checkpoints(run)[-1][1], tmp_path / "bad.safetensors", **change)
+    for argv in (["sample", str(bad), "-n", "5", "-o", str(tmp_path / "s.csv")],
+                 ["eval", str(bad), "--json"], ["train", "--resume", str(bad), "--out", str(tmp_path / "o")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("ganforge: error: ") and message in err[0], err
+
+
+def test_weights_that_do_not_fit_name_the_first_tensor(run, tmp_path, capsys):
+    src = list_checkpoints(run)[-1][1]
+    cfg = load_file(src)
+    from safetensors import safe_open
+
+    with safe_open(src, framework="pt") as f:
+        meta = dict(f.metadata())
+    meta["config"] = meta["config"].replace("width: 16", "width: 24", 1)  # g.width no longer 16
+    save_file(cfg, tmp_path / "w.safetensors", metadata=meta)
+    assert main(["sample", str(tmp_path / "w.safetensors"), "-n", "3", "-o", str(tmp_path / "a.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "tensor 'g.net.0.weight' has shape (16, 2)" in err[0]
+    assert "needs (24, 2)" in err[0]
+
+
+def test_resume_accepts_a_checkpoint_file(run, tmp_path, capsys):
+    steps = [s for s, _ in list_checkpoints(run)]
+    assert steps == [5, 10]
+    latest, early = list_checkpoints(run)[-1][1], list_checkpoints(run)[0][1]
+    # the latest checkpoint of a run: continues that run in place
+    assert main(["train", "--resume", str(latest), "--set", "train.steps=12", "--quiet"]) == 0
+    assert f"trained {run} to step 12" in capsys.readouterr().out
+    # an earlier one would overwrite later history: it needs a new directory
+    assert main(["train", "--resume", str(early), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "not the latest checkpoint" in err and "pass --out NEW_RUN_DIR" in err
+    branch = tmp_path / "branch"
+    assert main(["train", "--resume", str(early), "--out", str(branch), "--quiet"]) == 0
+    assert [s for s, _ in list_checkpoints(branch)] == [10]
+    assert json.loads((branch / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 10
+    # and exactly what an uninterrupted run from the same checkpoint gives
+    a = load_file(list_checkpoints(branch)[-1][1])
+    straight = tmp_path / "straight"
+    runs.train(config.load(None, FAST), straight, progress=False)
+    b = load_file(list_checkpoints(straight)[-1][1])
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("g."))
+
+
+def test_skipped_images_are_said_in_one_line(tmp_path, capsys):
+    from PIL import Image
+
+    d = tmp_path / "imgs"
+    d.mkdir()
+    for i in range(9):
+        Image.fromarray(np.full((8, 8), i * 20, np.uint8)).save(d / f"{i}.png")
+    (d / "broken.png").write_bytes(b"not a png")
+    out = tmp_path / "r"
+    runs.train(config.load(None, ["data.name=folder", f"data.path={d}", "data.size=8",
+                                  "g.arch=dcgan", "d.arch=dcgan", "g.width=4", "d.width=4",
+                                  "g.noise_dim=4", "train.steps=1", "train.batch_size=4",
+                                  "health.enabled=false", "train.plot_every=0"]), out, progress=False)
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "skipped" in ln]
+    assert err == [f"ganforge: note: 1 unreadable image file(s) skipped; using 9 images (1, 8, 8) from {d}"]
