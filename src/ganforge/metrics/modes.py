@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from .registry import Metric, register, sample_counts
+
 
 def mode_stats(
     samples: torch.Tensor, modes: torch.Tensor, std: float, threshold: float = 3.0
@@ -90,3 +92,20 @@ def stacked_mnist_modes(digits: torch.Tensor) -> dict[str, Any]:
         "max_mode_share": float(p.max()),
         "counts": counts.to(torch.int64).tolist(),
     }
+
+
+# --- the registered metric: one line for people, the headline scalars for logs ------------------
+
+
+def _line(v: dict[str, Any]) -> str:
+    kl = "n/a (no high-quality sample)" if v["reverse_kl"] is None else f"{v['reverse_kl']:.4f}"
+    hq = f", high quality {100 * v['hq']:.1f}%" if "hq" in v else ""
+    return f"modes {v['modes']}/{v['modes_total']}{hq}, reverse KL {kl} ({sample_counts(v)})"
+
+
+register(Metric(
+    name="modes", title="modes captured, high-quality share, reverse KL",
+    needs={"modes"}, compute=lambda inputs: inputs.count_modes(),
+    describe="modes captured and KL(p_gen || uniform) in nats (VEEGAN / PacGAN protocol)",
+    line=_line, scalars=("modes", "hq", "reverse_kl"), context=("modes_total",),
+))
