@@ -223,14 +223,24 @@ def _swd(inputs: MetricInputs) -> dict[str, Any]:
     from .modes import sliced_wasserstein
 
     # points: no pyramid, the sliced 1-Wasserstein distance of the points themselves
-    return {"swd": sliced_wasserstein(fake.flatten(1), real.flatten(1), seed=inputs.seed),
-            "note": "points: sliced 1-Wasserstein distance of the samples, 256 directions"}
+    return {"swd": sliced_wasserstein(fake.flatten(1), real.flatten(1), n_proj=POINT_DIRS, seed=inputs.seed),
+            "note": f"points: sliced 1-Wasserstein distance of the samples, {POINT_DIRS} directions"}
+
+
+POINT_DIRS = 256  # random directions of the points' sliced distance
+
+
+def _statistic(inputs: MetricInputs) -> str:
+    """The provenance names what was computed: the pyramid statistic on images only."""
+    if inputs.fake.dim() == 4:
+        return "sliced Wasserstein distance (x1e3) on Laplacian-pyramid 7x7 patches (Karras et al. 2018)"
+    return (f"sliced 1-Wasserstein distance of the samples themselves, mean over {POINT_DIRS} random "
+            "directions of the 1-D optimal-transport cost (points: no pyramid)")
 
 
 register(Metric(
     name="swd", title="sliced Wasserstein distance (pyramid patches; points as they are)",
-    needs={"reference"}, compute=_swd,
-    describe="sliced Wasserstein distance (x1e3) on Laplacian-pyramid 7x7 patches (Karras et al. 2018)",
+    needs={"reference"}, compute=_swd, describe=_statistic,
     line=lambda v: f"SWD {v['swd']:.4g} ({sample_counts(v)})",
     scalars=("swd",),
 ))
