@@ -57,9 +57,10 @@ def protocol_n(data: Any, metrics: list[str]) -> int:
 
 
 def load_reference(ref: str | None, cfg: RunConfig, n: int, seed: int,
-                   shape: tuple[int, ...]) -> tuple[Any, Reference]:
-    """The real data to compare with: the run's own data set, another named set, or a path (an IDX
-    folder, a folder of images, a .npz file), brought to the run's image size and channels."""
+                   shape: tuple[int, ...], data: Any = None) -> tuple[Any, Reference]:
+    """The real data to compare with: the run's own data set (`data`, when the caller has built it,
+    is not loaded again), another named set, or a path (an IDX folder, a folder of images, a .npz
+    file), brought to the run's image size and channels."""
     from dataclasses import replace
 
     from .data import fit_images
@@ -72,11 +73,12 @@ def load_reference(ref: str | None, cfg: RunConfig, n: int, seed: int,
         dcfg = replace(cfg.data, name=kind, path=str(p))
     else:
         dcfg = replace(cfg.data, name=ref, path=cfg.data.path if ref == cfg.data.name else None)
-    try:
-        data = build_data(dcfg)
-    except DataError as e:
-        what = "the run's data" if ref is None else f"--ref {ref}"
-        raise DataError(f"cannot evaluate: {what} is unavailable ({e})") from None
+    if ref is not None or data is None:
+        try:
+            data = build_data(dcfg)
+        except DataError as e:
+            what = "the run's data" if ref is None else f"--ref {ref}"
+            raise DataError(f"cannot evaluate: {what} is unavailable ({e})") from None
     if data.kind == "images" and len(shape) == 3 and tuple(data.shape) != tuple(shape):
         data = fit_images(data, shape[-1], shape[0])
     gen = torch.Generator().manual_seed(seed + 1)
@@ -124,13 +126,14 @@ def _modes_fn(data: Any, extractor_options: dict[str, Any]) -> Any:
 class Evaluator:
     """Everything a score needs except the generated samples, built once (extractor, reference set
     and its features, mode counter: what the metrics declare they need) so that training-time evals
-    cost only the samples' features."""
+    cost only the samples' features. `data`: the run's data set when the caller has it already (a
+    large image set is then loaded once)."""
 
     def __init__(self, cfg: RunConfig, metrics: list[str], n: int, seed: int,
                  features: str | None = None, ref: str | None = None, progress: bool = False,
-                 extractor_options: dict[str, Any] | None = None) -> None:
+                 extractor_options: dict[str, Any] | None = None, data: Any = None) -> None:
         self.metrics, self.seed, self.progress = metrics, seed, progress
-        self.data = build_data(cfg.data)
+        self.data = data if data is not None else build_data(cfg.data)
         shape = tuple(self.data.shape)
         same = cfg.data.name in ("mnist", "stacked-mnist", "fashion-mnist")  # the classifier's data
         opts = {"data_path": cfg.data.path if same else None, "progress": progress}
@@ -138,7 +141,7 @@ class Evaluator:
         needs = needs_of(metrics)
         self.reference = None
         if "reference" in needs:
-            _, self.reference = load_reference(ref, cfg, n, seed, shape)
+            _, self.reference = load_reference(ref, cfg, n, seed, shape, data=self.data)
         self.extractor = None
         if needs & {"features", "probs"}:
             spec = features or cfg.eval.features or default_extractor(cfg.data.name, shape)
