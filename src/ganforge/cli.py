@@ -31,7 +31,8 @@ EVAL_EXAMPLE = """examples:
 EVAL_TAIL = """features: identity, pixels[:S], lenet-mnist, lenet-fashion, inception (local weights only);
 default: the data's natural ones (identity for points, lenet-mnist / lenet-fashion / pixels for images).
 Scores are merged into RUN/eval.json, each with its provenance (extractor + hash, n, reference split,
-seed, checkpoint step, versions)."""
+seed, checkpoint step, versions). --json prints one object: the computed metrics' headline values at
+its top level (mixtures: modes, modes_total, hq, reverse_kl), the detail under "metrics"."""
 
 
 def eval_help() -> str:
@@ -207,14 +208,15 @@ def fmt_metric(name: str, v: dict[str, Any]) -> str:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from . import runs
+    from .evaluation import headline
 
     r = runs.evaluate(args.run, n=args.n, seed=args.seed, use_ema=False if args.no_ema else None,
                       metrics=args.metrics, features=args.features, ref=args.ref,
                       progress=not (args.quiet or args.json), inception_weights=args.inception_weights)
     for w in r["warnings"]:
         print(f"ganforge: warning: {w}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(r))
+    if args.json:  # the headline values on top (as the foundation's eval printed them), then the detail
+        print(json.dumps({**headline(r["metrics"], r["computed"]), **r}))
         return 0
     print(f"{r['data']} at step {r['checkpoint_step']}:")
     for name in r["computed"]:

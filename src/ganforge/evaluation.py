@@ -161,3 +161,13 @@ def flat_scores(report: Report) -> dict[str, float]:
             if isinstance(v.get(k), (int, float)):
                 out[k] = round(float(v[k]), 6)
     return out
+
+
+def headline(results: dict[str, dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    """What `ganforge eval --json` shows at its top level, beside the detail: the named metrics'
+    scalars and their context (mixtures: modes, modes_total, hq, reverse_kl) as computed."""
+    out: dict[str, Any] = {}
+    for name in names:
+        m = METRICS.get(name)
+        out |= {k: results[name][k] for k in (*m.scalars, *m.context) if k in results[name]}
+    return out

@@ -8,7 +8,7 @@ import torch
 from ganforge import config
 from ganforge.cli import eval_help, fmt_metric
 from ganforge.errors import ConfigError
-from ganforge.evaluation import DEFAULT_METRICS, Evaluator, flat_scores
+from ganforge.evaluation import DEFAULT_METRICS, Evaluator, flat_scores, headline
 from ganforge.metrics.features import build_extractor
 from ganforge.metrics.registry import METRICS, NEEDS, Metric, in_features, register, sample_counts
 from ganforge.metrics.suite import Reference, compute, fingerprint, parse_metrics
@@ -50,6 +50,7 @@ def test_a_metric_registered_in_one_place_is_known_everywhere(mean_norm, tmp_pat
     assert "n_reference" not in p  # it did not ask for reference data
     assert flat_scores(rep) == {"mean_norm": round(v["mean_norm"], 6),
                                 "fid": round(rep.results["fid"]["fid"], 6)}
+    assert headline(rep.results, ["mean_norm"]) == {"mean_norm": v["mean_norm"]}  # eval --json's top
     assert fmt_metric("mean_norm", v) == f"mean norm {v['mean_norm']:.3f} in identity (n=300)"
 
     # what it needs is what an Evaluator builds: an extractor, no reference set, no mode counter
