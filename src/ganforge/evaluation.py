@@ -20,7 +20,7 @@ from .data.images import StackedData
 from .errors import DataError
 from .metrics.classifier import cache_root
 from .metrics.features import build_extractor, default_extractor
-from .metrics.modes import STACKED_N, mode_stats, stacked_mnist_modes
+from .metrics.modes import COVERED_RULE, STACKED_N, mode_stats, stacked_mnist_modes
 from .metrics.registry import METRICS, needs_of
 from .metrics.suite import Reference, Report, compute, fingerprint
 
@@ -108,7 +108,7 @@ def _modes_fn(data: Any, extractor_options: dict[str, Any]) -> Any:
             return {"modes": st["modes"], "modes_total": st["modes_total"], "hq": st["hq"],
                     "reverse_kl": st["reverse_kl"], "mode_counts": st["counts"],
                     "protocol": f"VEEGAN/PacGAN: high quality = within {st['threshold_std']:g} std "
-                                f"({data.std:g}) of the nearest mode"}
+                                f"({data.std:g}) of the nearest mode; {COVERED_RULE}"}
         return toy
     if isinstance(data, StackedData):
         clf = build_extractor("lenet-mnist", (3, 28, 28), **extractor_options)
