@@ -158,3 +158,18 @@ def test_help_text_mentions_example(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert "ganforge train configs/grid25.yaml --out runs/grid25" in capsys.readouterr().out
+
+
+def test_eval_json_puts_the_mode_headline_at_the_top_level(tmp_path, capsys):
+    """As the foundation specified: modes, modes_total, hq and reverse_kl beside the detail."""
+    run = tmp_path / "run"
+    assert _train(tmp_path, run, 10, "--no-plots") == 0
+    capsys.readouterr()
+    assert main(["eval", str(run), "--json", "-n", "500"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    m = r["metrics"]["modes"]
+    for key in ("modes", "modes_total", "hq", "reverse_kl"):
+        assert key in r and r[key] == m[key], key
+    assert r["modes_total"] == 25 and isinstance(r["modes"], int)
+    assert r["swd"] == r["metrics"]["swd"]["swd"]
+    assert "modes_total" not in json.loads((run / "eval.json").read_text())  # eval.json keeps its layout

@@ -25,3 +25,17 @@ def test_double_registration_is_refused():
     r.register("a")(1)
     with pytest.raises(ValueError):
         r.register("a")(2)
+
+
+def test_unregister_and_registration_order():
+    r: Registry = Registry("thing", ordered=True)
+    r.register("b")(1)
+    r.register("a")(2)
+    assert r.names() == ["b", "a"] and list(r) == ["b", "a"]
+    assert r.unregister("b") == 1 and r.names() == ["a"]
+    with pytest.raises(ValueError, match="not registered"):
+        r.unregister("b")
+    s: Registry = Registry("thing")
+    s.register("b")(1)
+    s.register("a")(2)
+    assert s.names() == ["a", "b"]

@@ -166,3 +166,22 @@ def test_skipped_images_are_said_in_one_line(tmp_path, capsys):
                                   "health.enabled=false", "train.plot_every=0"]), out, progress=False)
     err = [ln for ln in capsys.readouterr().err.splitlines() if "skipped" in ln]
     assert err == [f"ganforge: note: 1 unreadable image file(s) skipped; using 9 images (1, 8, 8) from {d}"]
+
+
+def test_evaluate_loads_the_data_set_once(tiny_cfg, tmp_path, monkeypatch):
+    from ganforge import data as data_module
+    from ganforge import evaluation
+
+    runs.train(tiny_cfg("train.steps=10", "train.ckpt_every=10"), tmp_path / "run", progress=False,
+               plots=False)
+    calls = []
+
+    def counting(cfg):
+        calls.append(cfg.name)
+        return data_module.build_data(cfg)
+
+    for module in (runs, evaluation):  # where the name is looked up
+        monkeypatch.setattr(module, "build_data", counting)
+    r = runs.evaluate(tmp_path / "run", n=200, metrics="modes,swd,fid")
+    assert r["computed"] == ["modes", "swd", "fid"]
+    assert calls == ["grid25"]

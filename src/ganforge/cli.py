@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .errors import GanforgeError
@@ -26,13 +28,42 @@ EVAL_EXAMPLE = """examples:
   ganforge eval runs/mnist --metrics fid --features inception \\
       --inception-weights pt_inception-2015-12-05-6726825d.pth
   ganforge eval runs/fashion --metrics fid,pr --ref data/fashion-test   # another reference set
+"""
 
-metrics: fid, kid, pr (precision/recall), dc (density/coverage), is (inception score),
-         swd (sliced Wasserstein, Laplacian-pyramid patches), modes (mixtures, stacked MNIST)
-features: identity, pixels[:S], lenet-mnist, lenet-fashion, inception (local weights only)
-defaults: mixtures -> modes,swd; stacked-mnist -> modes; images -> fid,kid,pr,dc in the data's
-natural features (lenet-mnist / lenet-fashion / pixels). Scores are merged into RUN/eval.json,
-each with its provenance (extractor + hash, n, reference split, seed, checkpoint step, versions)."""
+EVAL_TAIL = """features: identity, pixels[:S], lenet-mnist, lenet-fashion, inception (local weights only);
+default: the data's natural ones (identity for points, lenet-mnist / lenet-fashion / pixels for images).
+Scores are merged into RUN/eval.json, each with its provenance (extractor + hash, n, reference split,
+seed, checkpoint step, versions). --json prints one object: the computed metrics' headline values at
+its top level (mixtures: modes, modes_total, hq, reverse_kl), the detail under "metrics"."""
+
+
+def eval_help() -> str:
+    """The eval epilog: the examples, then the registered metrics and each kind of data's defaults
+    (imports the metrics, hence torch: called only when the help is shown)."""
+    from .evaluation import DEFAULT_METRICS
+    from .metrics.registry import METRICS
+
+    w = max(len(n) for n in [*METRICS, *DEFAULT_METRICS])
+    metrics = [f"  {n:<{w}}  {m.title} [needs {', '.join(sorted(m.needs))}]"
+               for n, m in ((n, METRICS.get(n)) for n in METRICS)]
+    defaults = [f"  {kind:<{w}}  {','.join(names)}" for kind, names in DEFAULT_METRICS.items()]
+    return "\n".join([EVAL_EXAMPLE, "metrics (--metrics, comma-separated):", *metrics,
+                      "defaults (when neither --metrics nor eval.metrics names any):", *defaults, EVAL_TAIL])
+
+
+class _Parser(argparse.ArgumentParser):
+    """A parser whose epilog may be computed when its help is shown (`help_epilog`), so that listing
+    the registered metrics does not import torch for every command."""
+
+    def __init__(self, *args: Any, help_epilog: Callable[[], str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help_epilog = help_epilog
+
+    def format_help(self) -> str:
+        if self.help_epilog is not None:
+            self.epilog = self.help_epilog()
+        return super().format_help()
+
 
 FIT_EXAMPLE = """example:
   ganforge fit-classifier lenet-mnist       # trains (~1 CPU-minute) or finds it in the cache
@@ -65,7 +96,7 @@ DEVICE_HELP = "auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps (defaul
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(  # the verbs' parsers are _Parser too (argparse uses the parent's class)
         prog="ganforge",
         description="Train, diagnose, measure and sample Generative Adversarial Networks.",
         epilog="run 'ganforge <verb> --help' for a verb's options and an example",
@@ -90,11 +121,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--no-plots", action="store_true", help="skip the PNG plots of points")
     t.add_argument("--device", help=DEVICE_HELP)
 
-    e = sub.add_parser("eval", help="FID/KID/PR/DC/IS/SWD/modes of a run's latest checkpoint",
-                       epilog=EVAL_EXAMPLE, formatter_class=fmt)
+    e = sub.add_parser("eval", help="score a run's latest checkpoint (metrics with provenance)",
+                       help_epilog=eval_help, formatter_class=fmt)
     e.add_argument("run", help="run directory (or a checkpoint file)")
     e.add_argument("--metrics", help="comma-separated (default: the data's, see below)")
-    e.add_argument("--features", help="feature extractor for fid/kid/pr/dc/is")
+    e.add_argument("--features", help="feature extractor for the metrics that need features or class "
+                   "probabilities (see below)")
     e.add_argument("--ref", metavar="DATA", help="reference data: a data set name or a path "
                    "(IDX folder, image folder, .npz); default: the run's own data")
     e.add_argument("--inception-weights", metavar="PATH",
@@ -180,33 +212,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def fmt_metric(name: str, v: dict) -> str:
-    """One line per score, for people; the numbers with their provenance are in eval.json."""
-    p = v.get("provenance", {})
-    feats = f" in {p['features']['name']}" if "features" in p else ""
-    n = f"n={p.get('n_generated')}" + (f" vs {p['n_reference']}" if "n_reference" in p else "")
-    if name == "modes":
-        kl = "n/a (no high-quality sample)" if v["reverse_kl"] is None else f"{v['reverse_kl']:.4f}"
-        hq = f", high quality {100 * v['hq']:.1f}%" if "hq" in v else ""
-        return f"modes {v['modes']}/{v['modes_total']}{hq}, reverse KL {kl} ({n})"
-    if name == "fid":
-        return f"FID {v['fid']:.4g}{feats} ({n})"
-    if name == "kid":
-        return (f"KID {v['kid']:.4g} ± {v['kid_std']:.2g}{feats} ({n}, {v['subsets']} subsets of "
-                f"{v['subset_size']})")
-    if name == "pr":
-        return f"precision {v['precision']:.3f}, recall {v['recall']:.3f}{feats} (k={v['k']}, {n})"
-    if name == "dc":
-        return f"density {v['density']:.3f}, coverage {v['coverage']:.3f}{feats} (k={v['k']}, {n})"
-    if name == "is":
-        return f"IS {v['is']:.4g} ± {v['is_std']:.2g}{feats} ({v['classes']} classes, {n})"
-    if name == "swd":
-        return f"SWD {v['swd']:.4g} ({n})"
-    return f"{name}: {v}"
+def fmt_metric(name: str, v: dict[str, Any]) -> str:
+    """One line per score, for people (the metric's own `line`); the numbers with their provenance
+    are in eval.json. A name no longer registered (an old eval.json) prints as it is stored."""
+    from .metrics.registry import METRICS
+
+    return METRICS.get(name).line(v) if name in METRICS else f"{name}: {v}"
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from . import runs
+    from .evaluation import headline
 
     r = runs.evaluate(args.run, n=args.n, seed=args.seed, use_ema=False if args.no_ema else None,
                       metrics=args.metrics, features=args.features, ref=args.ref,
@@ -214,8 +230,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                       device=args.device)
     for w in r["warnings"]:
         print(f"ganforge: warning: {w}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(r))
+    if args.json:  # the headline values on top (as the foundation's eval printed them), then the detail
+        print(json.dumps({**headline(r["metrics"], r["computed"]), **r}))
         return 0
     print(f"{r['data']} at step {r['checkpoint_step']}:")
     for name in r["computed"]:

@@ -1,6 +1,7 @@
 """What a score needs besides the generated samples: the reference set, the feature extractor, the
-mode counter, the default metrics and sample counts of each protocol. Built once (`Evaluator`) and
-used by `ganforge eval` and by the training-time eval (train.eval_every).
+mode counter (what the chosen metrics declare they need), the default metrics and sample counts of
+each protocol. Built once (`Evaluator`) and used by `ganforge eval` and by the training-time eval
+(train.eval_every).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from .data.images import StackedData
 from .errors import DataError
 from .metrics.classifier import cache_root
 from .metrics.features import build_extractor, default_extractor
-from .metrics.modes import STACKED_N, mode_stats, stacked_mnist_modes
-from .metrics.suite import FEATURE_METRICS, Reference, Report, compute, fingerprint
+from .metrics.modes import COVERED_RULE, STACKED_N, mode_stats, stacked_mnist_modes
+from .metrics.registry import METRICS, needs_of
+from .metrics.suite import Reference, Report, compute, fingerprint
 
 
 def versions() -> dict[str, str]:
@@ -29,30 +31,36 @@ def versions() -> dict[str, str]:
 
 
 PROTOCOL_N = {"points": 2500, "stacked-mnist": STACKED_N, "images": 10_000}
+# What `ganforge eval` measures when not told, per kind of data: mode coverage where the modes are
+# known, FID / precision-recall / SWD on other points, FID/KID/PR/DC on other images.
+DEFAULT_METRICS = {"mixtures": ("modes", "swd"), "points": ("fid", "pr", "swd"),
+                   "stacked-mnist": ("modes",), "images": ("fid", "kid", "pr", "dc")}
+
+
+def data_kind(data: Any) -> str:
+    """The key of DEFAULT_METRICS for a data source."""
+    if data.kind != "images":
+        return "mixtures" if data.modes is not None else "points"
+    return "stacked-mnist" if isinstance(data, StackedData) else "images"
 
 
 def default_metrics(data: Any) -> list[str]:
-    """What `ganforge eval` measures when not told: mode coverage where the modes are known,
-    FID/KID/precision-recall/density-coverage (+ IS with a classifier) on other images."""
-    if data.kind != "images":
-        return ["modes", "swd"] if data.modes is not None else ["fid", "pr", "swd"]
-    if isinstance(data, StackedData):
-        return ["modes"]
-    return ["fid", "kid", "pr", "dc"]
+    return list(DEFAULT_METRICS[data_kind(data)])
 
 
 def protocol_n(data: Any, metrics: list[str]) -> int:
     if data.kind != "images":
         return PROTOCOL_N["points"]
-    if isinstance(data, StackedData) and "modes" in metrics:
+    if isinstance(data, StackedData) and "modes" in needs_of(metrics):
         return PROTOCOL_N["stacked-mnist"]
     return PROTOCOL_N["images"]
 
 
 def load_reference(ref: str | None, cfg: RunConfig, n: int, seed: int,
-                   shape: tuple[int, ...]) -> tuple[Any, Reference]:
-    """The real data to compare with: the run's own data set, another named set, or a path (an IDX
-    folder, a folder of images, a .npz file), brought to the run's image size and channels."""
+                   shape: tuple[int, ...], data: Any = None) -> tuple[Any, Reference]:
+    """The real data to compare with: the run's own data set (`data`, when the caller has built it,
+    is not loaded again), another named set, or a path (an IDX folder, a folder of images, a .npz
+    file), brought to the run's image size and channels."""
     from dataclasses import replace
 
     from .data import fit_images
@@ -65,11 +73,12 @@ def load_reference(ref: str | None, cfg: RunConfig, n: int, seed: int,
         dcfg = replace(cfg.data, name=kind, path=str(p))
     else:
         dcfg = replace(cfg.data, name=ref, path=cfg.data.path if ref == cfg.data.name else None)
-    try:
-        data = build_data(dcfg)
-    except DataError as e:
-        what = "the run's data" if ref is None else f"--ref {ref}"
-        raise DataError(f"cannot evaluate: {what} is unavailable ({e})") from None
+    if ref is not None or data is None:
+        try:
+            data = build_data(dcfg)
+        except DataError as e:
+            what = "the run's data" if ref is None else f"--ref {ref}"
+            raise DataError(f"cannot evaluate: {what} is unavailable ({e})") from None
     if data.kind == "images" and len(shape) == 3 and tuple(data.shape) != tuple(shape):
         data = fit_images(data, shape[-1], shape[0])
     gen = torch.Generator().manual_seed(seed + 1)
@@ -99,7 +108,7 @@ def _modes_fn(data: Any, extractor_options: dict[str, Any]) -> Any:
             return {"modes": st["modes"], "modes_total": st["modes_total"], "hq": st["hq"],
                     "reverse_kl": st["reverse_kl"], "mode_counts": st["counts"],
                     "protocol": f"VEEGAN/PacGAN: high quality = within {st['threshold_std']:g} std "
-                                f"({data.std:g}) of the nearest mode"}
+                                f"({data.std:g}) of the nearest mode; {COVERED_RULE}"}
         return toy
     if isinstance(data, StackedData):
         clf = build_extractor("lenet-mnist", (3, 28, 28), **extractor_options)
@@ -116,40 +125,49 @@ def _modes_fn(data: Any, extractor_options: dict[str, Any]) -> Any:
 
 class Evaluator:
     """Everything a score needs except the generated samples, built once (extractor, reference set
-    and its features, mode counter) so that training-time evals cost only the samples' features."""
+    and its features, mode counter: what the metrics declare they need) so that training-time evals
+    cost only the samples' features. `data`: the run's data set when the caller has it already (a
+    large image set is then loaded once)."""
 
     def __init__(self, cfg: RunConfig, metrics: list[str], n: int, seed: int,
                  features: str | None = None, ref: str | None = None, progress: bool = False,
-                 extractor_options: dict[str, Any] | None = None) -> None:
+                 extractor_options: dict[str, Any] | None = None, data: Any = None) -> None:
         self.metrics, self.seed, self.progress = metrics, seed, progress
-        self.data = build_data(cfg.data)
+        self.data = data if data is not None else build_data(cfg.data)
         shape = tuple(self.data.shape)
         same = cfg.data.name in ("mnist", "stacked-mnist", "fashion-mnist")  # the classifier's data
         opts = {"data_path": cfg.data.path if same else None, "progress": progress}
         opts |= extractor_options or {}
+        needs = needs_of(metrics)
         self.reference = None
-        if set(metrics) - {"modes", "is"}:
-            _, self.reference = load_reference(ref, cfg, n, seed, shape)
+        if "reference" in needs:
+            _, self.reference = load_reference(ref, cfg, n, seed, shape, data=self.data)
         self.extractor = None
-        if FEATURE_METRICS & set(metrics):
+        if needs & {"features", "probs"}:
             spec = features or cfg.eval.features or default_extractor(cfg.data.name, shape)
             self.extractor = build_extractor(spec, shape, **opts)
-        self.modes_fn = _modes_fn(self.data, opts) if "modes" in metrics else None
+        self.modes_fn = _modes_fn(self.data, opts) if "modes" in needs else None
 
     def __call__(self, x: torch.Tensor) -> Report:
         return compute(self.metrics, x, self.reference, self.extractor, self.seed,
                        modes_fn=self.modes_fn, cache=cache_root(), progress=self.progress)
 
 
-SCALARS = ("fid", "kid", "precision", "recall", "density", "coverage", "is", "swd", "modes", "hq",
-           "reverse_kl")
-
-
 def flat_scores(report: Report) -> dict[str, float]:
-    """The headline numbers of a report, one level deep (for metrics.jsonl)."""
+    """The headline numbers of a report, one level deep (for metrics.jsonl): each metric's scalars."""
     out: dict[str, float] = {}
-    for v in report.results.values():
-        for k in SCALARS:
+    for name, v in report.results.items():
+        for k in METRICS.get(name).scalars:
             if isinstance(v.get(k), (int, float)):
                 out[k] = round(float(v[k]), 6)
+    return out
+
+
+def headline(results: dict[str, dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    """What `ganforge eval --json` shows at its top level, beside the detail: the named metrics'
+    scalars and their context (mixtures: modes, modes_total, hq, reverse_kl) as computed."""
+    out: dict[str, Any] = {}
+    for name in names:
+        m = METRICS.get(name)
+        out |= {k: results[name][k] for k in (*m.scalars, *m.context) if k in results[name]}
     return out

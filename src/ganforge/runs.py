@@ -255,7 +255,7 @@ def evaluate(run: str | Path, n: int | None = None, seed: int | None = None,
     g = generator_from(ckpt, use).to(dev)
     x = generate(g, cfg.g.noise, n, torch.Generator().manual_seed(seed)).cpu()
     opts = {"inception_weights": inception_weights} if inception_weights else {}
-    report = Evaluator(cfg, names, n, seed, features, ref, progress, opts)(x)
+    report = Evaluator(cfg, names, n, seed, features, ref, progress, opts, data=data)(x)
     if "modes" in names and isinstance(data, StackedData) and n != STACKED_N:
         report.warnings.append(f"modes: the stacked-MNIST protocol uses {STACKED_N:,} samples, this is "
                                f"{n:,}; modes and KL are not comparable with published rows")

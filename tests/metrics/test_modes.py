@@ -97,3 +97,9 @@ def test_stacked_mnist_modes_uniform_collapsed_and_formula():
     assert stacked_mnist_modes(d)["reverse_kl"] == pytest.approx(want, rel=1e-12)
     with pytest.raises(ValueError, match=r"\(n, 3\)"):
         stacked_mnist_modes(torch.zeros(5, 2, dtype=torch.int64))
+
+
+def test_a_mode_is_covered_by_one_high_quality_sample():
+    from ganforge.metrics.modes import covered_modes
+
+    assert covered_modes([0, 1, 5, 0]) == 2 and covered_modes([]) == 0 and covered_modes([0, 0]) == 0

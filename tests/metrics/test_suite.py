@@ -56,3 +56,15 @@ def test_fid_warns_when_n_is_below_the_feature_dimension():
     ref = Reference(torch.randn(40, 64), "r", "x")
     rep = compute(["fid"], fake, ref, build_extractor("identity", (64,)), seed=0)
     assert any("n=40 < feature dim 64" in w for w in rep.warnings)
+
+
+def test_swd_provenance_names_the_statistic_computed_on_points_and_on_images():
+    pts = compute(["swd"], torch.randn(300, 2), _ref(300), None, seed=0).results["swd"]
+    stat = pts["provenance"]["statistic"]
+    assert "sliced 1-Wasserstein" in stat and "256 random directions" in stat
+    assert "no pyramid" in stat and "Laplacian" not in stat and "7x7" not in stat
+    gen = torch.Generator().manual_seed(0)
+    imgs = torch.rand(8, 1, 16, 16, generator=gen) * 2 - 1
+    ref = Reference(torch.rand(8, 1, 16, 16, generator=gen) * 2 - 1, "8 images", "y")
+    stat = compute(["swd"], imgs, ref, None, seed=0).results["swd"]["provenance"]["statistic"]
+    assert "Laplacian-pyramid 7x7 patches" in stat

@@ -128,3 +128,22 @@ def test_mixture_quality_counts_modes():
     x = data.modes.repeat(40, 1)
     q = measure_quality(x, x, data, TH)
     assert (q.modes, q.modes_total, q.hq) == (25, 25, 1.0) and q.distance == 0.0
+
+
+def test_health_and_eval_count_covered_modes_alike():
+    """One definition of a covered mode: eval's `modes`, health's quality check (and through it the
+    lab's quality line, which reads q.mode_stats) give the same number for the same samples."""
+    from ganforge import config
+    from ganforge.evaluation import Evaluator
+
+    data = grid25()
+    x = torch.cat([data.modes[:24].repeat(100, 1), data.modes[24:]])  # one stray sample on mode 25
+    cfg = config.load(None, ["data.name=grid25"])
+    result = Evaluator(cfg, ["modes"], len(x), 0)(x).results["modes"]
+    eval_modes = result["modes"]
+    assert eval_modes == 25 and "nearest mode of at least one high-quality sample" in result["protocol"]
+    q = measure_quality(x, x, data, TH)
+    assert q.modes == eval_modes == q.mode_stats["modes"]
+    h = Health(TH)
+    h.observe_modes(q.counts, hq=q.hq)
+    assert f"({eval_modes}/25 modes covered)" in h.reason  # what the health line says

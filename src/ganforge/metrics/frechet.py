@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._arrays import as_features, as_float64, same_dim
+from .registry import Metric, MetricInputs, in_features, register, sample_counts
 
 # Negative results within this fraction of the distance's scale are rounding and become 0.
 NEGATIVE_ROUNDING = 1e-10
@@ -80,3 +81,30 @@ def frechet_distance(a: Any, b: Any) -> float:
     fa, fb = as_features(a, "a"), as_features(b, "b")
     same_dim(fa, fb)
     return frechet_from_stats(*gaussian_stats(fa), *gaussian_stats(fb))
+
+
+# --- the registered metric: one line for people, the headline scalar for logs -------------------
+
+
+def _fid(inputs: MetricInputs) -> dict[str, Any]:
+    return {"fid": frechet_distance(inputs.features(), inputs.ref_features())}
+
+
+def _fid_sizes(inputs: MetricInputs) -> list[str]:
+    n, dim = inputs.n(), inputs.features().shape[1]
+    if n < dim:
+        return [f"fid: n={n} < feature dim {dim}: the covariance is singular and FID biased upward; "
+                f"use n >= {10 * dim}"]
+    if n < 2000:
+        return [f"fid: n={n} is small; FID is biased upward at small n (compare scores only at equal n; "
+                "10,000+ is usual)"]
+    return []
+
+
+register(Metric(
+    name="fid", title="Frechet distance of Gaussians fitted to features",
+    needs={"features", "reference"}, compute=_fid,
+    describe="Frechet distance between Gaussians fitted to the features (Heusel et al. 2017)",
+    line=lambda v: f"FID {v['fid']:.4g}{in_features(v)} ({sample_counts(v)})",
+    scalars=("fid",), warn=_fid_sizes,
+))

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ._arrays import as_float64
+from .registry import Metric, MetricInputs, in_features, register, sample_counts
 
 ROW_SUM_TOL = 1e-3  # float16/float32 softmax outputs sum to 1 within this
 
@@ -49,3 +50,21 @@ def inception_score(probs: Any, splits: int = 10) -> dict[str, float]:
         kl = (part * np.log(ratio)).sum(axis=1)
         scores.append(np.exp(kl.mean()))
     return {"mean": float(np.mean(scores)), "std": float(np.std(scores))}
+
+
+# --- the registered metric: one line for people, the headline scalar for logs -------------------
+
+
+def _is(inputs: MetricInputs) -> dict[str, Any]:
+    probs = inputs.probs()
+    s = inception_score(probs, splits=10)
+    return {"is": s["mean"], "is_std": s["std"], "splits": 10, "classes": probs.shape[1]}
+
+
+register(Metric(
+    name="is", title="inception score of class probabilities", needs={"probs"}, compute=_is,
+    describe="inception score from class probabilities, 10 splits (Salimans et al. 2016)",
+    line=lambda v: (f"IS {v['is']:.4g} ± {v['is_std']:.2g}{in_features(v)} ({v['classes']} classes, "
+                    f"{sample_counts(v)})"),
+    scalars=("is",),
+))

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ._arrays import as_features, same_dim
+from .registry import Metric, MetricInputs, in_features, register, sample_counts
 
 DEGREE = 3
 COEF0 = 1.0
@@ -73,3 +74,26 @@ def kid(a: Any, b: Any, subsets: int = 100, subset_size: int = 1000, seed: int =
         "subsets": int(subsets),
         "subset_size": int(size),
     }
+
+
+# --- the registered metric: one line for people, the headline scalar for logs -------------------
+
+
+def _kid(inputs: MetricInputs) -> dict[str, Any]:
+    k = kid(inputs.features(), inputs.ref_features(), seed=inputs.seed)
+    return {"kid": k["mean"], "kid_std": k["std"], "subsets": k["subsets"], "subset_size": k["subset_size"]}
+
+
+def _kid_sizes(inputs: MetricInputs) -> list[str]:
+    n = inputs.n()
+    return [f"kid: n={n} < 100: subsets this small make KID very noisy"] if n < 100 else []
+
+
+register(Metric(
+    name="kid", title="kernel distance: unbiased MMD^2 of features",
+    needs={"features", "reference"}, compute=_kid,
+    describe="unbiased MMD^2, cubic polynomial kernel, mean/std over subsets (Binkowski et al. 2018)",
+    line=lambda v: (f"KID {v['kid']:.4g} ± {v['kid_std']:.2g}{in_features(v)} ({sample_counts(v)}, "
+                    f"{v['subsets']} subsets of {v['subset_size']})"),
+    scalars=("kid",), warn=_kid_sizes,
+))

@@ -19,12 +19,13 @@ Distances are computed in CHUNK x CHUNK tiles, so memory stays bounded for 20k x
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from ._arrays import as_features, same_dim
+from .registry import Metric, MetricInputs, in_features, register, sample_counts
 
 CHUNK = 1024  # rows and columns per distance tile: 1024² float64 = 8 MiB
 
@@ -91,3 +92,34 @@ def density_coverage(real: Any, fake: Any, k: int = 5) -> dict[str, float]:
         balls_per_fake[cols] += inside.sum(axis=0)
         covered[rows] |= inside.any(axis=1)
     return {"density": float(balls_per_fake.mean() / k), "coverage": float(covered.mean())}
+
+
+# --- the registered metrics (pr, dc): one line for people, the headline scalars for logs -----------
+
+
+def _knn_sizes(name: str) -> Callable[[MetricInputs], list[str]]:
+    def warn(inputs: MetricInputs) -> list[str]:
+        n = inputs.n()
+        return [f"{name}: n={n} < 1,000: k-NN manifolds this sparse are unreliable"] if n < 1000 else []
+    return warn
+
+
+register(Metric(
+    name="pr", title="k-NN precision and recall",
+    needs={"features", "reference"},
+    compute=lambda i: {**precision_recall(i.ref_features(), i.features(), k=3), "k": 3},
+    describe="k-NN precision and recall, k=3 (Kynkaanniemi et al. 2019)",
+    line=lambda v: (f"precision {v['precision']:.3f}, recall {v['recall']:.3f}{in_features(v)} "
+                    f"(k={v['k']}, {sample_counts(v)})"),
+    scalars=("precision", "recall"), warn=_knn_sizes("pr"),
+))
+
+register(Metric(
+    name="dc", title="k-NN density and coverage",
+    needs={"features", "reference"},
+    compute=lambda i: {**density_coverage(i.ref_features(), i.features(), k=5), "k": 5},
+    describe="density and coverage, k=5 (Naeem et al. 2020)",
+    line=lambda v: (f"density {v['density']:.3f}, coverage {v['coverage']:.3f}{in_features(v)} "
+                    f"(k={v['k']}, {sample_counts(v)})"),
+    scalars=("density", "coverage"), warn=_knn_sizes("dc"),
+))

@@ -72,7 +72,6 @@ class Thresholds:
     runaway_window: int = 150  # steps of D accuracy on fakes / G gradient norms watched
     runaway_acc: float = 0.99  # D accuracy on fakes at least this over the whole window...
     vanish: float = 0.05  # ...while G's gradient norm fell below this fraction of its peak
-    min_share: float = 0.1  # a mode counts as covered with >= this share of its uniform count
     hq_converged: float = 0.8  # high-quality share needed to call a mixture converged
     diversity_collapsed: float = 0.5  # image diversity below this fraction of real data's
     patience: int = 2  # consecutive quality checks that must agree before the state changes
@@ -107,7 +106,7 @@ class Quality:
 
     distance: float  # sliced Wasserstein distance to a fixed real batch: the tracked metric
     scale: float = 1.0  # the data's scale, for "close to the data"
-    modes: int | None = None  # mixtures: modes covered (>= min_share of a uniform count)
+    modes: int | None = None  # mixtures: modes covered (metrics.modes.covered_modes, as eval counts)
     modes_total: int | None = None
     hq: float | None = None  # mixtures: share of samples within 3 std of a mode
     counts: list[int] | None = None
@@ -341,7 +340,9 @@ class Health:
 
     # --- the lab's older entry points, kept as thin wrappers ----------------------------------
     def observe_modes(self, counts: list[int], hq: float, distance: float = math.nan) -> str:
-        covered = covered_modes(counts, self.cfg.min_share)
+        from ..metrics.modes import covered_modes
+
+        covered = covered_modes(counts)
         return self.observe_quality(Quality(distance, 1.0, covered, len(counts), hq, list(counts)))
 
     def observe_distance(self, distance: float, scale: float) -> str:
@@ -349,13 +350,6 @@ class Health:
 
 
 # --- the quality check both the trainer and the lab run --------------------------------------
-
-
-def covered_modes(counts: list[int], min_share: float) -> int:
-    """Modes holding at least `min_share` of a uniform share of the high-quality samples: one stray
-    sample does not make a mode covered."""
-    n_hq, k = sum(counts), len(counts)
-    return sum(1 for c in counts if n_hq and c >= min_share * n_hq / k)
 
 
 def diversity(x: torch.Tensor, max_dim: int = 1024) -> float:
@@ -381,9 +375,9 @@ def measure_quality(fake: torch.Tensor, real: torch.Tensor, data: Any, th: Thres
     q = Quality(dist, scale)
     modes = getattr(data, "modes", None)
     if modes is not None:
-        r = mode_stats(fake, modes, data.std)
-        q.modes = covered_modes(r["counts"], th.min_share)
-        q.modes_total, q.hq, q.counts, q.mode_stats = len(r["counts"]), r["hq"], r["counts"], r
+        r = mode_stats(fake, modes, data.std)  # eval's statistics: the same covered count
+        q.modes, q.modes_total, q.hq = r["modes"], r["modes_total"], r["hq"]
+        q.counts, q.mode_stats = r["counts"], r
     if fake.dim() == 4:
         ref = real_diversity if real_diversity is not None else diversity(real)
         q.diversity = diversity(fake) / ref if ref > 0 else None
