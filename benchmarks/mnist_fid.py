@@ -39,9 +39,9 @@ def train_one(job: dict) -> dict:
     import torch
 
     from ganforge import config
-    from ganforge.train import Trainer, fit
-    from ganforge.train.callbacks import Callback
-    from ganforge.train.state import checkpoint_path, save_checkpoint
+    from ganforge.training import Trainer, fit
+    from ganforge.training.callbacks import Callback
+    from ganforge.training.state import checkpoint_path, save_checkpoint
 
     torch.set_num_threads(1)
     out = Path(job["dir"])
@@ -94,10 +94,10 @@ def references(data_name: str):  # noqa: ANN201
 def score(rec: dict) -> list[dict]:
     import torch
 
+    from ganforge.generation import generate
     from ganforge.metrics.features import build_extractor
     from ganforge.metrics.suite import compute
-    from ganforge.train.state import generator_from, load_checkpoint
-    from ganforge.generation import generate
+    from ganforge.training.state import generator_from, load_checkpoint
 
     recipe, space = RECIPES[rec["data"]]
     ext = build_extractor(space, (1, 28, 28), progress=True)

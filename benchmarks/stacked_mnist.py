@@ -47,8 +47,8 @@ def train_one(job: dict) -> dict:
     import torch
 
     from ganforge import config
-    from ganforge.train import Trainer, fit
-    from ganforge.train.callbacks import Callback, Checkpointer
+    from ganforge.training import Trainer, fit
+    from ganforge.training.callbacks import Callback, Checkpointer
 
     torch.set_num_threads(1)
     out = Path(job["dir"])
@@ -78,10 +78,10 @@ def score(job: tuple[dict, int]) -> list[dict]:
     """Stacked-MNIST modes / KL of a run's checkpoints (EMA copy when the config keeps one)."""
     import torch
 
+    from ganforge.generation import generate
     from ganforge.metrics.features import build_extractor
     from ganforge.metrics.modes import stacked_mnist_modes
-    from ganforge.train.state import generator_from, list_checkpoints, load_checkpoint
-    from ganforge.generation import generate
+    from ganforge.training.state import generator_from, list_checkpoints, load_checkpoint
 
     rec, every = job
     torch.set_num_threads(1)

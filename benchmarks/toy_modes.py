@@ -47,7 +47,7 @@ def run_one(job: tuple[str, str, int, list[str]]) -> dict:
 
     from ganforge import config
     from ganforge.metrics.modes import mode_stats
-    from ganforge.train import Trainer, fit
+    from ganforge.training import Trainer, fit
 
     torch.set_num_threads(1)
     recipe = ROOT / "configs" / f"{data}.yaml" if row == "ganforge recipe" else None

@@ -59,7 +59,7 @@ def test_trainer_augments_real_and_fake_alike():
     import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).parent / "train"))
+    sys.path.insert(0, str(Path(__file__).parent / "training"))
     from test_trainer import _image_trainer
 
     t = _image_trainer("train.augment=translation,cutout")
@@ -72,6 +72,6 @@ def test_trainer_augments_real_and_fake_alike():
     assert [rg for _, rg in seen] == [False, False, True]
     with pytest.raises(ConfigError, match="needs image data"):
         from ganforge import config
-        from ganforge.train import Trainer
+        from ganforge.training import Trainer
 
         Trainer(config.load(None, ["train.augment=color"]))

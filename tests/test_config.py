@@ -86,7 +86,7 @@ def test_every_recipe_builds_its_trainer():
     from pathlib import Path
 
     from ganforge.errors import DataError
-    from ganforge.train import Trainer
+    from ganforge.training import Trainer
 
     root = Path(__file__).resolve().parents[1] / "configs"
     for p in sorted(root.glob("*.yaml")):

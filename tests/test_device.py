@@ -8,7 +8,7 @@ from ganforge import config
 from ganforge.cli import main
 from ganforge.device import check_device_name, make_scaler, resolve_device, resolve_precision
 from ganforge.errors import ConfigError
-from ganforge.train import Trainer, fit
+from ganforge.training import Trainer, fit
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without a GPU")
@@ -67,7 +67,7 @@ def test_everything_the_trainer_owns_is_on_its_device(tiny_cfg):
 @CUDA
 def test_cuda_training_checkpoint_loads_on_cpu(tmp_path, tiny_cfg):
     from ganforge.generation import load
-    from ganforge.train.state import load_checkpoint, restore, save_checkpoint
+    from ganforge.training.state import load_checkpoint, restore, save_checkpoint
 
     cfg = tiny_cfg("train.ema=0.9", "loss.penalty=r1")
     t = fit(Trainer(cfg, device="cuda"), 5)
@@ -83,7 +83,7 @@ def test_cuda_training_checkpoint_loads_on_cpu(tmp_path, tiny_cfg):
 
 @CUDA
 def test_cuda_resume_continues_and_fp16_scaler_state_is_kept(tmp_path, tiny_cfg):
-    from ganforge.train.state import load_checkpoint, restore, save_checkpoint
+    from ganforge.training.state import load_checkpoint, restore, save_checkpoint
 
     cfg = tiny_cfg("train.precision=fp16")
     a = fit(Trainer(cfg, device="cuda"), 4)

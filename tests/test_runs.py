@@ -14,8 +14,7 @@ from safetensors.torch import load_file, save_file
 
 from ganforge import config, runs
 from ganforge.cli import main
-from ganforge.errors import CheckpointError, DataError
-from ganforge.train.state import list_checkpoints
+from ganforge.training.state import list_checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["g.width=16", "d.width=16", "train.batch_size=32", "train.log_every=5", "train.plot_every=0",
@@ -185,3 +184,17 @@ def test_evaluate_loads_the_data_set_once(tiny_cfg, tmp_path, monkeypatch):
     r = runs.evaluate(tmp_path / "run", n=200, metrics="modes,swd,fid")
     assert r["computed"] == ["modes", "swd", "fid"]
     assert calls == ["grid25"]
+
+
+def test_eval_n_is_bounded(run, capsys):
+    assert main(["eval", str(run), "-n", "5000000", "--json"]) == 2
+    assert capsys.readouterr().err.strip() == "ganforge: error: -n must be at most 1,000,000, got 5,000,000"
+
+
+@pytest.mark.parametrize("key, value", [("train.batch_size", 10**9), ("g.width", 10**6),
+                                        ("train.d_steps", 10**9), ("data.size", 10**5)])
+def test_config_sizes_are_bounded(key, value):
+    from ganforge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"config key '{key}' must be at most"):
+        config.load(None, [f"{key}={value}"])

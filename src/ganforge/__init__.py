@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "train": "api", "resume": "api", "load": "api", "evaluate": "api", "Run": "api",
-    "Callback": "train.callbacks", "LoadedGenerator": "generation", "RunConfig": "config",
+    "Callback": "training.callbacks", "LoadedGenerator": "generation", "RunConfig": "config",
     "GanforgeError": "errors", "ConfigError": "errors", "DataError": "errors",
     "CheckpointError": "errors",
 }

@@ -1,4 +1,4 @@
-"""The public Python API: `ganforge.train`, `ganforge.load`, `ganforge.evaluate`.
+"""The public Python API: `ganforge.training`, `ganforge.load`, `ganforge.evaluate`.
 
 Thin over the same functions the CLI calls (runs.py, generation.py), so a script and the command
 line produce the same run directories, checkpoints and scores.
@@ -117,9 +117,12 @@ def evaluate(path: str | Path, metrics: Iterable[str] | str | None = None, *, n:
              progress: bool = False) -> dict[str, Any]:
     """Scores of a run's latest checkpoint (or a checkpoint file), each with its provenance;
     merged into RUN/eval.json unless write=False. `metrics`: e.g. ["fid", "kid"]; None = the
-    data's defaults."""
+    data's defaults. The headline values (e.g. modes, hq, fid) sit at the top level, the detail
+    under "metrics", as in `ganforge eval --json`."""
+    from .evaluation import headline
     from .runs import evaluate as _evaluate
 
     names = metrics if metrics is None or isinstance(metrics, str) else list(metrics)
-    return _evaluate(path, n=n, seed=seed, use_ema=use_ema, write=write, metrics=names,
-                     features=features, ref=ref, progress=progress, device=device)
+    r = _evaluate(path, n=n, seed=seed, use_ema=use_ema, write=write, metrics=names,
+                  features=features, ref=ref, progress=progress, device=device)
+    return {**headline(r["metrics"], r["computed"]), **r}  # as `ganforge eval --json` prints it

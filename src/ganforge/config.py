@@ -117,7 +117,7 @@ class EvalConfig:
 
 @dataclass
 class HealthConfig:
-    """The training-health monitors (train/health.py) and what to do when a run diverges."""
+    """The training-health monitors (training/health.py) and what to do when a run diverges."""
 
     enabled: bool = True
     check_every: int = 0  # steps between quality checks of a fixed batch; 0 = steps / 100 (>= 25)
@@ -235,6 +235,25 @@ def _check(cfg: RunConfig) -> None:
     for key, v in positive.items():
         if v < 1:
             raise ConfigError(f"config key '{key}' must be >= 1, got {v}")
+    # sizes a user can type are bounded: a typo must be an error, not hours of work or all the memory
+    upper = {
+        "train.batch_size": (cfg.train.batch_size, 1 << 20),
+        "train.d_steps": (cfg.train.d_steps, 100),
+        "train.keep_last": (cfg.train.keep_last, 1000),
+        "g.width": (cfg.g.width, 16384),
+        "d.width": (cfg.d.width, 16384),
+        "g.depth": (cfg.g.depth, 64),
+        "d.depth": (cfg.d.depth, 64),
+        "g.noise_dim": (cfg.g.noise_dim, 16384),
+        "d.pack": (cfg.d.pack, 64),
+        "loss.penalty_every": (cfg.loss.penalty_every, 10000),
+        "data.size": (cfg.data.size, 4096),
+        "eval.n_samples": (cfg.eval.n_samples, 1_000_000),
+        "eval.n_during": (cfg.eval.n_during, 100_000),
+    }
+    for key, (v, hi) in upper.items():
+        if v > hi:
+            raise ConfigError(f"config key '{key}' must be at most {hi:,}, got {v:,}")
     for key, v in {"g.depth": cfg.g.depth, "d.depth": cfg.d.depth}.items():
         if v < 0:
             raise ConfigError(f"config key '{key}' must be >= 0, got {v}")

@@ -101,7 +101,7 @@ def load_reference(ref: str | None, cfg: RunConfig, n: int, seed: int,
     return data, Reference(samples, split, fingerprint(samples))
 
 
-def _modes_fn(data: Any, extractor_options: dict[str, Any]) -> Any:
+def _modes_fn(data: Any, extractor_options: dict[str, Any], device: torch.device) -> Any:
     if data.kind != "images" and data.modes is not None:
         def toy(x: torch.Tensor) -> dict[str, Any]:
             st = mode_stats(x, data.modes, data.std)
@@ -111,7 +111,7 @@ def _modes_fn(data: Any, extractor_options: dict[str, Any]) -> Any:
                                 f"({data.std:g}) of the nearest mode; {COVERED_RULE}"}
         return toy
     if isinstance(data, StackedData):
-        clf = build_extractor("lenet-mnist", (3, 28, 28), **extractor_options)
+        clf = build_extractor("lenet-mnist", (3, 28, 28), device, **extractor_options)
 
         def stacked(x: torch.Tensor) -> dict[str, Any]:
             r = stacked_mnist_modes(clf.classify_channels(x))
@@ -127,11 +127,13 @@ class Evaluator:
     """Everything a score needs except the generated samples, built once (extractor, reference set
     and its features, mode counter: what the metrics declare they need) so that training-time evals
     cost only the samples' features. `data`: the run's data set when the caller has it already (a
-    large image set is then loaded once)."""
+    large image set is then loaded once). `device`: where the feature networks run (the samples'
+    device is theirs: they are scored on the CPU, features computed on `device`)."""
 
     def __init__(self, cfg: RunConfig, metrics: list[str], n: int, seed: int,
                  features: str | None = None, ref: str | None = None, progress: bool = False,
-                 extractor_options: dict[str, Any] | None = None, data: Any = None) -> None:
+                 extractor_options: dict[str, Any] | None = None, data: Any = None,
+                 device: torch.device | str = "cpu") -> None:
         self.metrics, self.seed, self.progress = metrics, seed, progress
         self.data = data if data is not None else build_data(cfg.data)
         shape = tuple(self.data.shape)
@@ -145,10 +147,11 @@ class Evaluator:
         self.extractor = None
         if needs & {"features", "probs"}:
             spec = features or cfg.eval.features or default_extractor(cfg.data.name, shape)
-            self.extractor = build_extractor(spec, shape, **opts)
-        self.modes_fn = _modes_fn(self.data, opts) if "modes" in needs else None
+            self.extractor = build_extractor(spec, shape, device, **opts)
+        self.modes_fn = _modes_fn(self.data, opts, torch.device(device)) if "modes" in needs else None
 
     def __call__(self, x: torch.Tensor) -> Report:
+        x = x.detach().cpu()  # statistics on the CPU; the extractor moves its batches to its device
         return compute(self.metrics, x, self.reference, self.extractor, self.seed,
                        modes_fn=self.modes_fn, cache=cache_root(), progress=self.progress)
 

@@ -178,7 +178,7 @@ class LoadedGenerator:
 def load(path: str | Path, device: str | torch.device = "auto", use_ema: bool = True) -> LoadedGenerator:
     """The generator of a run directory (latest checkpoint) or of a checkpoint file, on `device`;
     its EMA copy when it has one (use_ema=False for G itself)."""
-    from .train.state import generator_from, load_checkpoint
+    from .training.state import generator_from, load_checkpoint
 
     dev = resolve_device(device)
     ckpt = load_checkpoint(path)

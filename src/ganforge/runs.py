@@ -26,7 +26,7 @@ from .evaluation import Evaluator, default_metrics, flat_scores, protocol_n, ver
 from .generation import MAX_SAMPLES, check_count, generate
 from .metrics.modes import STACKED_N
 from .metrics.suite import parse_metrics
-from .train.callbacks import (
+from .training.callbacks import (
     Checkpointer,
     EvalLogger,
     HealthWatch,
@@ -35,15 +35,15 @@ from .train.callbacks import (
     PointPlotter,
     ProgressBar,
 )
-from .train.health import Event, Thresholds
-from .train.state import (
+from .training.health import Event, Thresholds
+from .training.state import (
     generator_from,
     list_checkpoints,
     load_checkpoint,
     load_generator,
     restore,
 )
-from .train.trainer import Trainer, TrainingDiverged, fit
+from .training.trainer import Trainer, TrainingDiverged, fit
 
 
 def say_skipped(data: Any) -> None:
@@ -219,7 +219,7 @@ def _training_eval(trainer: Trainer, log: Path, progress: bool) -> EvalLogger:
     cfg = trainer.cfg
     names = parse_metrics(cfg.eval.metrics) or default_metrics(trainer.data)
     n, seed = cfg.eval.n_during, cfg.eval.seed
-    evaluator = Evaluator(cfg, names, n, seed, progress=False)
+    evaluator = Evaluator(cfg, names, n, seed, progress=False, data=trainer.data, device=trainer.device)
     if progress:
         from tqdm import tqdm
 
@@ -227,7 +227,7 @@ def _training_eval(trainer: Trainer, log: Path, progress: bool) -> EvalLogger:
                    file=sys.stderr)
 
     def measure(t: Trainer) -> dict[str, float]:
-        x = t.generate(n, torch.Generator().manual_seed(seed), use_ema=cfg.eval.use_ema).cpu()
+        x = t.generate(n, torch.Generator().manual_seed(seed), use_ema=cfg.eval.use_ema)
         return flat_scores(evaluator(x))
 
     return EvalLogger(log, cfg.train.eval_every, measure)
@@ -249,13 +249,18 @@ def evaluate(run: str | Path, n: int | None = None, seed: int | None = None,
         raise DataError(f"cannot evaluate: the run's data is unavailable ({e})") from None
     names = parse_metrics(metrics) or parse_metrics(cfg.eval.metrics) or default_metrics(data)
     n = n or cfg.eval.n_samples or protocol_n(data, names)
+    check_count(n, "-n", MAX_EVAL)
     if n < 2:
         raise DataError(f"-n must be >= 2, got {n}")
+    if n * math.prod(data.shape) * 4 > MAX_EVAL_BYTES:
+        raise DataError(f"-n {n:,} samples of shape {tuple(data.shape)} would hold "
+                        f"{n * math.prod(data.shape) * 4 / 2**30:.1f} GiB in memory; the limit is "
+                        f"{MAX_EVAL_BYTES / 2**30:.0f} GiB (use a smaller -n)")
     dev = resolve_device(device or cfg.train.device)
     g = generator_from(ckpt, use).to(dev)
-    x = generate(g, cfg.g.noise, n, torch.Generator().manual_seed(seed)).cpu()
+    x = generate(g, cfg.g.noise, n, torch.Generator().manual_seed(seed))
     opts = {"inception_weights": inception_weights} if inception_weights else {}
-    report = Evaluator(cfg, names, n, seed, features, ref, progress, opts, data=data)(x)
+    report = Evaluator(cfg, names, n, seed, features, ref, progress, opts, data=data, device=dev)(x)
     if "modes" in names and isinstance(data, StackedData) and n != STACKED_N:
         report.warnings.append(f"modes: the stacked-MNIST protocol uses {STACKED_N:,} samples, this is "
                                f"{n:,}; modes and KL are not comparable with published rows")
@@ -284,6 +289,8 @@ def evaluate(run: str | Path, n: int | None = None, seed: int | None = None,
 
 
 MAX_GRID = 1024  # images in one .png grid
+MAX_EVAL = 1_000_000  # samples one evaluation may ask for
+MAX_EVAL_BYTES = 4 << 30  # ...and what they may hold in memory (the statistics need them all)
 MAX_OUTPUT_BYTES = 16 << 30  # one `ganforge sample` output file
 
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from ganforge.lab.server import BackgroundServer, Lab, create_app
 from ganforge.lab.session import Limits
-from ganforge.train.state import load_checkpoint
+from ganforge.training.state import load_checkpoint
 
 TESTSERVER = ["testserver"]  # the Host header of Starlette's test client
 TEST_IDS = ["play", "pause", "step", "reset", "dataset", "speed", "lr-d", "lr-g", "loss",

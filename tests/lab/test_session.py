@@ -8,8 +8,8 @@ import torch
 from ganforge import config
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.lab.session import DEFAULTS, LabSession, Limits, options
-from ganforge.train.health import COLLAPSED, CONVERGED, DIVERGED
-from ganforge.train.trainer import TrainingDiverged
+from ganforge.training.health import COLLAPSED, CONVERGED, DIVERGED
+from ganforge.training.trainer import TrainingDiverged
 
 RECIPE = {  # configs/grid25.yaml expressed as lab settings
     "loss": "ns", "penalty": "r1", "penalty_weight": 0.1, "penalty_every": 4, "optimizer": "adam",

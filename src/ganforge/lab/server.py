@@ -32,8 +32,8 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import GanforgeError
-from ..train.health import DIVERGED
-from ..train.state import save_checkpoint
+from ..training.health import DIVERGED
+from ..training.state import save_checkpoint
 from .session import LabSession, Limits, options
 
 FPS = 10.0  # frames per second sent to a playing page, at most

@@ -20,8 +20,8 @@ from ..data.toy import TOY_SETS, ToyData, load_toy
 from ..errors import ConfigError, GanforgeError
 from ..losses import LOSSES
 from ..penalties import PENALTIES
-from ..train.health import DIVERGED, Health, measure_quality
-from ..train.trainer import Trainer, TrainingDiverged, check_parts, make_noise
+from ..training.health import DIVERGED, Health, measure_quality
+from ..training.trainer import Trainer, TrainingDiverged, check_parts, make_noise
 
 # page setting -> config keys it sets
 SETTING_KEYS: dict[str, tuple[str, ...]] = {

@@ -43,6 +43,12 @@ class Extractor:
     classes: int = 0
     details: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 500
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    def to(self, device: torch.device) -> Extractor:
+        """Run on `device` (its network too): batches move there, features come back to the CPU."""
+        self.device = device
+        return self
 
     def _batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         raise NotImplementedError
@@ -57,7 +63,7 @@ class Extractor:
 
             chunks = tqdm(chunks, desc=f"features ({self.name})", unit="batch", leave=False)
         for chunk in chunks:
-            f, p = self._batch(chunk)
+            f, p = self._batch(chunk.to(self.device, non_blocking=True))
             feats.append(f.float().cpu().numpy())
             if p is not None:
                 probs.append(p.double().cpu().numpy())
@@ -119,6 +125,10 @@ class _LeNet(Extractor):
         self.clf = clf
         self.channels = channels
 
+    def to(self, device: torch.device) -> Extractor:
+        self.clf.net.to(device)
+        return super().to(device)
+
     def _logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         from .classifier import to_classifier_input
 
@@ -137,7 +147,8 @@ class _LeNet(Extractor):
     @torch.no_grad()
     def classify_channels(self, x: torch.Tensor) -> torch.Tensor:
         """(n, c) predicted class of every channel of every image."""
-        return torch.cat([self._logits(chunk)[1].argmax(-1) for chunk in x.split(self.batch_size)])
+        return torch.cat([self._logits(chunk.to(self.device))[1].argmax(-1).cpu()
+                          for chunk in x.split(self.batch_size)])
 
 
 def _lenet(name: str, shape: tuple[int, ...], data_path: str | None, cache: str | None,
@@ -167,6 +178,10 @@ class _Inception(Extractor):
         super().__init__("inception", digest, 2048, 1008, details={"weights": path}, batch_size=50)
         self.model = model
 
+    def to(self, device: torch.device) -> Extractor:
+        self.model.to(device)
+        return super().to(device)
+
     def _batch(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         f, logits = self.model(x.float())
         return f, logits.double().softmax(-1)
@@ -185,16 +200,17 @@ def inception(inception_weights: str | None = None, **_: Any) -> Extractor:
     return _Inception(load_inception(str(path)), str(path), h.hexdigest()[:16])
 
 
-def build_extractor(spec: str, shape: tuple[int, ...] = (), **options: Any) -> Extractor:
-    """`spec` is NAME or NAME:ARG (pixels:16); `shape` is one sample's shape, options go to the
-    factory (data_path, cache, inception_weights, progress)."""
+def build_extractor(spec: str, shape: tuple[int, ...] = (), device: torch.device | str = "cpu",
+                    **options: Any) -> Extractor:
+    """`spec` is NAME or NAME:ARG (pixels:16); `shape` is one sample's shape; `device` where its
+    network runs; options go to the factory (data_path, cache, inception_weights, progress)."""
     name, _, arg = spec.partition(":")
     factory = FEATURES.get(name)
     if arg:
         options["arg"] = arg
     elif name == "identity" and shape:
         options["dim"] = int(np.prod(shape))
-    return factory(shape=tuple(shape), **options)
+    return factory(shape=tuple(shape), **options).to(torch.device(device))
 
 
 def default_extractor(data_name: str, shape: tuple[int, ...]) -> str:

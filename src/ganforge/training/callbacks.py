@@ -225,7 +225,7 @@ class EvalLogger(Callback):
 
 
 class HealthWatch(Callback):
-    """Feeds the health monitors (train/health.py): every step's statistics, and every `every`
+    """Feeds the health monitors (training/health.py): every step's statistics, and every `every`
     steps a quality check of a fixed batch of G's samples against a fixed real batch. Puts the
     state into the step's stats (metrics.jsonl, progress bar), appends each new event to
     metrics.jsonl as {"step", "event"} and prints it as one line. A divergence stops the loop

@@ -6,9 +6,9 @@ from safetensors import safe_open
 
 from ganforge import __version__
 from ganforge.errors import CheckpointError
-from ganforge.train import Trainer, fit
-from ganforge.train.callbacks import Checkpointer
-from ganforge.train.state import (
+from ganforge.training import Trainer, fit
+from ganforge.training.callbacks import Checkpointer
+from ganforge.training.state import (
     SCHEMA_VERSION,
     latest_checkpoint,
     list_checkpoints,

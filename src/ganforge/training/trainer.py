@@ -330,7 +330,7 @@ class Trainer:
 
 def fit(trainer: Trainer, until: int, callbacks: Iterable[Any] = ()) -> Trainer:
     """Train until `trainer.step == until`, calling each callback around every step
-    (train/callbacks.py: on_start, on_step, on_end, on_interrupt)."""
+    (training/callbacks.py: on_start, on_step, on_end, on_interrupt)."""
     callbacks = list(callbacks)
     for cb in callbacks:
         cb.on_start(trainer)

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from ganforge.train import Trainer, TrainingDiverged, fit
-from ganforge.train.ema import make_ema, update_ema
+from ganforge.training import Trainer, TrainingDiverged, fit
+from ganforge.training.ema import make_ema, update_ema
 
 
 def test_step_statistics(tiny_cfg):
@@ -113,7 +113,7 @@ def _image_trainer(*extra):
 
 
 def test_bf16_channels_last_image_steps_resume_exactly(tmp_path):
-    from ganforge.train.state import load_checkpoint, restore, save_checkpoint
+    from ganforge.training.state import load_checkpoint, restore, save_checkpoint
 
     extra = ("train.precision=bf16", "train.channels_last=true", "loss.penalty=r1",
              "train.augment=color,translation,cutout")
@@ -156,7 +156,7 @@ def _labelled_trainer(*extra):
 
 @pytest.mark.parametrize("cond", ["projection", "acgan"])
 def test_labels_flow_through_conditional_models(cond, tmp_path, monkeypatch):
-    from ganforge.train.state import load_checkpoint, restore, save_checkpoint
+    from ganforge.training.state import load_checkpoint, restore, save_checkpoint
 
     t = _labelled_trainer(f"d.cond={cond}", "loss.penalty=r1", "train.ema=0.9")
     calls = []

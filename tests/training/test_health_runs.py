@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from ganforge import config, runs
 from ganforge.cli import main
-from ganforge.train.trainer import Trainer
+from ganforge.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBLEMS = {"Collapsed", "Diverged", "Stalled", "Oscillating"}

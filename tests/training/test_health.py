@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ganforge.data.toy import grid25
-from ganforge.train.health import (
+from ganforge.training.health import (
     COLLAPSED,
     CONVERGED,
     DIVERGED,
