@@ -60,7 +60,7 @@ def test_a_metric_registered_in_one_place_is_known_everywhere(mean_norm, tmp_pat
 
 
 def test_unknown_names_list_the_registered_ones_in_order():
-    known = r"\(known: fid, kid, pr, dc, is, swd, modes\)"
+    known = r"\(known: fid, is, kid, modes, pr, dc, swd\)"  # the metric files in name order
     with pytest.raises(ConfigError, match=r"unknown metric 'mean_norm' " + known):
         parse_metrics("mean_norm")
     with pytest.raises(ConfigError, match="unknown metric 'lpips'"):
@@ -100,3 +100,20 @@ def test_a_metric_reading_what_it_did_not_declare_is_a_clear_error():
             compute(["sneaky"], torch.zeros(4, 2), None, None, seed=0)
     finally:
         METRICS.unregister("sneaky")
+
+
+def test_every_metric_file_is_imported_by_the_package():
+    """A new metric is one file: importing ganforge.metrics imports every module of the package, so
+    the file's registration runs with no other edit."""
+    import pkgutil
+    import subprocess
+    import sys
+
+    import ganforge.metrics as pkg
+
+    names = [m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
+    code = ("import sys, ganforge.metrics; "
+            f"print(all('ganforge.metrics.' + n in sys.modules for n in {names!r}))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip() == "True", r.stderr
+    assert {"frechet", "kid", "modes", "prdc", "swd", "inception_score"} <= set(names)

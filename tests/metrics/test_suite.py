@@ -12,7 +12,7 @@ from ganforge.metrics.suite import Reference, cached_features, compute, fingerpr
 def test_parse_metrics():
     assert parse_metrics("fid, KID,pr,fid") == ["fid", "kid", "pr"]
     assert parse_metrics(None) == [] and parse_metrics("") == []
-    with pytest.raises(ConfigError, match="unknown metric 'lpips'.*known: fid, kid"):
+    with pytest.raises(ConfigError, match="unknown metric 'lpips'.*known: fid, is, kid"):
         parse_metrics("fid,lpips")
 
 
