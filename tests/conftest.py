@@ -21,6 +21,18 @@ def tiny_cfg():
     return make
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `cuda` run where a GPU is and skip elsewhere (CI has none)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
 CACHE = Path(__file__).resolve().parents[1] / ".pytest_cache" / "ganforge-cache"
 
 

@@ -10,7 +10,7 @@ from ganforge.device import check_device_name, make_scaler, resolve_device, reso
 from ganforge.errors import ConfigError
 from ganforge.training import Trainer, fit
 
-CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+CUDA = pytest.mark.cuda  # skipped without a GPU (tests/conftest.py)
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without a GPU")
 
 

@@ -30,8 +30,7 @@ def check_device_name(name: str) -> None:
 
 
 def _mps_available() -> bool:
-    mps = getattr(torch.backends, "mps", None)  # absent from some builds
-    return bool(mps is not None and mps.is_available())
+    return torch.backends.mps.is_available()
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:

@@ -97,7 +97,7 @@ def load_reference(ref: str | None, cfg: RunConfig, n: int, seed: int,
         samples = to_float(x)
     else:
         samples = data.sample(n, gen)
-        split = f"{n} fresh draws from {getattr(data, 'description', dcfg.name)} (seed {seed + 1})"
+        split = f"{n} fresh draws from {data.description} (seed {seed + 1})"
     return data, Reference(samples, split, fingerprint(samples))
 
 

@@ -131,3 +131,30 @@ def test_optimizer_settings_are_json(tiny_cfg, tmp_path):
     path = save_checkpoint(t, tmp_path / "c.safetensors")
     info = json.loads(load_checkpoint(path).meta["opt_g"])
     assert info["param_groups"][0]["lr"] == t.cfg.opt_g.lr
+
+
+def test_a_checkpoint_from_another_device_kind_loads_and_trains_on(tiny_cfg, tmp_path):
+    """A CUDA checkpoint on a CPU machine: the tensors load (they are stored on the CPU); a CUDA
+    generator's state (16 bytes of Philox) cannot enter a CPU generator, so that role is re-seeded
+    from the seed and the step, the same way every time."""
+    from safetensors.torch import load_file, save_file
+
+    t = fit(Trainer(tiny_cfg()), 4)
+    path = save_checkpoint(t, tmp_path / "c.safetensors")
+    with safe_open(path, framework="pt") as f:
+        meta = dict(f.metadata())
+    tensors = load_file(path)
+    tensors["rng.noise"] = torch.arange(16, dtype=torch.uint8)  # what a CUDA generator stores
+    meta["rng_devices"] = json.dumps({"data": "cpu", "noise": "cuda", "penalty": "cuda", "augment": "cuda"})
+    meta["device"] = "cuda:0"
+    save_file(tensors, tmp_path / "gpu.safetensors", metadata=meta)
+    a = restore(Trainer(tiny_cfg()), load_checkpoint(tmp_path / "gpu.safetensors"))
+    b = restore(Trainer(tiny_cfg()), load_checkpoint(tmp_path / "gpu.safetensors"))
+    assert a.step == 4 and torch.equal(a.rng["data"].get_state(), t.rng["data"].get_state())
+    assert torch.equal(a.rng["noise"].get_state(), b.rng["noise"].get_state())  # reproducible
+    assert not torch.equal(a.rng["noise"].get_state(), t.rng["noise"].get_state())
+    for x, y in zip(a.g.parameters(), t.g.parameters(), strict=True):
+        assert torch.equal(x, y)
+    fit(a, 8)
+    fit(b, 8)
+    assert all(torch.equal(x, y) for x, y in zip(a.g.parameters(), b.g.parameters(), strict=True))

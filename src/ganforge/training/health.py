@@ -379,7 +379,7 @@ def measure_quality(fake: torch.Tensor, real: torch.Tensor, data: Any, th: Thres
     dist = sliced_wasserstein(fake.flatten(1) if fake.dim() > 2 else fake,
                               real.flatten(1) if real.dim() > 2 else real, seed=0)
     q = Quality(dist, scale)
-    modes = getattr(data, "modes", None)
+    modes = data.modes  # every data source says (None: no known modes)
     if modes is not None:
         r = mode_stats(fake, modes, data.std)  # eval's statistics: the same covered count
         q.modes, q.modes_total, q.hq = r["modes"], r["modes_total"], r["hq"]
