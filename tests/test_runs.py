@@ -14,6 +14,8 @@ from safetensors.torch import load_file, save_file
 
 from ganforge import config, runs
 from ganforge.cli import main
+from ganforge.evaluation import evaluate_run
+from ganforge.generation import write_samples
 from ganforge.training.state import list_checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,13 +55,13 @@ def test_large_npy_is_written_in_chunks_with_bounded_memory(run, monkeypatch, tm
             yield part
 
     monkeypatch.setattr(gen, "iter_generate", spy)
-    out = runs.sample(run, 1_000_000, 3, tmp_path / "big.npy")
+    out = write_samples(run, 1_000_000, 3, tmp_path / "big.npy")
     x = np.load(out, mmap_mode="r")
     assert x.shape == (1_000_000, 2) and x.dtype == np.float32 and np.isfinite(x[-10:]).all()
     assert max(sizes) == 8192 and sum(sizes) == 1_000_000
-    first = runs.sample(run, 8192, 3, tmp_path / "first.npy")
+    first = write_samples(run, 8192, 3, tmp_path / "first.npy")
     assert np.array_equal(np.load(first), x[:8192])  # the same stream, chunk by chunk
-    csv = runs.sample(run, 20000, 3, tmp_path / "p.csv")
+    csv = write_samples(run, 20000, 3, tmp_path / "p.csv")
     rows = np.loadtxt(csv, delimiter=",", skiprows=1)
     assert rows.shape == (20000, 2) and np.allclose(rows[:8192], x[:8192], atol=1e-5)
     assert not list(tmp_path.glob(".*tmp*"))  # no temporary file left behind
@@ -179,9 +181,8 @@ def test_evaluate_loads_the_data_set_once(tiny_cfg, tmp_path, monkeypatch):
         calls.append(cfg.name)
         return data_module.build_data(cfg)
 
-    for module in (runs, evaluation):  # where the name is looked up
-        monkeypatch.setattr(module, "build_data", counting)
-    r = runs.evaluate(tmp_path / "run", n=200, metrics="modes,swd,fid")
+    monkeypatch.setattr(evaluation, "build_data", counting)  # where the name is looked up
+    r = evaluate_run(tmp_path / "run", n=200, metrics="modes,swd,fid")
     assert r["computed"] == ["modes", "swd", "fid"]
     assert calls == ["grid25"]
 
@@ -198,3 +199,14 @@ def test_config_sizes_are_bounded(key, value):
 
     with pytest.raises(ConfigError, match=f"config key '{key}' must be at most"):
         config.load(None, [f"{key}={value}"])
+
+
+def test_eval_and_sample_never_import_the_training_loop(run, tmp_path):
+    code = ("import sys; from ganforge.cli import main; "
+            f"assert main(['sample', {str(run)!r}, '-n', '10', '-o', {str(tmp_path / 's.csv')!r}]) == 0; "
+            f"assert main(['eval', {str(run)!r}, '-n', '100', '--json']) == 0; "
+            "print(sorted(m for m in sys.modules if m.startswith(('ganforge.training.trainer', "
+            "'ganforge.training.callbacks', 'ganforge.runs'))))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"

@@ -1,7 +1,7 @@
-"""The public Python API: `ganforge.training`, `ganforge.load`, `ganforge.evaluate`.
+"""The public Python API: `ganforge.train`, `ganforge.load`, `ganforge.evaluate`.
 
-Thin over the same functions the CLI calls (runs.py, generation.py), so a script and the command
-line produce the same run directories, checkpoints and scores.
+Thin over the same functions the CLI calls (runs.py, evaluation.py, generation.py), so a script and
+the command line produce the same run directories, checkpoints and scores.
 """
 
 from __future__ import annotations
@@ -119,8 +119,8 @@ def evaluate(path: str | Path, metrics: Iterable[str] | str | None = None, *, n:
     merged into RUN/eval.json unless write=False. `metrics`: e.g. ["fid", "kid"]; None = the
     data's defaults. The headline values (e.g. modes, hq, fid) sit at the top level, the detail
     under "metrics", as in `ganforge eval --json`."""
+    from .evaluation import evaluate_run as _evaluate
     from .evaluation import headline
-    from .runs import evaluate as _evaluate
 
     names = metrics if metrics is None or isinstance(metrics, str) else list(metrics)
     r = _evaluate(path, n=n, seed=seed, use_ema=use_ema, write=write, metrics=names,

@@ -221,10 +221,9 @@ def fmt_metric(name: str, v: dict[str, Any]) -> str:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from . import runs
-    from .evaluation import headline
+    from .evaluation import evaluate_run, headline
 
-    r = runs.evaluate(args.run, n=args.n, seed=args.seed, use_ema=False if args.no_ema else None,
+    r = evaluate_run(args.run, n=args.n, seed=args.seed, use_ema=False if args.no_ema else None,
                       metrics=args.metrics, features=args.features, ref=args.ref,
                       progress=not (args.quiet or args.json), inception_weights=args.inception_weights,
                       device=args.device)
@@ -252,10 +251,10 @@ def _cmd_fit_classifier(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from . import runs
+    from .generation import write_samples
 
-    out = runs.sample(args.run, args.n, args.seed, args.output, use_ema=not args.no_ema,
-                      label=args.label, device=args.device, progress=True)
+    out = write_samples(args.run, args.n, args.seed, args.output, use_ema=not args.no_ema,
+                        label=args.label, device=args.device, progress=True)
     print(f"wrote {args.n} samples to {out}")
     return 0
 

@@ -6,6 +6,9 @@ each protocol. Built once (`Evaluator`) and used by `ganforge eval` and by the t
 
 from __future__ import annotations
 
+import datetime as _dt
+import json
+import math
 import platform
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ from .metrics.classifier import cache_root
 from .metrics.features import build_extractor, default_extractor
 from .metrics.modes import COVERED_RULE, STACKED_N, mode_stats, stacked_mnist_modes
 from .metrics.registry import METRICS, needs_of
-from .metrics.suite import Reference, Report, compute, fingerprint
+from .metrics.suite import Reference, Report, compute, fingerprint, parse_metrics
 
 
 def versions() -> dict[str, str]:
@@ -174,3 +177,67 @@ def headline(results: dict[str, dict[str, Any]], names: list[str]) -> dict[str, 
         m = METRICS.get(name)
         out |= {k: results[name][k] for k in (*m.scalars, *m.context) if k in results[name]}
     return out
+
+
+MAX_EVAL = 1_000_000  # samples one evaluation may ask for
+MAX_EVAL_BYTES = 4 << 30  # ...and what they may hold in memory (the statistics need them all)
+
+
+def evaluate_run(run: str | Path, n: int | None = None, seed: int | None = None,
+             use_ema: bool | None = None, write: bool = True, metrics: str | list[str] | None = None,
+             features: str | None = None, ref: str | None = None, progress: bool = False,
+             inception_weights: str | None = None, device: str | None = None) -> dict[str, Any]:
+    """Score a run's latest checkpoint (or a checkpoint file); merges the scores into RUN/eval.json,
+    each with provenance. Reads the checkpoint and generates; never imports the training loop."""
+    from .device import resolve_device
+    from .generation import check_count, generate
+    from .training.state import generator_from, load_checkpoint
+
+    run = Path(run)
+    ckpt = load_checkpoint(run)
+    cfg = ckpt.config
+    seed = cfg.eval.seed if seed is None else seed
+    use = (cfg.eval.use_ema if use_ema is None else use_ema) and ckpt.has_ema()
+    try:
+        data = build_data(cfg.data)
+    except DataError as e:
+        raise DataError(f"cannot evaluate: the run's data is unavailable ({e})") from None
+    names = parse_metrics(metrics) or parse_metrics(cfg.eval.metrics) or default_metrics(data)
+    n = n or cfg.eval.n_samples or protocol_n(data, names)
+    check_count(n, "-n", MAX_EVAL)
+    if n < 2:
+        raise DataError(f"-n must be >= 2, got {n}")
+    if n * math.prod(data.shape) * 4 > MAX_EVAL_BYTES:
+        raise DataError(f"-n {n:,} samples of shape {tuple(data.shape)} would hold "
+                        f"{n * math.prod(data.shape) * 4 / 2**30:.1f} GiB in memory; the limit is "
+                        f"{MAX_EVAL_BYTES / 2**30:.0f} GiB (use a smaller -n)")
+    dev = resolve_device(device or cfg.train.device)
+    g = generator_from(ckpt, use).to(dev)
+    x = generate(g, cfg.g.noise, n, torch.Generator().manual_seed(seed))
+    opts = {"inception_weights": inception_weights} if inception_weights else {}
+    report = Evaluator(cfg, names, n, seed, features, ref, progress, opts, data=data, device=dev)(x)
+    if "modes" in names and isinstance(data, StackedData) and n != STACKED_N:
+        report.warnings.append(f"modes: the stacked-MNIST protocol uses {STACKED_N:,} samples, this is "
+                               f"{n:,}; modes and KL are not comparable with published rows")
+    common = {"checkpoint": str(ckpt.path), "checkpoint_step": ckpt.step, "seed": seed,
+              "generator": "ema" if use else "g",
+              "noise": "training distribution; no truncation, no rejection",
+              "versions": versions(),
+              "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    for entry in report.results.values():
+        entry["provenance"] = {**entry.pop("provenance", {}), **common}
+    path = run / "eval.json" if run.is_dir() else run.parent.parent / "eval.json"
+    old: dict[str, Any] = {}
+    if write and path.exists():
+        try:
+            old = json.loads(path.read_text()).get("metrics", {})
+        except (ValueError, AttributeError):
+            old = {}
+    result = {"data": cfg.data.name, "run": str(run), "eval_json": str(path), "checkpoint_step": ckpt.step,
+              "metrics": {**old, **report.results}, "warnings": report.warnings,
+              "computed": list(report.results)}
+    if write:
+        tmp = path.with_name(".eval.json.tmp")
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+        tmp.replace(path)
+    return result

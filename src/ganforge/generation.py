@@ -185,3 +185,77 @@ def load(path: str | Path, device: str | torch.device = "auto", use_ema: bool = 
     ema = use_ema and ckpt.has_ema()
     net = generator_from(ckpt, ema)
     return LoadedGenerator(net, ckpt.config.g.noise, dev, ckpt.config, ckpt.step, str(ckpt.path), ema)
+
+
+MAX_GRID = 1024  # images in one .png grid
+MAX_OUTPUT_BYTES = 16 << 30  # one `ganforge sample` output file
+
+
+def write_samples(run: str | Path, n: int, seed: int, out: str | Path, use_ema: bool = True,
+           label: int | None = None, device: str | None = None, progress: bool = False) -> Path:
+    """Write n generated samples to .csv / .npy, or (images) a .png grid; the name picks.
+
+    Samples are generated and written a chunk at a time into a temporary file renamed at the end:
+    memory stays bounded whatever n is, and a failure leaves no partial output."""
+    import shutil
+    import sys
+
+    import numpy as np
+
+    from .training.state import load_generator
+
+    out = Path(out)
+    if out.suffix not in (".csv", ".npy", ".png"):
+        raise DataError(f"output {out} must end in .csv, .npy or .png")
+    check_count(n, "-n", MAX_GRID if out.suffix == ".png" else MAX_SAMPLES)
+    ckpt, net = load_generator(run, use_ema=use_ema)
+    dev = resolve_device(device or ckpt.config.train.device)
+    g = LoadedGenerator(net, ckpt.config.g.noise, dev, ckpt.config, ckpt.step, str(ckpt.path))
+    if label is not None and not g.num_classes:
+        raise DataError("--label needs a class-conditional model (train.conditional=true)")
+    if label is not None and not 0 <= label < g.num_classes:
+        raise DataError(f"--label must be in 0..{g.num_classes - 1}, got {label}")
+    width = math.prod(g.data_shape)
+    per = 4 * width if out.suffix == ".npy" else 16 * width
+    if out.suffix != ".png" and n * per > MAX_OUTPUT_BYTES:
+        raise DataError(f"-n {n:,} would write about {n * per / 2**30:.1f} GiB; the limit is "
+                        f"{MAX_OUTPUT_BYTES / 2**30:.0f} GiB per file (write several, with other --seed)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(out.parent).free
+    if out.suffix != ".png" and n * per > free:
+        raise DataError(f"-n {n:,} needs about {n * per / 2**20:,.0f} MiB; {out.parent} has "
+                        f"{free / 2**20:,.0f} MiB free")
+    if out.suffix == ".png":
+        if len(g.data_shape) != 3:
+            raise DataError("a .png grid needs an image model; use .csv or .npy for points")
+        from .viz import save_image_grid
+
+        x = g.sample(n, seed, labels=label).cpu()
+        save_image_grid(out, x, nrow=max(1, min(16, round(n**0.5))))
+        return out
+    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
+    chunks = g.iter_samples(n, seed, labels=label)
+    if progress and n * width > 1 << 24:
+        from tqdm import tqdm
+
+        chunks = tqdm(chunks, desc="sample", unit="chunk", file=sys.stderr, leave=False)
+    try:
+        if out.suffix == ".npy":
+            arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, *g.data_shape))
+            i = 0
+            for part in chunks:
+                arr[i:i + len(part)] = part.numpy()
+                i += len(part)
+            arr.flush()
+            del arr
+        else:
+            with tmp.open("w") as fh:
+                cols = width
+                fh.write((",".join(f"x{i}" for i in range(cols)) if cols != 2 else "x,y") + "\n")
+                for part in chunks:
+                    np.savetxt(fh, part.reshape(len(part), -1).numpy(), delimiter=",", fmt="%.7g")
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out

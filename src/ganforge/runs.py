@@ -6,25 +6,18 @@ nothing is written outside it.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import math
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from .config import RunConfig
-from .data import build_data
-from .data.images import ImageData, StackedData
-from .device import resolve_device
-from .errors import CheckpointError, ConfigError, DataError
-from .evaluation import Evaluator, default_metrics, flat_scores, protocol_n, versions
-from .generation import MAX_SAMPLES, check_count, generate
-from .metrics.modes import STACKED_N
+from .data.images import ImageData
+from .errors import CheckpointError, ConfigError
+from .evaluation import Evaluator, default_metrics, flat_scores
 from .metrics.suite import parse_metrics
 from .training.callbacks import (
     Checkpointer,
@@ -37,10 +30,8 @@ from .training.callbacks import (
 )
 from .training.health import Event, Thresholds
 from .training.state import (
-    generator_from,
     list_checkpoints,
     load_checkpoint,
-    load_generator,
     restore,
 )
 from .training.trainer import Trainer, TrainingDiverged, fit
@@ -233,127 +224,3 @@ def _training_eval(trainer: Trainer, log: Path, progress: bool) -> EvalLogger:
     return EvalLogger(log, cfg.train.eval_every, measure)
 
 
-def evaluate(run: str | Path, n: int | None = None, seed: int | None = None,
-             use_ema: bool | None = None, write: bool = True, metrics: str | list[str] | None = None,
-             features: str | None = None, ref: str | None = None, progress: bool = False,
-             inception_weights: str | None = None, device: str | None = None) -> dict[str, Any]:
-    """Score a run's latest checkpoint; merges the scores into RUN/eval.json, each with provenance."""
-    run = Path(run)
-    ckpt = load_checkpoint(run)
-    cfg = ckpt.config
-    seed = cfg.eval.seed if seed is None else seed
-    use = (cfg.eval.use_ema if use_ema is None else use_ema) and ckpt.has_ema()
-    try:
-        data = build_data(cfg.data)
-    except DataError as e:
-        raise DataError(f"cannot evaluate: the run's data is unavailable ({e})") from None
-    names = parse_metrics(metrics) or parse_metrics(cfg.eval.metrics) or default_metrics(data)
-    n = n or cfg.eval.n_samples or protocol_n(data, names)
-    check_count(n, "-n", MAX_EVAL)
-    if n < 2:
-        raise DataError(f"-n must be >= 2, got {n}")
-    if n * math.prod(data.shape) * 4 > MAX_EVAL_BYTES:
-        raise DataError(f"-n {n:,} samples of shape {tuple(data.shape)} would hold "
-                        f"{n * math.prod(data.shape) * 4 / 2**30:.1f} GiB in memory; the limit is "
-                        f"{MAX_EVAL_BYTES / 2**30:.0f} GiB (use a smaller -n)")
-    dev = resolve_device(device or cfg.train.device)
-    g = generator_from(ckpt, use).to(dev)
-    x = generate(g, cfg.g.noise, n, torch.Generator().manual_seed(seed))
-    opts = {"inception_weights": inception_weights} if inception_weights else {}
-    report = Evaluator(cfg, names, n, seed, features, ref, progress, opts, data=data, device=dev)(x)
-    if "modes" in names and isinstance(data, StackedData) and n != STACKED_N:
-        report.warnings.append(f"modes: the stacked-MNIST protocol uses {STACKED_N:,} samples, this is "
-                               f"{n:,}; modes and KL are not comparable with published rows")
-    common = {"checkpoint": str(ckpt.path), "checkpoint_step": ckpt.step, "seed": seed,
-              "generator": "ema" if use else "g",
-              "noise": "training distribution; no truncation, no rejection",
-              "versions": versions(),
-              "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-    for entry in report.results.values():
-        entry["provenance"] = {**entry.pop("provenance", {}), **common}
-    path = run / "eval.json" if run.is_dir() else run.parent.parent / "eval.json"
-    old: dict[str, Any] = {}
-    if write and path.exists():
-        try:
-            old = json.loads(path.read_text()).get("metrics", {})
-        except (ValueError, AttributeError):
-            old = {}
-    result = {"data": cfg.data.name, "run": str(run), "eval_json": str(path), "checkpoint_step": ckpt.step,
-              "metrics": {**old, **report.results}, "warnings": report.warnings,
-              "computed": list(report.results)}
-    if write:
-        tmp = path.with_name(".eval.json.tmp")
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
-        tmp.replace(path)
-    return result
-
-
-MAX_GRID = 1024  # images in one .png grid
-MAX_EVAL = 1_000_000  # samples one evaluation may ask for
-MAX_EVAL_BYTES = 4 << 30  # ...and what they may hold in memory (the statistics need them all)
-MAX_OUTPUT_BYTES = 16 << 30  # one `ganforge sample` output file
-
-
-def sample(run: str | Path, n: int, seed: int, out: str | Path, use_ema: bool = True,
-           label: int | None = None, device: str | None = None, progress: bool = False) -> Path:
-    """Write n generated samples to .csv / .npy, or (images) a .png grid; the name picks.
-
-    Samples are generated and written a chunk at a time into a temporary file renamed at the end:
-    memory stays bounded whatever n is, and a failure leaves no partial output."""
-    from .generation import LoadedGenerator
-
-    out = Path(out)
-    if out.suffix not in (".csv", ".npy", ".png"):
-        raise DataError(f"output {out} must end in .csv, .npy or .png")
-    check_count(n, "-n", MAX_GRID if out.suffix == ".png" else MAX_SAMPLES)
-    ckpt, net = load_generator(run, use_ema=use_ema)
-    dev = resolve_device(device or ckpt.config.train.device)
-    g = LoadedGenerator(net, ckpt.config.g.noise, dev, ckpt.config, ckpt.step, str(ckpt.path))
-    if label is not None and not g.num_classes:
-        raise DataError("--label needs a class-conditional model (train.conditional=true)")
-    if label is not None and not 0 <= label < g.num_classes:
-        raise DataError(f"--label must be in 0..{g.num_classes - 1}, got {label}")
-    width = math.prod(g.data_shape)
-    per = 4 * width if out.suffix == ".npy" else 16 * width
-    if out.suffix != ".png" and n * per > MAX_OUTPUT_BYTES:
-        raise DataError(f"-n {n:,} would write about {n * per / 2**30:.1f} GiB; the limit is "
-                        f"{MAX_OUTPUT_BYTES / 2**30:.0f} GiB per file (write several, with other --seed)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(out.parent).free
-    if out.suffix != ".png" and n * per > free:
-        raise DataError(f"-n {n:,} needs about {n * per / 2**20:,.0f} MiB; {out.parent} has "
-                        f"{free / 2**20:,.0f} MiB free")
-    if out.suffix == ".png":
-        if len(g.data_shape) != 3:
-            raise DataError("a .png grid needs an image model; use .csv or .npy for points")
-        from .viz import save_image_grid
-
-        x = g.sample(n, seed, labels=label).cpu()
-        save_image_grid(out, x, nrow=max(1, min(16, round(n**0.5))))
-        return out
-    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
-    chunks = g.iter_samples(n, seed, labels=label)
-    if progress and n * width > 1 << 24:
-        from tqdm import tqdm
-
-        chunks = tqdm(chunks, desc="sample", unit="chunk", file=sys.stderr, leave=False)
-    try:
-        if out.suffix == ".npy":
-            arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, *g.data_shape))
-            i = 0
-            for part in chunks:
-                arr[i:i + len(part)] = part.numpy()
-                i += len(part)
-            arr.flush()
-            del arr
-        else:
-            with tmp.open("w") as fh:
-                cols = width
-                fh.write((",".join(f"x{i}" for i in range(cols)) if cols != 2 else "x,y") + "\n")
-                for part in chunks:
-                    np.savetxt(fh, part.reshape(len(part), -1).numpy(), delimiter=",", fmt="%.7g")
-        tmp.replace(out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return out

@@ -14,7 +14,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import yaml
@@ -25,7 +25,10 @@ from .. import __version__
 from ..config import RunConfig, from_dict
 from ..errors import CheckpointError, ConfigError
 from ..nets import Generator
-from .trainer import RNG_ROLES, Trainer, role_seed
+from .rng import RNG_ROLES, role_seed
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
 
 FORMAT = "ganforge-checkpoint"
 SCHEMA_VERSION = 1

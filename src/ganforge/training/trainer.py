@@ -21,7 +21,6 @@ from ..augment import build_augment
 from ..config import OptConfig, RunConfig
 from ..data import DataSource, build_data
 from ..device import Precision, make_scaler, resolve_device, resolve_precision
-from ..device import generator as device_generator
 from ..errors import ConfigError, GanforgeError
 from ..generation import check_noise, generate, make_noise
 from ..losses import LOSSES, d_accuracy
@@ -30,25 +29,13 @@ from ..penalties import PENALTIES
 from ..tasks import TASKS
 from .ema import make_ema, update_ema
 from .health import DivergenceMonitor, Thresholds
+from .rng import RNG_ROLES, role_generators, role_seed
 
-RNG_ROLES = ("data", "noise", "penalty", "augment")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
-_ROLE_OFFSET = {"init": 0, "data": 1, "noise": 2, "penalty": 3, "eval": 4, "augment": 5}
 
 
 class TrainingDiverged(GanforgeError):
     """A loss became NaN, infinite or exploded (health.DivergenceMonitor decides)."""
-
-
-def role_seed(seed: int, role: str) -> int:
-    """Distinct, stable seeds per role derived from the run seed."""
-    return (seed * 1_000_003 + _ROLE_OFFSET[role]) % (2**63)
-
-
-def role_generators(seed: int, device: torch.device) -> dict[str, torch.Generator]:
-    """One generator per role; `data` on the CPU (the data set is there), the rest on `device`."""
-    cpu = torch.device("cpu")
-    return {r: device_generator(cpu if r == "data" else device, role_seed(seed, r)) for r in RNG_ROLES}
 
 
 def build_optimizer(cfg: OptConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
