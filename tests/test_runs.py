@@ -142,7 +142,7 @@ def test_resume_accepts_a_checkpoint_file(run, tmp_path, capsys):
     assert "not the latest checkpoint" in err and "pass --out NEW_RUN_DIR" in err
     branch = tmp_path / "branch"
     assert main(["train", "--resume", str(early), "--out", str(branch), "--quiet"]) == 0
-    assert [s for s, _ in list_checkpoints(branch)] == [10]
+    assert [s for s, _ in list_checkpoints(branch)] == [5, 10]  # it starts from its source
     assert json.loads((branch / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 10
     # and exactly what an uninterrupted run from the same checkpoint gives
     a = load_file(list_checkpoints(branch)[-1][1])
@@ -210,3 +210,59 @@ def test_eval_and_sample_never_import_the_training_loop(run, tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_resume_out_naming_the_run_itself_continues_in_place(tmp_path, capsys):
+    out = tmp_path / "r"
+    runs.train(config.load(None, FAST), out, progress=False)
+    argv = ["train", "--resume", str(out), "--out", str(out), "--set", "train.steps=12", "--quiet"]
+    assert main(argv) == 0, capsys.readouterr().err
+    latest = list_checkpoints(out)[-1][1]  # step 12: the file form, naming its own run with --force
+    argv = ["train", "--resume", str(latest), "--out", str(out), "--set", "train.steps=14", "--force",
+            "--quiet"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert [s for s, _ in list_checkpoints(out)][-3:] == [10, 12, 14]  # nothing was deleted
+    assert (out / "config.yaml").exists() and (out / "metrics.jsonl").exists()
+
+
+def test_a_rollback_after_branching_goes_back_to_the_source_step(tmp_path):
+    out = tmp_path / "r"
+    runs.train(config.load(None, FAST), out, progress=False)
+    branch = tmp_path / "b"
+    trainer, info = runs.resume(list_checkpoints(out)[0][1], overrides=["train.ckpt_every=100"],
+                                out=branch, progress=False)
+    assert list_checkpoints(branch)[0][0] == 5 and info["step"] == 10
+
+
+def test_changing_the_optimiser_on_resume_starts_it_afresh(tmp_path, capsys):
+    out = tmp_path / "r"
+    runs.train(config.load(None, FAST), out, progress=False)
+    assert main(["train", "--resume", str(out), "--set", "opt_d.name=sgd", "--set", "opt_g.name=rmsprop",
+                 "--set", "train.steps=14", "--quiet"]) == 0, capsys.readouterr().err
+    assert "trained" in capsys.readouterr().out
+
+
+def test_malformed_optimiser_metadata_is_one_line_on_resume(run, tmp_path, capsys):
+    for change in ({"opt_g": "[]"}, {"opt_d": '{"param_groups": [], "scalars": []}'}, {"opt_g": None},
+                   {"scalers": '{"g": 3}'}):
+        bad = _tamper(list_checkpoints(run)[-1][1], tmp_path / "bad.safetensors", **change)
+        assert main(["train", "--resume", str(bad), "--out", str(tmp_path / "o"), "--force"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        key = next(iter(change))
+        assert len(err) == 1 and f"metadata '{key}'" in err[0], err
+
+
+def test_a_loose_checkpoint_is_evaluated_without_writing_outside_a_run(run, tmp_path, capsys):
+    loose = tmp_path / "elsewhere" / "lab.safetensors"
+    loose.parent.mkdir()
+    loose.write_bytes(list_checkpoints(run)[-1][1].read_bytes())
+    assert main(["eval", str(loose), "-n", "200"]) == 0
+    assert "not written: the checkpoint belongs to no run directory" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.rglob("*.json")) == []
+    # a loose file in a run's checkpoints/ folder that is not a step file: a clear error, no IndexError
+    other = tmp_path / "run2"
+    (other / "checkpoints").mkdir(parents=True)
+    (other / "config.yaml").write_text("{}")
+    (other / "checkpoints" / "lab.safetensors").write_bytes(loose.read_bytes())
+    assert main(["train", "--resume", str(other / "checkpoints" / "lab.safetensors")]) == 2
+    assert "not the latest checkpoint" in capsys.readouterr().err

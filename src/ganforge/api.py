@@ -89,12 +89,14 @@ def train(config: RunConfig | str | Path | Mapping[str, Any] | None = None, out:
 
 def resume(run: str | Path, overrides: Mapping[str, Any] | Iterable[str] | None = None, *,
            device: str | None = None, callbacks: Iterable[Any] = (), out: str | Path | None = None,
-           progress: bool = False, plots: bool = True, until: int | None = None) -> Run:
-    """Continue a run (directory or checkpoint file) exactly where it stopped."""
+           force: bool = False, progress: bool = False, plots: bool = True,
+           until: int | None = None) -> Run:
+    """Continue a run (directory or checkpoint file) exactly where it stopped; `out` continues it
+    in a new run directory (needed for a checkpoint that is not its run's latest)."""
     from .runs import resume as _resume
 
     _, info = _resume(run, overrides=_overrides(overrides), progress=progress, plots=plots,
-                      until=until, device=device, callbacks=list(callbacks), out=out)
+                      until=until, device=device, callbacks=list(callbacks), out=out, force=force)
     return _run(info)
 
 

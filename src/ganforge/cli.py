@@ -235,7 +235,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     print(f"{r['data']} at step {r['checkpoint_step']}:")
     for name in r["computed"]:
         print("  " + fmt_metric(name, r["metrics"][name]))
-    print(f"written: {r['eval_json']}")
+    print(f"written: {r['eval_json']}" if r["eval_json"] else
+          "not written: the checkpoint belongs to no run directory (use --json to keep the scores)")
     return 0
 
 

@@ -122,6 +122,9 @@ def resolve_precision(name: str, device: torch.device) -> Precision:
                           "use bf16, fp32 or auto")
     if name == "bf16" and kind == "mps":
         raise ConfigError("train.precision=bf16 is not supported on mps; use fp32 or auto")
+    if name == "bf16" and kind == "cuda" and not _cuda_bf16(device):
+        raise ConfigError(f"train.precision=bf16 needs an Ampere or later GPU ({device} is not); "
+                          "use fp16 or auto")
     return Precision(name, device)
 
 

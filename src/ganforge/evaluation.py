@@ -191,7 +191,7 @@ def evaluate_run(run: str | Path, n: int | None = None, seed: int | None = None,
     each with provenance. Reads the checkpoint and generates; never imports the training loop."""
     from .device import resolve_device
     from .generation import check_count, generate
-    from .training.state import generator_from, load_checkpoint
+    from .training.state import generator_from, load_checkpoint, run_dir_of
 
     run = Path(run)
     ckpt = load_checkpoint(run)
@@ -211,7 +211,7 @@ def evaluate_run(run: str | Path, n: int | None = None, seed: int | None = None,
         raise DataError(f"-n {n:,} samples of shape {tuple(data.shape)} would hold "
                         f"{n * math.prod(data.shape) * 4 / 2**30:.1f} GiB in memory; the limit is "
                         f"{MAX_EVAL_BYTES / 2**30:.0f} GiB (use a smaller -n)")
-    dev = resolve_device(device or cfg.train.device)
+    dev = resolve_device(device or "auto")  # where this machine evaluates, not where it trained
     g = generator_from(ckpt, use).to(dev)
     x = generate(g, cfg.g.noise, n, torch.Generator().manual_seed(seed))
     opts = {"inception_weights": inception_weights} if inception_weights else {}
@@ -226,17 +226,20 @@ def evaluate_run(run: str | Path, n: int | None = None, seed: int | None = None,
               "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     for entry in report.results.values():
         entry["provenance"] = {**entry.pop("provenance", {}), **common}
-    path = run / "eval.json" if run.is_dir() else run.parent.parent / "eval.json"
+    owner = run if run.is_dir() else run_dir_of(ckpt.path)
+    path = owner / "eval.json" if owner is not None else None  # nothing is written outside a run
+    write = write and path is not None
     old: dict[str, Any] = {}
     if write and path.exists():
         try:
             old = json.loads(path.read_text()).get("metrics", {})
         except (ValueError, AttributeError):
             old = {}
-    result = {"data": cfg.data.name, "run": str(run), "eval_json": str(path), "checkpoint_step": ckpt.step,
+    result = {"data": cfg.data.name, "run": str(run), "eval_json": str(path) if write else None,
+              "checkpoint_step": ckpt.step,
               "metrics": {**old, **report.results}, "warnings": report.warnings,
               "computed": list(report.results)}
-    if write:
+    if write and path is not None:
         tmp = path.with_name(".eval.json.tmp")
         tmp.write_text(json.dumps(result, indent=2) + "\n")
         tmp.replace(path)

@@ -145,9 +145,8 @@ class LoadedGenerator:
         return make_noise(self.noise_kind, n, self.z_dim, self.generator(seed), self.device)
 
     def generator(self, seed: int) -> torch.Generator:
-        from .device import generator
-
-        return generator(self.device, seed)
+        """A CPU generator: the same seed gives the same noise (and samples) on every device."""
+        return torch.Generator().manual_seed(seed)
 
     @torch.no_grad()
     def __call__(self, z: torch.Tensor, labels: int | list[int] | torch.Tensor | None = None
@@ -209,7 +208,7 @@ def write_samples(run: str | Path, n: int, seed: int, out: str | Path, use_ema: 
         raise DataError(f"output {out} must end in .csv, .npy or .png")
     check_count(n, "-n", MAX_GRID if out.suffix == ".png" else MAX_SAMPLES)
     ckpt, net = load_generator(run, use_ema=use_ema)
-    dev = resolve_device(device or ckpt.config.train.device)
+    dev = resolve_device(device or "auto")  # where this machine samples, not where it trained
     g = LoadedGenerator(net, ckpt.config.g.noise, dev, ckpt.config, ckpt.step, str(ckpt.path))
     if label is not None and not g.num_classes:
         raise DataError("--label needs a class-conditional model (train.conditional=true)")

@@ -30,9 +30,12 @@ from .training.callbacks import (
 )
 from .training.health import Event, Thresholds
 from .training.state import (
+    checkpoint_path,
     list_checkpoints,
     load_checkpoint,
     restore,
+    run_dir_of,
+    save_checkpoint,
 )
 from .training.trainer import Trainer, TrainingDiverged, fit
 
@@ -89,7 +92,7 @@ def resume(run: str | Path, cfg: RunConfig | None = None, overrides: list[str] |
 
     run = Path(run)
     ckpt = load_checkpoint(run)
-    run_dir = _resume_dir(run, ckpt.path, out, force)
+    run_dir, new = _resume_dir(run, ckpt.path, out)
     if cfg is None:
         cfg = from_dict(apply_overrides(ckpt.config.to_dict(), overrides or []))
     trainer = restore(Trainer(cfg, device=device), ckpt)
@@ -98,31 +101,28 @@ def resume(run: str | Path, cfg: RunConfig | None = None, overrides: list[str] |
         raise ConfigError(f"{run} is already at step {trainer.step} of train.steps="
                           f"{cfg.train.steps}; train longer with --set train.steps=N")
     _check_until(cfg, until)
-    if out is not None and run_dir != _owner(ckpt.path):
+    if new:  # a branch starts with the checkpoint it came from: rollbacks and resumes find it
         _prepare_new_run(run_dir, force)
+        save_checkpoint(trainer, checkpoint_path(run_dir, trainer.step))
     (run_dir / "config.yaml").write_text(cfg.to_yaml())
     return trainer, _fit(trainer, run_dir, progress, plots, until, list(callbacks))
 
 
-def _owner(ckpt_path: Path) -> Path | None:
-    """The run directory a checkpoint file belongs to (RUN/checkpoints/step_*.safetensors)."""
-    parent = ckpt_path.resolve().parent
-    if parent.name == "checkpoints" and (parent.parent / "config.yaml").exists():
-        return parent.parent
-    return None
-
-
-def _resume_dir(given: Path, ckpt_path: Path, out: str | Path | None, force: bool) -> Path:
+def _resume_dir(given: Path, ckpt_path: Path, out: str | Path | None) -> tuple[Path, bool]:
+    """Where a resumed run goes, and whether that is a new run directory (a branch)."""
+    target = Path(out) if out is not None else None
     if given.is_dir():
-        if out is not None and Path(out).resolve() != given.resolve():
-            return Path(out)  # branch a run into a new directory
-        return given
-    owner = _owner(ckpt_path)
-    latest = owner is not None and list_checkpoints(owner)[-1][1].resolve() == ckpt_path.resolve()
-    if out is not None:
-        return Path(out)
+        if target is not None and target.resolve() != given.resolve():
+            return target, True  # branch a run into a new directory
+        return given, False
+    owner = run_dir_of(ckpt_path)
+    found = list_checkpoints(owner) if owner is not None else []
+    latest = bool(found) and found[-1][1].resolve() == ckpt_path.resolve()
+    in_place = target is None or (owner is not None and target.resolve() == owner.resolve())
+    if not in_place:
+        return target, True  # type: ignore[return-value]
     if owner is not None and latest:
-        return owner
+        return owner, False
     why = (f"it is not the latest checkpoint of {owner}" if owner is not None
            else "it belongs to no run directory")
     raise CheckpointError(f"cannot resume {given} in place: {why}; pass --out NEW_RUN_DIR to "

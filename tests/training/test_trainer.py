@@ -194,3 +194,46 @@ def test_conditional_needs_labels():
 
     with pytest.raises(ConfigError, match="needs labelled data"):
         Trainer(config.load(None, ["train.conditional=true"]))
+
+
+def test_ctrl_c_lets_the_step_finish_and_the_checkpoint_resumes_exactly(tiny_cfg, tmp_path):
+    """The first Ctrl-C is honoured after the step in progress (and its callbacks): the checkpoint
+    taken on the way out is a whole step, so resuming gives the uninterrupted run's weights."""
+    import signal
+
+    from ganforge.training.callbacks import Callback, Checkpointer
+    from ganforge.training.state import latest_checkpoint, load_checkpoint, restore
+
+    class CtrlC(Callback):
+        def on_step(self, trainer, stats):
+            if trainer.step == 3:
+                signal.raise_signal(signal.SIGINT)  # arrives "during" the step's callbacks
+                assert True  # still running: the interrupt waits for the step's end
+
+    cfg = tiny_cfg()
+    t = Trainer(cfg)
+    with pytest.raises(KeyboardInterrupt):
+        fit(t, 10, [Checkpointer(tmp_path, 0, 3), CtrlC()])
+    assert t.step == 3 and not t.in_step
+    ckpt = load_checkpoint(latest_checkpoint(tmp_path))
+    assert ckpt.step == 3
+    resumed = fit(restore(Trainer(cfg), ckpt), 6)
+    straight = fit(Trainer(cfg), 6)
+    for a, b in zip(resumed.g.parameters(), straight.g.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler given back
+
+
+def test_non_finite_gradient_norms_are_left_out_of_the_logged_mean(tmp_path, tiny_cfg):
+    import json
+
+    from ganforge.training.callbacks import JsonlLogger
+
+    t = Trainer(tiny_cfg())
+    log = JsonlLogger(tmp_path / "m.jsonl", 2)
+    log.on_start(t)
+    for step, g in ((1, float("inf")), (2, 3.0)):  # an fp16 step skipped on overflow, then a real one
+        t.step = step
+        log.on_step(t, {"loss_d": 1.0, "loss_g": 1.0, "d_acc": 0.5, "grad_norm_g": g})
+    rec = json.loads((tmp_path / "m.jsonl").read_text())
+    assert rec["grad_norm_g"] == 3.0 and rec["loss_d"] == 1.0

@@ -62,16 +62,29 @@ class Extractor:
             from tqdm import tqdm
 
             chunks = tqdm(chunks, desc=f"features ({self.name})", unit="batch", leave=False)
-        for chunk in chunks:
-            f, p = self._batch(chunk.to(self.device, non_blocking=True))
-            feats.append(f.float().cpu().numpy())
-            if p is not None:
-                probs.append(p.double().cpu().numpy())
+        with _exact_convolutions(self.device):
+            for chunk in chunks:
+                f, p = self._batch(chunk.to(self.device))
+                feats.append(f.float().cpu().numpy())
+                if p is not None:
+                    probs.append(p.double().cpu().numpy())
         out_f = np.concatenate(feats) if feats else np.zeros((0, self.dim), np.float32)
         return Extracted(out_f, np.concatenate(probs) if probs else None)
 
     def provenance(self) -> dict[str, Any]:
-        return {"name": self.name, "hash": self.hash, "dim": self.dim, **self.details}
+        return {"name": self.name, "hash": self.hash, "dim": self.dim, "device": self.device.type,
+                **self.details}
+
+
+def _exact_convolutions(device: torch.device) -> Any:
+    """cuDNN runs fp32 convolutions in TF32 by default (10-bit mantissa): features, and so FID,
+    would then depend on the GPU. Scores are computed in full fp32."""
+    import contextlib
+
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    return torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=False,
+                                      allow_tf32=False)
 
 
 class _Identity(Extractor):

@@ -52,7 +52,8 @@ def cached_features(extractor: Extractor, ref: Reference, cache: Path | None,
     """The reference set's features, from the cache when this extractor has seen this data."""
     if cache is None:
         return extractor.extract(ref.samples, progress=progress)
-    key = hashlib.sha256(json.dumps([extractor.name, extractor.hash, ref.fingerprint]).encode())
+    key = hashlib.sha256(json.dumps([extractor.name, extractor.hash, ref.fingerprint,
+                                     extractor.device.type]).encode())  # CPU and GPU kernels differ
     path = cache / "features" / f"{extractor.name.replace(':', '-')}-{key.hexdigest()[:16]}.npz"
     if path.exists():
         try:

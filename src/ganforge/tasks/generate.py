@@ -46,10 +46,11 @@ class GenerateTask:
 
     def real(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
         # data draws stay on the CPU (where the data set lives, uint8 for images); the batch moves
+        # (a plain copy: non_blocking copies of a temporary CPU tensor are unsafe on MPS)
         if self.num_classes:
             x, y = self.data.sample_labeled(n, gen)
-            return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-        return self.data.sample(n, gen).to(self.device, non_blocking=True), None
+            return x.to(self.device), y.to(self.device)
+        return self.data.sample(n, gen).to(self.device), None
 
     def condition(self, n: int, gen: torch.Generator) -> torch.Tensor | None:
         if not self.num_classes:

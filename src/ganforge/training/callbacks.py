@@ -52,6 +52,15 @@ def epoch_of(trainer: Trainer) -> float:
     return seen / size
 
 
+def _step_of(line: str) -> float:
+    """The step of a metrics.jsonl line; a damaged line sorts last (dropped on resume)."""
+    try:
+        rec = json.loads(line)
+        return float(rec.get("step", 0)) if isinstance(rec, dict) else math.inf
+    except ValueError:
+        return math.inf
+
+
 class JsonlLogger(Callback):
     """Appends one JSON line per `every` steps to metrics.jsonl: means over the interval."""
 
@@ -59,7 +68,8 @@ class JsonlLogger(Callback):
         self.path = Path(path)
         self.every = every
         self._acc: dict[str, float] = {}
-        self._n = 0
+        self._count: dict[str, int] = {}  # finite values per key (fp16 steps skipped on overflow
+        self._n = 0                        # have an infinite gradient norm: left out of the mean)
         self._t = time.perf_counter()
         self._state: str | None = None
         self.last: dict[str, Any] = {}
@@ -68,13 +78,16 @@ class JsonlLogger(Callback):
         # A resumed run continues the log: drop lines written after the checkpoint it resumes.
         if self.path.exists():
             keep = [ln for ln in self.path.read_text().splitlines()
-                    if ln.strip() and json.loads(ln).get("step", 0) <= trainer.step]
+                    if ln.strip() and _step_of(ln) <= trainer.step]
             self.path.write_text("".join(k + "\n" for k in keep))
         self._t = time.perf_counter()
 
     def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
         for k in LOGGED:
-            self._acc[k] = self._acc.get(k, 0.0) + float(stats.get(k, 0.0))
+            v = float(stats.get(k, 0.0))
+            if math.isfinite(v):
+                self._acc[k] = self._acc.get(k, 0.0) + v
+                self._count[k] = self._count.get(k, 0) + 1
         self._state = stats.get("state")
         self._n += 1
         if trainer.step % self.every == 0:
@@ -85,7 +98,7 @@ class JsonlLogger(Callback):
             return
         now = time.perf_counter()
         rec: dict[str, Any] = {"step": trainer.step, "epoch": round(epoch_of(trainer), 4)}
-        rec.update({k: round(v / self._n, 6) for k, v in self._acc.items()})
+        rec.update({k: round(v / self._count[k], 6) for k, v in self._acc.items()})
         rate = self._n * trainer.cfg.train.batch_size / max(now - self._t, 1e-9)
         rec["samples_per_s"] = round(rate, 1)
         if self._state:
@@ -94,6 +107,7 @@ class JsonlLogger(Callback):
         with self.path.open("a") as f:
             f.write(json.dumps(rec) + "\n")
         self._acc.clear()
+        self._count.clear()
         self._n = 0
         self._t = now
 
@@ -198,7 +212,8 @@ class Checkpointer(Callback):
         self.save(trainer)
 
     def on_interrupt(self, trainer: Trainer) -> None:
-        if trainer.step > 0 and trainer.diverged is None:  # never checkpoint a NaN
+        # never checkpoint a NaN, nor a step half done (a second Ctrl-C): neither resumes exactly
+        if trainer.step > 0 and trainer.diverged is None and not trainer.in_step:
             self.save(trainer)
 
 

@@ -51,6 +51,14 @@ def list_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def run_dir_of(ckpt_path: str | Path) -> Path | None:
+    """The run directory a checkpoint file belongs to (RUN/checkpoints/step_*.safetensors), if any."""
+    parent = Path(ckpt_path).resolve().parent
+    if parent.name == "checkpoints" and (parent.parent / "config.yaml").exists():
+        return parent.parent
+    return None
+
+
 def latest_checkpoint(run_dir: str | Path) -> Path:
     run = Path(run_dir)
     if not run.exists():
@@ -78,8 +86,17 @@ def _opt_flat(opt: torch.optim.Optimizer, prefix: str, tensors: dict[str, torch.
     return json.dumps({"param_groups": sd["param_groups"], "scalars": scalars})
 
 
-def _opt_unflat(prefix: str, tensors: dict[str, torch.Tensor], meta: str) -> dict[str, Any]:
-    info = json.loads(meta)
+def _opt_unflat(prefix: str, tensors: dict[str, torch.Tensor], meta: str | None,
+                path: Path | str = "") -> dict[str, Any]:
+    bad = CheckpointError(f"{path}: metadata {prefix!r} must be a JSON object with 'param_groups' (a "
+                          "list) and 'scalars' (an object)")
+    try:
+        info = json.loads(meta) if meta is not None else None
+    except ValueError:
+        raise bad from None
+    if not (isinstance(info, dict) and isinstance(info.get("param_groups"), list)
+            and isinstance(info.get("scalars"), dict)):
+        raise bad
     state: dict[int, dict[str, Any]] = {}
     head = f"{prefix}.state."
     for name, val in tensors.items():
@@ -87,7 +104,9 @@ def _opt_unflat(prefix: str, tensors: dict[str, torch.Tensor], meta: str) -> dic
             idx, key = name[len(head):].split(".", 1)
             state.setdefault(int(idx), {})[key] = val
     for name, val in info["scalars"].items():
-        idx, key = name.split(".", 1)
+        idx, _, key = name.partition(".")
+        if not idx.isdigit() or not key:
+            raise bad
         state.setdefault(int(idx), {})[key] = val
     return {"state": state, "param_groups": info["param_groups"]}
 
@@ -257,15 +276,22 @@ def restore(trainer: Trainer, ckpt: Checkpoint) -> Trainer:
         if bad:
             raise CheckpointError(f"{ckpt.path}: does not fit the configured networks ({bad}); "
                                   "architecture keys cannot change on resume")
+    # an optimiser whose name changed on resume (--set opt_d.name=sgd) starts with fresh state:
+    # Adam's moments mean nothing to SGD, and its param groups lack SGD's keys
+    stored = ckpt.config
+    opts = [(opt, key) for opt, key, old, new in (
+        (trainer.opt_g, "opt_g", stored.opt_g.name, trainer.cfg.opt_g.name),
+        (trainer.opt_d, "opt_d", stored.opt_d.name, trainer.cfg.opt_d.name)) if old == new]
+    states = [(opt, _opt_unflat(key, ckpt.tensors, ckpt.meta.get(key), ckpt.path)) for opt, key in opts]
     try:
         trainer.g.load_state_dict(_module_state("g", ckpt.tensors))
         trainer.d.load_state_dict(_module_state("d", ckpt.tensors))
         if trainer.g_ema is not None:
             src = "g_ema" if ckpt.has_ema() else "g"
             trainer.g_ema.load_state_dict(_module_state(src, ckpt.tensors))
-        trainer.opt_g.load_state_dict(_opt_unflat("opt_g", ckpt.tensors, ckpt.meta["opt_g"]))
-        trainer.opt_d.load_state_dict(_opt_unflat("opt_d", ckpt.tensors, ckpt.meta["opt_d"]))
-    except (RuntimeError, KeyError, ValueError) as e:
+        for opt, state in states:
+            opt.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError, TypeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(
             f"{ckpt.path}: does not fit the configured networks ({first}); "
@@ -275,9 +301,15 @@ def restore(trainer: Trainer, ckpt: Checkpoint) -> Trainer:
     _match_layouts(trainer.opt_d)
     _restore_rngs(trainer, ckpt)
     scalers = _meta_json(ckpt.path, ckpt.meta, "scalers", {})
+    if not isinstance(scalers, dict) or not all(isinstance(v, dict) for v in scalers.values()):
+        raise CheckpointError(f"{ckpt.path}: metadata 'scalers' must map g / d to GradScaler states")
     for key, sc in (("g", trainer.scaler_g), ("d", trainer.scaler_d)):
-        if sc is not None and isinstance(scalers, dict) and key in scalers:
-            sc.load_state_dict(scalers[key])
+        if sc is not None and key in scalers:
+            try:
+                sc.load_state_dict(scalers[key])
+            except (RuntimeError, KeyError, TypeError, ValueError):
+                raise CheckpointError(f"{ckpt.path}: metadata 'scalers' holds no valid GradScaler "
+                                      f"state for {key}") from None
     trainer.step = ckpt.step
     trainer.update_config(trainer.cfg)  # config wins for lr / betas (e.g. --set on resume)
     return trainer

@@ -9,6 +9,8 @@ where the data set is held, and each batch is moved.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -130,6 +132,7 @@ class Trainer:
         self.divergence = DivergenceMonitor(Thresholds(loss_bound=cfg.health.loss_bound))
         self.step = 0
         self.diverged: str | None = None  # why training stopped on a NaN / exploding loss
+        self.in_step = False  # True while a step is half done: no checkpoint may be taken then
         self._kept: tuple[torch.Tensor, torch.Tensor | None] | None = None
 
     # --- hyper-parameters that may change between steps (resume with --set, the lab) --------
@@ -281,11 +284,13 @@ class Trainer:
                     group["lr"] = oc.lr * scale
         self.g.train()
         self.d.train()
+        self.in_step = True
         k = self.cfg.train.d_steps
         for i in range(k):
             stats = self.d_step(self.step * k + i, keep_fake=i == k - 1)
         stats.update(self.g_step())
         self.step += 1
+        self.in_step = False
         stats["step"] = self.step
         return stats
 
@@ -315,6 +320,29 @@ class Trainer:
             self.d.train(was_training)
 
 
+class _FinishTheStep:
+    """Ctrl-C lets the step in progress finish, so that the checkpoint taken on the way out
+    resumes exactly; a second Ctrl-C stops at once (and nothing half-done is checkpointed)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old: Any = None
+
+    def __enter__(self) -> _FinishTheStep:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
 def fit(trainer: Trainer, until: int, callbacks: Iterable[Any] = ()) -> Trainer:
     """Train until `trainer.step == until`, calling each callback around every step
     (training/callbacks.py: on_start, on_step, on_end, on_interrupt)."""
@@ -323,11 +351,14 @@ def fit(trainer: Trainer, until: int, callbacks: Iterable[Any] = ()) -> Trainer:
         cb.on_start(trainer)
     t0 = time.perf_counter()
     try:
-        while trainer.step < until:
-            stats = trainer.train_step()
-            stats["time"] = time.perf_counter() - t0
-            for cb in callbacks:
-                cb.on_step(trainer, stats)
+        with _FinishTheStep() as ctrl_c:
+            while trainer.step < until:
+                stats = trainer.train_step()
+                stats["time"] = time.perf_counter() - t0
+                for cb in callbacks:
+                    cb.on_step(trainer, stats)
+                if ctrl_c.requested:
+                    raise KeyboardInterrupt
     except (KeyboardInterrupt, TrainingDiverged):
         for cb in callbacks:
             cb.on_interrupt(trainer)
