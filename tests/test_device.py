@@ -37,7 +37,10 @@ def test_cuda_without_a_gpu_is_one_line(name):
 
 
 @NO_CUDA
-def test_cli_device_cuda_is_a_one_line_error(tmp_path, capsys):
+def test_cli_device_cuda_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
     for argv in (["train", "configs/grid25.yaml", "--out", str(tmp_path / "r"), "--device", "cuda"],
                  ["lab", "--device", "cuda", "--no-browser"]):
         assert main(argv) == 2
@@ -97,3 +100,18 @@ def test_cuda_resume_continues_and_fp16_scaler_state_is_kept(tmp_path, tiny_cfg)
     # CUDA kernels may be non-deterministic (atomics in backward): same run, close numbers
     for x, y in zip(a.g.parameters(), b.g.parameters(), strict=True):
         assert torch.allclose(x, y, atol=1e-3)
+
+
+@pytest.mark.parametrize("device", ["cpu", "auto"])
+def test_cli_device_cpu_and_auto_train_eval_and_sample(tmp_path, capsys, monkeypatch, device):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    run = tmp_path / "r"
+    fast = ["--set", "g.width=16", "--set", "d.width=16", "--set", "train.batch_size=32", "--set",
+            "train.steps=6", "--set", "train.plot_every=0", "--set", "data.name=ring8"]
+    assert main(["train", "configs/grid25.yaml", "--out", str(run), "--quiet", "--device", device, *fast]) == 0
+    assert main(["eval", str(run), "-n", "200", "--device", device, "--json"]) == 0
+    assert main(["sample", str(run), "-n", "20", "-o", str(tmp_path / "s.csv"), "--device", device]) == 0
+    out = capsys.readouterr().out
+    assert "trained" in out and '"modes"' in out and "wrote 20 samples" in out
