@@ -110,7 +110,8 @@ def test_cli_device_cpu_and_auto_train_eval_and_sample(tmp_path, capsys, monkeyp
     run = tmp_path / "r"
     fast = ["--set", "g.width=16", "--set", "d.width=16", "--set", "train.batch_size=32", "--set",
             "train.steps=6", "--set", "train.plot_every=0", "--set", "data.name=ring8"]
-    assert main(["train", "configs/grid25.yaml", "--out", str(run), "--quiet", "--device", device, *fast]) == 0
+    argv = ["train", "configs/grid25.yaml", "--out", str(run), "--quiet", "--device", device, *fast]
+    assert main(argv) == 0
     assert main(["eval", str(run), "-n", "200", "--device", device, "--json"]) == 0
     assert main(["sample", str(run), "-n", "20", "-o", str(tmp_path / "s.csv"), "--device", device]) == 0
     out = capsys.readouterr().out
