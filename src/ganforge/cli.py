@@ -171,6 +171,9 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     lab.add_argument("--max-sessions", type=int, default=8, help="browser tabs served at once")
+    lab.add_argument("--in-process", action="store_true",
+                     help="train every session on the server's threads instead of one worker process "
+                          "per session (slower with several tabs; for debugging)")
     lab.add_argument("--device", default="cpu",
                      help="where sessions train (default cpu: small nets step fastest there)")
 
@@ -287,7 +290,8 @@ def _cmd_lab(args: argparse.Namespace) -> int:
 
     resolve_device(args.device)  # a missing device is one line now, not an error frame per tab
     serve(args.host, args.port, open_browser=not args.no_browser,
-          limits=Limits(max_sessions=args.max_sessions, device=args.device))
+          limits=Limits(max_sessions=args.max_sessions, device=args.device,
+                        processes=not args.in_process))
     return 0
 
 

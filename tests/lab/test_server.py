@@ -572,3 +572,35 @@ def test_a_failing_training_tick_pauses_with_an_error_frame(client):
         del s.run_for
         ws.send_text(json.dumps({"type": "step"}))
         assert _next(ws)["step"] == 1
+
+
+def test_sessions_in_worker_processes_play_step_export_and_stop(tmp_path):
+    """`ganforge lab` runs each session in its own process (off the server's GIL): the same
+    messages, frames and exports as in-process sessions; closing the page ends the process."""
+    limits = Limits(max_sessions=2, processes=True)
+    with TestClient(create_app(limits, ["testserver"])) as c:
+        with c.websocket_connect("/ws") as ws:
+            sid = _recv(ws, "hello")["session"]
+            worker = c.app.state.lab.sessions[sid].proc
+            assert worker.is_alive() and worker.pid != __import__("os").getpid()
+            assert _recv(ws)["step"] == 0
+            ws.send_text(json.dumps({"type": "step"}))
+            assert _recv(ws)["step"] == 1
+            ws.send_text(json.dumps({"type": "settings", "values": {"seed": -1}}))
+            assert "seed" in _recv(ws, "error")["message"]
+            ws.send_text(json.dumps({"type": "settings", "values": {"speed": 0}}))
+            ws.send_text(json.dumps({"type": "play"}))
+            t0 = time.time()
+            f = _recv(ws)
+            while not (f["playing"] and f["step"] > 20) and time.time() - t0 < 30:
+                f = _recv(ws)
+            assert f["playing"] and f["state"] in ("Running", "Converged") and f["step"] > 20
+            r = c.get(f"/api/sessions/{sid}/checkpoint")
+            assert r.status_code == 200
+            (tmp_path / "lab.safetensors").write_bytes(r.content)
+            assert load_checkpoint(tmp_path / "lab.safetensors").step >= 20
+            assert "exported from the ganforge lab" in c.get(f"/api/sessions/{sid}/config.yaml").text
+        t0 = time.time()
+        while worker.is_alive() and time.time() - t0 < 10:
+            time.sleep(0.05)
+        assert not worker.is_alive() and sid not in c.app.state.lab.sessions

@@ -33,8 +33,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import GanforgeError
 from ..training.health import DIVERGED
-from ..training.state import save_checkpoint
 from .session import LabSession, Limits, options
+from .worker import RemoteSession
+
+Session = LabSession | RemoteSession  # in the server's threads, or each in its own process
 
 FPS = 10.0  # frames per second sent to a playing page, at most
 CHECK_EVERY_S = 0.5  # live quality check period
@@ -123,18 +125,20 @@ class Lab:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.sessions: dict[str, LabSession] = {}
+        self.sessions: dict[str, Session] = {}
         self.locks: dict[str, asyncio.Lock] = {}
 
-    def open(self) -> tuple[str, LabSession]:
+    def open(self) -> tuple[str, Session]:
+        """A new session (slow with processes: call it off the event loop)."""
         self.reap()
         if len(self.sessions) >= self.limits.max_sessions:
             raise GanforgeError(f"the lab is full ({self.limits.max_sessions} sessions); "
                                 "close a tab or try again later")
         sid = uuid.uuid4().hex[:12]
-        self.sessions[sid] = LabSession(self.limits)
+        session = RemoteSession(self.limits) if self.limits.processes else LabSession(self.limits)
+        self.sessions[sid] = session
         self.locks[sid] = asyncio.Lock()
-        return sid, self.sessions[sid]
+        return sid, session
 
     def close(self, sid: str) -> None:
         s = self.sessions.pop(sid, None)
@@ -155,7 +159,7 @@ class Lab:
                 self.close(sid)
 
 
-def _frame(s: LabSession) -> dict[str, Any]:
+def _frame(s: Session) -> dict[str, Any]:
     return s.frame()
 
 
@@ -219,7 +223,7 @@ def parse(text: str, max_chars: int) -> dict[str, Any]:
     return msg
 
 
-async def _handle(lab: Lab, sid: str, s: LabSession, msg: dict[str, Any]) -> dict[str, Any] | None:
+async def _handle(lab: Lab, sid: str, s: Session, msg: dict[str, Any]) -> dict[str, Any] | None:
     """Apply one message from the page; returns a frame to send (or None)."""
     kind = msg.get("type")
     lock = lab.locks[sid]
@@ -267,7 +271,7 @@ def _speed(value: Any, limits: Limits) -> float:
     return min(float(value), limits.max_steps_per_s)
 
 
-async def _train_loop(lab: Lab, sid: str, s: LabSession,
+async def _train_loop(lab: Lab, sid: str, s: Session,
                       send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
     """While playing: run the steps due at the chosen speed, send a frame every 1/FPS s.
     A failing tick pauses the session with an error frame: the loop never dies silently."""
@@ -277,23 +281,22 @@ async def _train_loop(lab: Lab, sid: str, s: LabSession,
     while sid in lab.sessions:
         t0 = time.perf_counter()
         lab.reap()
-        if s.playing and s.health.state != DIVERGED:
+        if s.playing and s.health_state != DIVERGED:
             try:
                 async with lab.locks[sid]:
                     if s.speed == 0:
-                        n, budget = 10**6, tick * 0.8
+                        n, budget = 10**6, tick * 0.9
                     else:
                         owed += s.speed * tick
                         n, budget = int(owed), tick * 0.9
                         owed -= n
-                    if n:
-                        await asyncio.to_thread(s.run_for, n, budget)
-                    if time.perf_counter() - last_check > CHECK_EVERY_S:
-                        await asyncio.to_thread(s.check)
+                    check = time.perf_counter() - last_check > CHECK_EVERY_S
+                    if check:
                         last_check = time.perf_counter()
-                    if s.health.state == DIVERGED:
+                    frame = await asyncio.to_thread(s.tick, n, budget, check)  # one round trip
+                    if s.health_state == DIVERGED:
                         s.playing = False
-                    frame = await asyncio.to_thread(_frame, s)
+                        frame["playing"], frame["state"] = False, DIVERGED
             except (GanforgeError, ValueError, TypeError, RuntimeError) as e:
                 s.playing = False
                 owed = 0.0
@@ -336,7 +339,7 @@ def create_app(limits: Limits | None = None, allowed_hosts: Iterable[str] | None
     def api_options() -> dict[str, Any]:
         return options()
 
-    def _session(sid: str) -> LabSession:
+    def _session(sid: str) -> Session:
         s = lab.sessions.get(sid)
         if s is None:
             raise HTTPException(404, "no such session (closed or expired)")
@@ -347,10 +350,7 @@ def create_app(limits: Limits | None = None, allowed_hosts: Iterable[str] | None
         s = _session(sid)
         tmp = Path(tempfile.mkdtemp(prefix="ganforge-lab-")) / "lab.safetensors"
         async with lab.locks[sid]:  # a consistent snapshot: no step runs while it is written
-            cfg = s.config()
-            cfg.train.steps = max(s.trainer.step, 1)
-            await asyncio.to_thread(save_checkpoint, s.trainer, tmp, cfg)
-            step = s.trainer.step
+            step = await asyncio.to_thread(s.export_checkpoint, str(tmp))
         return FileResponse(tmp, filename=f"ganforge-lab-step{step}.safetensors",
                             media_type="application/octet-stream",
                             background=BackgroundTask(shutil.rmtree, tmp.parent, True))
@@ -377,7 +377,7 @@ def create_app(limits: Limits | None = None, allowed_hosts: Iterable[str] | None
                 await websocket.send_text(dumps(obj))
 
         try:
-            sid, s = lab.open()
+            sid, s = await asyncio.to_thread(lab.open)
         except GanforgeError as e:
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # the page may be gone
                 await send(_error(str(e)))

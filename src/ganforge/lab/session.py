@@ -10,6 +10,7 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -85,6 +86,7 @@ class Limits:
     n_eval: int = 1000  # samples for the live mode statistics
     max_message_chars: int = 1_000_000  # one message from the page; max_points pairs need ~45 each
     device: str = "cpu"  # where sessions train (`ganforge lab --device`): small nets step fastest on a CPU
+    processes: bool = False  # a worker process per session (`ganforge lab` does): off the server's GIL
 
 
 def options() -> dict[str, Any]:
@@ -107,6 +109,7 @@ class LabSession:
         self.speed: float = 4.0
         self.playing = False
         self.closed = False  # set by stop(): run_for returns after the step under way
+        self._frame_s = self._check_s = 0.0  # recent wall time of a frame / a quality check
         self.last_seen = time.monotonic()
         if settings:
             self.settings.update(self._validate(settings))
@@ -314,8 +317,7 @@ class LabSession:
             "field": {"n": r, "values": [round(float(v), 3) for v in field]},
             "stats": {k: _num(self.last.get(k)) for k in ("loss_d", "loss_g", "d_acc")},
             "time": round(time.time(), 3),
-            "state": "Paused" if not self.playing and self.health.state == "Running"
-            else self.health.state,
+            "state": page_state(self.playing, self.health.state),
             "health": self.health.state,
             "reason": self.health.reason,
             "quality": {k: _num(v) for k, v in self.mode_info.items()},
@@ -361,9 +363,40 @@ class LabSession:
         scale = 0.06 * (x1 - x0) / (norm.max() + 1e-12)
         return _r(push * scale)
 
+    @property
+    def health_state(self) -> str:
+        return self.health.state
+
+    def tick(self, n_steps: int, budget_s: float, check: bool) -> dict[str, Any]:
+        """One tick of a playing page: up to n_steps steps, the live quality check when due, and
+        the frame to draw, all within budget_s of wall time: training gets what the check and the
+        frame (timed on the last ticks) leave, so the page keeps its frame rate when the cores are
+        shared. One call, so a session in a worker process costs one round trip per tick."""
+        spare = budget_s - self._frame_s - (self._check_s if check else 0.0)
+        if n_steps and spare > 0:
+            self.run_for(n_steps, spare)
+        if check:
+            t0 = time.perf_counter()
+            self.check()
+            self._check_s = 0.5 * self._check_s + 0.5 * (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        frame = self.frame()
+        self._frame_s = 0.5 * self._frame_s + 0.5 * (time.perf_counter() - t0)
+        return frame
+
     # --- export --------------------------------------------------------------------------------
     def config(self) -> RunConfig:
         return self._config(self.settings)
+
+    def export_checkpoint(self, path: str) -> int:
+        """A ganforge checkpoint of the session (config: the settings, train.steps = the step);
+        returns the step."""
+        from ..training.state import save_checkpoint
+
+        cfg = self.config()
+        cfg.train.steps = max(self.trainer.step, 1)
+        save_checkpoint(self.trainer, Path(path), cfg)
+        return self.trainer.step
 
     def config_yaml(self, steps: int | None = None) -> str:
         cfg = self.config().to_dict()
@@ -378,6 +411,11 @@ class LabSession:
     def points_csv(self) -> str:
         pts = self.data.points if self.data.points is not None else self.real_show
         return "x,y\n" + "".join(f"{x:.6g},{y:.6g}\n" for x, y in pts.tolist())
+
+
+def page_state(playing: bool, health: str) -> str:
+    """The status line's State: Paused when not playing and nothing is wrong, else the health."""
+    return "Paused" if not playing and health == "Running" else health
 
 
 def _r(t: torch.Tensor) -> list[list[float]]:
