@@ -225,6 +225,7 @@ async def _handle(lab: Lab, sid: str, s: LabSession, msg: dict[str, Any]) -> dic
     lock = lab.locks[sid]
     async with lock:
         if kind == "play":
+            await asyncio.to_thread(s.slow_finish)
             s.playing = True
         elif kind == "pause":
             s.playing = False
@@ -247,6 +248,12 @@ async def _handle(lab: Lab, sid: str, s: LabSession, msg: dict[str, Any]) -> dic
         elif kind == "points":
             await asyncio.to_thread(s.set_points, msg.get("points"))
             s.playing = False
+        elif kind == "slow":  # slow motion: one phase of a training step, then its frame
+            s.playing = False
+            info = await asyncio.to_thread(s.slow_step, msg.get("phase"))
+            frame = await asyncio.to_thread(_frame, s)
+            frame.update(info)
+            return frame
         elif kind == "frame":
             pass
         else:
