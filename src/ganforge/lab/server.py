@@ -293,7 +293,7 @@ async def _train_loop(lab: Lab, sid: str, s: LabSession,
                         owed += s.speed * tick
                         n, budget = int(owed), tick * 0.9
                         owed -= n
-                    if n:
+                    if n and s.playing:  # a slow-motion message may have paused it meanwhile
                         await asyncio.to_thread(s.run_for, n, budget)
                     if time.perf_counter() - last_check > CHECK_EVERY_S:
                         await asyncio.to_thread(s.check)
