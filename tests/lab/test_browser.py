@@ -143,3 +143,111 @@ def test_lab_in_a_browser(server, browser, tmp_path):
     assert sessions[0] != sessions[1]
     assert errors == []
     page.close()
+
+
+HINTLESS = """() => {
+    // every visible control (input, select, button) names a visible, non-empty one-line hint
+    const bad = [];
+    for (const el of document.querySelectorAll('input, select, button')) {
+        if (el.closest('[hidden]') || el.hidden || el.closest('.hint') || el.type === 'file') continue;
+        const ids = (el.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+        const hints = ids.map(i => document.getElementById(i)).filter(h => h && h.classList.contains('hint'));
+        if (!hints.length || hints.some(h => !h.textContent.trim() || h.closest('[hidden]')))
+            bad.push(el.dataset.testid || el.outerHTML.slice(0, 60));
+    }
+    return bad; }"""
+
+
+def test_teaching_panel_hints_and_collapse(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server)
+    _wait(lambda: _epoch(page) == 0)
+    panel = page.get_by_test_id("explain")
+    text = panel.inner_text()
+    assert "A GAN is a two-player game: the Generator makes fake samples" in text
+    assert "Generator — turns random noise into fake data and tries to fool D" in text
+    assert "Discriminator — labels points as real vs fake" in text
+    for word in ("Real", "Fake (G)", "Boundary (D = 50%)", "Like I'm five"):
+        assert word in text, word
+    assert page.evaluate(HINTLESS) == []
+    n_controls = page.evaluate("() => document.querySelectorAll('[aria-describedby]').length")
+    assert n_controls >= 30
+    assert "Real points are the target distribution" in page.locator("#h-dataset").inner_text()
+    assert "Blue means D thinks real" in page.locator("#h-show-field").inner_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "lab-teaching-panel.png"), full_page=True)
+    # collapse: survives a reload
+    page.locator('[data-testid="explain"] > summary').click()
+    assert page.evaluate("() => document.querySelector('[data-testid=explain]').open") is False
+    page.reload()
+    _wait(lambda: _epoch(page) == 0)
+    assert page.evaluate("() => document.querySelector('[data-testid=explain]').open") is False
+    assert not page.get_by_text("Like I'm five").is_visible()
+    page.locator('[data-testid="explain"] > summary').click()
+    page.reload()
+    _wait(lambda: _epoch(page) == 0)
+    assert page.evaluate("() => document.querySelector('[data-testid=explain]').open") is True
+    # the compare view's controls have their own hints too
+    page.get_by_test_id("compare").check()
+    _wait(lambda: re.search(r"Epoch: \d+", page.get_by_test_id("b-status").inner_text()))
+    assert page.evaluate(HINTLESS) == []
+    assert errors == []
+    page.close()
+
+
+def _lit(page) -> list[str]:
+    return page.evaluate("""() => Array.from(document.querySelectorAll(
+        '[data-testid="model-graph"] .edge.lit')).map(e => e.dataset.edge)""")
+
+
+def test_model_graph_lights_up_during_a_step_and_slow_motion(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server)
+    _wait(lambda: _epoch(page) == 0)
+    nodes = page.evaluate("""() => Array.from(document.querySelectorAll(
+        '[data-testid="model-graph"] [data-node]')).map(e => e.dataset.node)""")
+    assert nodes == ["z", "G", "fake", "real", "D", "pred", "lossD", "lossG"]
+    assert _lit(page) == []
+    # record every change of the lit edges during one normal step
+    page.evaluate("""() => { window.litLog = [];
+        const svg = document.querySelector('[data-testid="model-graph"]');
+        new MutationObserver(() => {
+            const lit = Array.from(svg.querySelectorAll('.edge.lit')).map(e => e.dataset.edge).join(',');
+            if (window.litLog[window.litLog.length - 1] !== lit) window.litLog.push(lit);
+        }).observe(svg, {attributes: true, subtree: true, attributeFilter: ['class']}); }""")
+    page.get_by_test_id("step").click()
+    _wait(lambda: _epoch(page) == 1)
+    _wait(lambda: page.evaluate("() => window.litLog.length >= 6") and _lit(page) == [])
+    log = [x for x in page.evaluate("() => window.litLog") if x]
+    # in the order the step computes: G forward, D forward, D's gradient, G through D, G's gradient
+    assert log.index("z-G,G-fake") < log.index("fake-D,real-D,D-pred,pred-lossD") \
+        < log.index("grad-lossD-D") < log.index("grad-lossG-D,grad-D-G"), log
+
+    # slow motion: one step, phase by phase
+    page.get_by_test_id("slow-motion").check()
+    assert page.get_by_test_id("slow-next").is_visible()
+    texts, lit = [page.get_by_test_id("phase-text").inner_text()], []
+    for k in range(6):
+        page.get_by_test_id("slow-next").click()
+        _wait(lambda k=k: f"State: Slow motion {k + 1}/6" in page.get_by_test_id("status").inner_text())
+        texts.append(page.get_by_test_id("phase-text").inner_text())
+        assert texts[-1].startswith(f"{k + 1}/6"), texts[-1]
+        lit.append(tuple(_lit(page)))
+        assert _epoch(page) == (1 if k < 5 else 2)
+        if k == 3:
+            page.screenshot(path=str(ARTIFACTS / "lab-slow-motion.png"), full_page=True)
+    assert len(set(texts)) == 7 and "grad-lossD-D" in lit[3] and "grad-D-G" in lit[5]
+    assert len(set(lit[1:])) == 5
+    page.get_by_test_id("slow-next").click()  # the step is done: back to normal
+    _wait(lambda: "State: Paused" in page.get_by_test_id("status").inner_text())
+    assert "back to the normal view" in page.get_by_test_id("phase-text").inner_text()
+    assert _lit(page) == [] and _epoch(page) == 2
+    assert page.evaluate("() => window.ganforgeLab[0].frame.phase === undefined")
+    page.get_by_test_id("slow-motion").uncheck()
+    assert not page.get_by_test_id("slow-next").is_visible()
+    assert errors == []
+    page.close()

@@ -17,7 +17,8 @@ from ganforge.lab.session import Limits
 from ganforge.training.state import load_checkpoint
 
 TESTSERVER = ["testserver"]  # the Host header of Starlette's test client
-TEST_IDS = ["play", "pause", "step", "reset", "dataset", "speed", "lr-d", "lr-g", "loss",
+TEST_IDS = ["play", "pause", "step", "reset", "dataset", "speed", "lr-d", "lr-g", "loss", "explain",
+            "model-graph", "slow-motion", "phase-text", "slow-next",
             "show-field", "status", "field", "export-model"]
 
 
@@ -588,6 +589,9 @@ def test_sessions_in_worker_processes_play_step_export_and_stop(tmp_path):
             assert _recv(ws)["step"] == 1
             ws.send_text(json.dumps({"type": "settings", "values": {"seed": -1}}))
             assert "seed" in _recv(ws, "error")["message"]
+            for k in range(6):  # slow motion through the worker
+                ws.send_text(json.dumps({"type": "slow", "phase": k}))
+                assert _recv(ws)["phase"] == k
             ws.send_text(json.dumps({"type": "settings", "values": {"speed": 0}}))
             ws.send_text(json.dumps({"type": "play"}))
             t0 = time.time()
@@ -604,3 +608,25 @@ def test_sessions_in_worker_processes_play_step_export_and_stop(tmp_path):
         while worker.is_alive() and time.time() - t0 < 10:
             time.sleep(0.05)
         assert not worker.is_alive() and sid not in c.app.state.lab.sessions
+
+
+def test_slow_motion_messages_walk_a_step_in_phases(client):
+    with client.websocket_connect("/ws") as ws:
+        _recv(ws)
+        texts = []
+        for k in range(6):
+            ws.send_text(json.dumps({"type": "slow", "phase": k}))
+            f = _recv(ws)
+            assert f["phase"] == k and f["phases"] == 6 and f["playing"] is False
+            assert f["step"] == (0 if k < 5 else 1)  # an ordinary frame, plus the phase
+            assert f["slow"]["real"] and "field" in f
+            texts.append(f["phase_text"])
+        assert len(set(texts)) == 6
+        assert "fake_after" in f["slow"] and f["stats"]["loss_g"] is not None
+        for bad, fragment in [(7, "phase must be an integer"), ("x", "phase must be an integer"),
+                              (3, "out of order: the next phase is 0")]:
+            ws.send_text(json.dumps({"type": "slow", "phase": bad}))
+            assert fragment in _recv(ws, "error")["message"]
+        ws.send_text(json.dumps({"type": "step"}))  # the session survives, back to normal frames
+        f = _recv(ws)
+        assert f["step"] == 2 and "phase" not in f

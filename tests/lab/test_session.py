@@ -301,3 +301,53 @@ def test_frames_carry_a_copy_of_the_settings():
     f = s.frame()
     s.apply({"lr_d": 0.01})
     assert f["settings"]["lr_d"] == DEFAULTS["lr_d"]
+
+
+def test_slow_motion_walks_one_real_step_in_phases():
+    """Phases in order; D's weights change only at phase 3, G's only at phase 5; the numbers are
+    the trainer's own (the previewed losses are the ones its update reports); the step counts."""
+    s = LabSession()
+    s.step()
+    params = lambda net: [p.detach().clone() for p in net.parameters()]  # noqa: E731
+    same = lambda a, b: all(torch.equal(x, y) for x, y in zip(a, b, strict=True))  # noqa: E731
+    seen = []
+    for k in range(6):
+        d0, g0 = params(s.trainer.d), params(s.trainer.g)
+        info = s.slow_step(k)
+        seen.append(info["phase"])
+        assert info["phase_text"] and info["phase_name"]
+        assert same(d0, params(s.trainer.d)) is (k != 3), k
+        assert same(g0, params(s.trainer.g)) is (k != 5), k
+        assert s.trainer.step == (1 if k < 5 else 2)
+        if k == 2:
+            preview = info["phase_stats"]["loss_d"]
+        if k == 3:
+            assert info["phase_stats"]["loss_d"] == preview  # d_step drew the previewed batch
+        if k == 4:
+            g_preview = info["phase_stats"]["loss_g_before"]
+    assert seen == list(range(6))
+    assert math.isclose(s.last["loss_g"], g_preview, rel_tol=1e-5)
+    assert s.last["step"] == 2 and s.slow is None
+    assert len(info["slow"]["fake_after"]) == len(info["slow"]["fake"])
+
+
+@pytest.mark.parametrize("phase", [1, 6, -1, "2", None, True, 2.0])
+def test_slow_motion_refuses_bad_or_out_of_order_phases(phase):
+    s = LabSession()
+    with pytest.raises(ConfigError, match="phase"):
+        s.slow_step(phase)
+    assert s.trainer.step == 0
+
+
+def test_leaving_slow_motion_mid_step_finishes_the_step():
+    s = LabSession()
+    for k in range(4):  # D has been updated
+        s.slow_step(k)
+    g0 = [p.detach().clone() for p in s.trainer.g.parameters()]
+    s.step()  # finishes the slow step (G's update), then a full step
+    assert s.trainer.step == 2 and s.slow is None
+    assert not all(torch.equal(a, b) for a, b in zip(g0, s.trainer.g.parameters(), strict=True))
+    s.slow_step(0)
+    s.slow_step(1)
+    s.step()  # only looked so far: dropped
+    assert s.trainer.step == 3

@@ -229,6 +229,7 @@ async def _handle(lab: Lab, sid: str, s: Session, msg: dict[str, Any]) -> dict[s
     lock = lab.locks[sid]
     async with lock:
         if kind == "play":
+            await asyncio.to_thread(s.slow_finish)
             s.playing = True
         elif kind == "pause":
             s.playing = False
@@ -251,6 +252,12 @@ async def _handle(lab: Lab, sid: str, s: Session, msg: dict[str, Any]) -> dict[s
         elif kind == "points":
             await asyncio.to_thread(s.set_points, msg.get("points"))
             s.playing = False
+        elif kind == "slow":  # slow motion: one phase of a training step, then its frame
+            s.playing = False
+            info = await asyncio.to_thread(s.slow_step, msg.get("phase"))
+            frame = await asyncio.to_thread(_frame, s)
+            frame.update(info)
+            return frame
         elif kind == "frame":
             pass
         else:
@@ -293,6 +300,8 @@ async def _train_loop(lab: Lab, sid: str, s: Session,
                     check = time.perf_counter() - last_check > CHECK_EVERY_S
                     if check:
                         last_check = time.perf_counter()
+                    if not s.playing:  # a slow-motion message paused it while this tick waited
+                        continue
                     frame = await asyncio.to_thread(s.tick, n, budget, check)  # one round trip
                     if s.health_state == DIVERGED:
                         s.playing = False

@@ -34,6 +34,8 @@ METHODS: dict[str, Any] = {
     "config_yaml": LabSession.config_yaml,
     "points_csv": LabSession.points_csv,
     "export_checkpoint": LabSession.export_checkpoint,
+    "slow_step": LabSession.slow_step,
+    "slow_finish": LabSession.slow_finish,
 }
 ERRORS = (GanforgeError, ValueError, TypeError, RuntimeError, KeyError)
 
@@ -161,6 +163,12 @@ class RemoteSession:
 
     def export_checkpoint(self, path: str) -> int:
         return self._call("export_checkpoint", path)
+
+    def slow_step(self, phase: int) -> dict[str, Any]:
+        return self._call("slow_step", phase)
+
+    def slow_finish(self) -> None:
+        self._call("slow_finish")
 
     def stop(self) -> None:
         """The page is gone: end the worker now (a step under way is abandoned with it)."""

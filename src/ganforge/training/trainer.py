@@ -275,8 +275,8 @@ class Trainer:
         frac = min(self.step / t.steps, 1.0)
         return 1.0 + (t.lr_end - 1.0) * frac
 
-    def train_step(self) -> dict[str, float]:
-        """`train.d_steps` D updates, then one G update; returns the step's statistics."""
+    def begin_step(self) -> None:
+        """Open a step: the learning-rate schedule, training mode; a step is now half done."""
         if self.cfg.train.lr_end != 1.0:
             scale = self.lr_scale()
             for opt, oc in ((self.opt_g, self.cfg.opt_g), (self.opt_d, self.cfg.opt_d)):
@@ -285,14 +285,25 @@ class Trainer:
         self.g.train()
         self.d.train()
         self.in_step = True
-        k = self.cfg.train.d_steps
-        for i in range(k):
-            stats = self.d_step(self.step * k + i, keep_fake=i == k - 1)
-        stats.update(self.g_step())
+
+    def end_step(self, stats: dict[str, float]) -> dict[str, float]:
+        """Close the step opened by begin_step: count it; returns stats with the new step."""
         self.step += 1
         self.in_step = False
         stats["step"] = self.step
         return stats
+
+    def train_step(self) -> dict[str, float]:
+        """`train.d_steps` D updates, then one G update; returns the step's statistics.
+
+        The same as begin_step, the D steps, g_step, end_step (the lab's slow motion calls them
+        one at a time)."""
+        self.begin_step()
+        k = self.cfg.train.d_steps
+        for i in range(k):
+            stats = self.d_step(self.step * k + i, keep_fake=i == k - 1)
+        stats.update(self.g_step())
+        return self.end_step(stats)
 
     # --- using the nets ------------------------------------------------------------------------
     def sampler(self, use_ema: bool = True) -> Generator:

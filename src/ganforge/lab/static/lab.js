@@ -1,7 +1,25 @@
 // ganforge lab: one LabView per panel, each with its own WebSocket session on the server.
 "use strict";
 
-const COLORS = { real: "#1b7837", fake: "#762a83", manifold: "rgba(118,42,131,0.45)", arrow: "#333" };
+const COLORS = { real: "#1b7837", fake: "#762a83", manifold: "rgba(118,42,131,0.45)", arrow: "#333",
+  noise: "#999", blue: "#4393c3", red: "#d6604d" };
+
+// The model overview graph: nodes and edges, each lit in the phases (0-5) of a step that use it.
+const NODES = [  // id, label, x, y, phases
+  ["z", "noise z", 45, 40, [0, 1]], ["G", "G", 150, 40, [1, 5]], ["fake", "fake samples", 270, 40, [1, 2, 4]],
+  ["real", "real samples", 270, 115, [0, 2]], ["D", "D", 390, 78, [2, 3, 4, 5]],
+  ["pred", "predictions", 495, 78, [2, 4]], ["lossD", "D loss", 595, 40, [2, 3]], ["lossG", "G loss", 595, 115, [4, 5]],
+];
+const EDGES = [  // id, path, phases, gradient?
+  ["z-G", "M80 40 L128 40", [1]], ["G-fake", "M172 40 L222 40", [1]],
+  ["fake-D", "M318 40 L368 70", [2, 4]], ["real-D", "M318 115 L368 86", [2]],
+  ["D-pred", "M412 78 L450 78", [2, 4]], ["pred-lossD", "M540 70 L568 48", [2]],
+  ["pred-lossG", "M540 86 L568 108", [4]],
+  ["grad-lossD-D", "M595 28 C560 0 420 0 395 58", [3], true],
+  ["grad-lossG-D", "M595 128 C560 150 420 150 395 98", [5], true],
+  ["grad-D-G", "M372 84 C300 150 170 150 150 60", [5], true],
+];
+const SVGNS = "http://www.w3.org/2000/svg";
 
 class LabView {
   constructor(root) {
@@ -16,6 +34,10 @@ class LabView {
     this.drawn = [];
     this.session = null;
     this.onFrame = null;
+    this.slowPhase = -1;  // the slow-motion phase shown (0-5), -1 when none
+    this.lastStep = null;
+    this.sweep = null;
+    this.buildGraph();
     this.wire();
     this.connect();
   }
@@ -36,6 +58,10 @@ class LabView {
       this.session = msg.session;
       this.fillOptions(msg.options);
     } else if (msg.type === "frame") {
+      if (msg.phase !== undefined) this.showPhase(msg);
+      else if (this.slowPhase >= 0 && this.slowPhase < 5 && !msg.playing) return;  // a slow step is shown
+      else if (this.lastStep !== null && msg.step > this.lastStep) this.animateStep();
+      this.lastStep = msg.step;
       this.frame = msg;
       if (!this.history.length || msg.step < this.history[this.history.length - 1].step) this.history = [];
       if (msg.stats && msg.stats.loss_d !== null && msg.stats.loss_d !== undefined &&
@@ -76,6 +102,8 @@ class LabView {
     const user = settings.dataset === "draw" || settings.dataset === "csv";
     this.q('[data-role="draw-hint"]').hidden = settings.dataset !== "draw";
     this.q('[data-act="export-points"]').hidden = !user;
+    const ph = this.q('[data-role="export-points-hint"]');
+    if (ph) ph.hidden = !user;
   }
 
   wire() {
@@ -86,12 +114,13 @@ class LabView {
       el.addEventListener("change", () => { this.layers[el.dataset.layer] = el.checked; this.render(); });
     }
     const acts = {
-      play: () => this.send({ type: "play" }),
+      play: () => { this.q('[data-role="slow-motion"]').checked = false; this.slowMode(false); this.send({ type: "play" }); },
       pause: () => this.send({ type: "pause" }),
-      step: () => this.send({ type: "step", which: "both" }),
-      "step-d": () => this.send({ type: "step", which: "d" }),
-      "step-g": () => this.send({ type: "step", which: "g" }),
-      reset: () => { this.history = []; this.send({ type: "reset" }); },
+      step: () => { this.leaveSlow(); this.send({ type: "step", which: "both" }); },
+      "step-d": () => { this.leaveSlow(); this.send({ type: "step", which: "d" }); },
+      "step-g": () => { this.leaveSlow(); this.send({ type: "step", which: "g" }); },
+      reset: () => { this.history = []; this.leaveSlow(); this.send({ type: "reset" }); },
+      "slow-next": () => this.slowNext(),
       "export-model": () => this.download("checkpoint"),
       "export-config": () => this.download("config.yaml"),
       "export-points": () => this.download("points.csv"),
@@ -100,6 +129,8 @@ class LabView {
     for (const el of this.qa("[data-act]")) {
       el.addEventListener("click", () => acts[el.dataset.act]());
     }
+    const slow = this.q('[data-role="slow-motion"]');
+    slow.addEventListener("change", () => this.slowMode(slow.checked));
     const file = this.q('[data-role="csv-file"]');
     file.addEventListener("change", () => this.loadCsv(file.files[0]));
     this.painting = false;
@@ -109,6 +140,90 @@ class LabView {
       if (this.painting && this.drawn.length >= 2) this.send({ type: "points", points: this.drawn });
       this.painting = false;
     });
+  }
+
+  // --- model graph and slow motion ---
+  buildGraph() {
+    const svg = this.q('[data-role="model-graph"]');
+    svg.innerHTML = '<defs><marker id="arrowhead" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" ' +
+      'markerHeight="6" orient="auto-start-reverse"><path d="M0 0 L10 5 L0 10 z" fill="#888"/></marker></defs>';
+    const el = (tag, attrs, parent) => {
+      const e = document.createElementNS(SVGNS, tag);
+      for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+      (parent || svg).appendChild(e);
+      return e;
+    };
+    for (const [id, d, phases, grad] of EDGES) {
+      el("path", { d, class: "edge" + (grad ? " grad" : ""), "data-edge": id, "data-phases": phases.join(" "),
+        "marker-end": "url(#arrowhead)" });
+    }
+    for (const [id, label, x, y, phases] of NODES) {
+      const g = el("g", { class: "node" + (id === "G" || id === "D" ? " net" : ""), "data-node": id,
+        "data-phases": phases.join(" ") });
+      const w = id === "G" || id === "D" ? 44 : 90;
+      el("rect", { x: x - w / 2, y: y - 13, width: w, height: 26, rx: 6 }, g);
+      el("text", { x, y: y + 4, "text-anchor": "middle" }, g).textContent = label;
+    }
+    el("text", { x: 6, y: 146, class: "graph-note" }).textContent =
+      "solid: forward pass   dashed: gradients flowing back (how each net learns)";
+  }
+
+  lightGraph(phase) {  // phase 0-5 lights what that phase uses; -1 lights nothing
+    const svg = this.q('[data-role="model-graph"]');
+    svg.dataset.phase = phase;
+    for (const e of svg.querySelectorAll("[data-phases]")) {
+      e.classList.toggle("lit", phase >= 0 && e.dataset.phases.split(" ").includes(String(phase)));
+    }
+  }
+
+  animateStep() {  // a normal step: light the graph in the order the step computes
+    if (this.sweep || this.slowPhase >= 0) return;
+    let k = 0;
+    const next = () => {
+      if (this.slowPhase >= 0 || k > 5) { this.sweep = null; if (this.slowPhase < 0) this.lightGraph(-1); return; }
+      this.lightGraph(k++);
+      this.sweep = setTimeout(next, 110);
+    };
+    next();
+  }
+
+  slowMode(on) {
+    this.q('[data-role="slow-panel"]').hidden = !on;
+    if (on) {
+      this.send({ type: "pause" });
+      this.slowPhase = -1;
+      this.setPhaseText("Slow motion: press Next phase to walk through one training step, one part at a time.");
+    } else {
+      this.leaveSlow();
+    }
+  }
+
+  leaveSlow() {  // back to the normal view (the server finishes a half-done step itself)
+    if (this.slowPhase >= 0) this.send({ type: "frame" });
+    this.slowPhase = -1;
+    this.lightGraph(-1);
+  }
+
+  slowNext() {
+    if (this.slowPhase === 5) {  // the step is done: back to normal
+      this.slowPhase = -1;
+      this.lightGraph(-1);
+      this.send({ type: "frame" });
+      this.setPhaseText("Step done: back to the normal view. Press Next phase to watch another step.");
+      return;
+    }
+    this.send({ type: "slow", phase: this.slowPhase + 1 });
+  }
+
+  showPhase(msg) {
+    if (this.sweep) { clearTimeout(this.sweep); this.sweep = null; }
+    this.slowPhase = msg.phase;
+    this.lightGraph(msg.phase);
+    this.setPhaseText(msg.phase_text);
+  }
+
+  setPhaseText(text) {
+    this.q('[data-role="phase-text"]').textContent = text;
   }
 
   drawing() {
@@ -205,6 +320,7 @@ class LabView {
     }
     if (!f) return;
     if (this.painting) this.points(this.drawn, COLORS.real, 3);
+    if (f.phase !== undefined && this.slowPhase === f.phase) { this.renderPhase(f); return; }
     if (this.layers.field && f.field) this.field(f.field);
     if (this.layers.real) this.points(f.real, COLORS.real, 2.5);
     if (this.layers.manifold && f.manifold) this.manifold(f.manifold);
@@ -218,6 +334,45 @@ class LabView {
     r.classList.remove("error");
     r.textContent = f.reason || "";
     this.charts();
+  }
+
+  renderPhase(f) {  // slow motion: the batch of this step, as the phase sees it
+    const s = f.slow, k = f.phase, ps = f.phase_stats || {};
+    if (k >= 2 && this.layers.field && f.field) this.field(f.field);
+    if (k <= 1) this.points(s.z, COLORS.noise, 2);
+    if (k === 1) {
+      const ctx = this.ctx;
+      ctx.strokeStyle = "rgba(120,120,120,0.25)";
+      ctx.beginPath();
+      s.z.forEach((z, i) => { ctx.moveTo(...this.toPx(...z)); ctx.lineTo(...this.toPx(...s.fake[i])); });
+      ctx.stroke();
+    }
+    this.points(s.real, COLORS.real, 3);
+    if (k === 5) {
+      this.points(s.fake, "rgba(118,42,131,0.3)", 3);
+      const ctx = this.ctx;
+      ctx.strokeStyle = COLORS.fake;
+      ctx.beginPath();
+      s.fake.forEach((p, i) => { ctx.moveTo(...this.toPx(...p)); ctx.lineTo(...this.toPx(...s.fake_after[i])); });
+      ctx.stroke();
+      this.points(s.fake_after, COLORS.fake, 3);
+    } else if (s.fake) this.points(s.fake, COLORS.fake, 3);
+    if (s.p_real) {  // D's verdict on each point: a blue ring = "real", a red ring = "fake"
+      const ring = (pts, pr) => pts.forEach((p, i) => {
+        const [x, y] = this.toPx(...p);
+        this.ctx.strokeStyle = pr[i] >= 0.5 ? COLORS.blue : COLORS.red;
+        this.ctx.beginPath(); this.ctx.arc(x, y, 5, 0, 2 * Math.PI); this.ctx.stroke();
+      });
+      this.ctx.lineWidth = 1.5;
+      ring(s.real, s.p_real);
+      ring(s.fake, s.p_fake);
+      this.ctx.lineWidth = 1;
+    }
+    if (s.arrows) this.arrows(s.fake, s.arrows);
+    const num = (v) => (v === null || v === undefined ? "–" : v.toFixed(2));
+    const lossG = ps.loss_g !== undefined ? ps.loss_g : ps.loss_g_before;
+    this.setStatus(`Epoch: ${f.step} – D loss: ${num(ps.loss_d)} – G loss: ${num(lossG)} – ` +
+      `D acc: ${ps.d_acc === undefined ? "–" : Math.round(100 * ps.d_acc) + "%"} – State: Slow motion ${k + 1}/6`, "");
   }
 
   field(fd) {
@@ -376,6 +531,10 @@ document.getElementById("compare").addEventListener("change", (e) => {
     const clone = views[0].root.cloneNode(true);
     clone.dataset.view = "b";
     for (const el of clone.querySelectorAll("[data-testid]")) el.dataset.testid = "b-" + el.dataset.testid;
+    for (const el of clone.querySelectorAll("[id]")) el.id = "b-" + el.id;
+    for (const el of clone.querySelectorAll("[aria-describedby]")) {
+      el.setAttribute("aria-describedby", "b-" + el.getAttribute("aria-describedby"));
+    }
     document.getElementById("views").appendChild(clone);
     const b = new LabView(clone);
     views.push(b);
@@ -392,4 +551,13 @@ document.getElementById("compare").addEventListener("change", (e) => {
     b.root.remove();
     views[0].onFrame = null;
   }
+});
+
+// the teaching panel stays open or closed across reloads
+const explain = document.querySelector('[data-testid="explain"]');
+try {
+  if (localStorage.getItem("ganforge-lab-explain") === "closed") explain.open = false;
+} catch (e) { /* storage may be off: the panel just starts open */ }
+explain.addEventListener("toggle", () => {
+  try { localStorage.setItem("ganforge-lab-explain", explain.open ? "open" : "closed"); } catch (e) { /* off */ }
 });
