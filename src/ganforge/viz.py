@@ -16,6 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from .data.toy import kde_1d  # noqa: E402,F401  (re-exported for plots)
+
 
 def field_grid(
     bounds: tuple[float, float, float, float], resolution: int = 120
@@ -66,16 +68,6 @@ def plot_points(
     fig.savefig(path)
     plt.close(fig)
     return path
-
-
-def kde_1d(samples: torch.Tensor, xs: torch.Tensor, bandwidth: float) -> torch.Tensor:
-    """Gaussian kernel density estimate of 1-D samples (n,) or (n, 1) at the points xs (m,)."""
-    x = samples.detach().double().reshape(-1)
-    x = x[torch.isfinite(x)]
-    if not len(x):
-        return torch.zeros(len(xs), dtype=torch.float64)
-    u = (xs.double()[:, None] - x[None, :]) / bandwidth
-    return torch.exp(-0.5 * u * u).sum(1) / (len(x) * bandwidth * (2 * np.pi) ** 0.5)
 
 
 def plot_density_1d(

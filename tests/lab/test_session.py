@@ -22,7 +22,8 @@ def test_options_come_from_the_registries():
     o = options()
     assert {"ns", "minimax", "hinge", "lsgan", "wasserstein"} <= set(o["losses"])
     assert o["penalties"] == ["none", "gp", "r1"]
-    assert {"single", "two", "ring8", "grid25", "spiral", "moons", "draw", "csv"} == set(o["datasets"])
+    assert {"single", "two", "ring8", "grid25", "spiral", "moons", "gauss1d", "two1d", "bimodal1d", "draw",
+            "csv"} == set(o["datasets"])
     assert o["defaults"]["lr_d"] == 0.03 and o["defaults"]["lr_g"] == 0.03
 
 
@@ -301,3 +302,55 @@ def test_frames_carry_a_copy_of_the_settings():
     f = s.frame()
     s.apply({"lr_d": 0.01})
     assert f["settings"]["lr_d"] == DEFAULTS["lr_d"]
+
+
+def _mass(density, lo, hi):
+    """Integral of a frame's density curve over [lo, hi] (trapezoid rule on its x grid)."""
+    x, y = torch.tensor(density["x"]), torch.tensor(density["fake"])
+    keep = (x >= lo) & (x <= hi)
+    return float(torch.trapezoid(y[keep], x[keep]))
+
+
+@pytest.mark.parametrize("name", ["gauss1d", "two1d", "bimodal1d"])
+def test_1d_frames_carry_the_densities_and_d(name):
+    s = LabSession(settings={"dataset": name})
+    s.step()
+    s.check()
+    f = s.frame()
+    d = f["density"]
+    n = s.limits.density_points
+    assert len(d["x"]) == len(d["real"]) == len(d["fake"]) == len(d["d"]) == n
+    x = torch.tensor(d["x"])
+    assert torch.all(x[1:] > x[:-1]) and d["x"][0] == f["bounds"][0] and d["x"][-1] == f["bounds"][1]
+    assert float(torch.trapezoid(torch.tensor(d["real"]), x)) == pytest.approx(1.0, abs=0.01)
+    assert all(v >= 0 for v in d["real"] + d["fake"])
+    assert all(0 <= v <= 1 for v in d["d"])
+    # D(x) is the trainer's own D on the grid
+    assert d["d"] == pytest.approx(s.trainer.d_prob(x[:, None]).tolist(), abs=1e-4)
+    assert "field" not in f and "manifold" not in f and "arrows" not in f  # 2-D only
+    assert len(f["real"]) == len(f["fake"]) == s.limits.n_show and len(f["real"][0]) == 1
+    assert f["quality"]["modes_total"] == len(s.data.modes)
+    assert s.points_csv().startswith("x\n")
+    s.apply({"dataset": "two"})  # back to 2-D: the 2-D frame again
+    assert "density" not in s.frame() and "field" in s.frame()
+
+
+def test_1d_collapse_story_tiny_g_piles_onto_one_bump():
+    """two1d: a G with 2 hidden units covers one of the two Gaussians; the default G covers both."""
+    tiny = LabSession(settings={"dataset": "two1d", "g_depth": 1, "g_width": 2})
+    states = []
+    for _ in range(6):
+        tiny.run_for(100, 60)
+        tiny.check()
+        states.append(tiny.health.state)
+    assert COLLAPSED in states[-3:] and tiny.mode_info["modes"] == 1
+    d = tiny.frame()["density"]
+    assert max(_mass(d, -3, 0), _mass(d, 0, 3)) > 0.9 * _mass(d, -3, 3)  # G's density: one bump
+
+    good = LabSession(settings={"dataset": "two1d"})
+    for _ in range(7):
+        good.run_for(100, 60)
+        good.check()
+    assert good.mode_info["modes"] == 2 and good.health.state == CONVERGED
+    d = good.frame()["density"]
+    assert min(_mass(d, -3, 0), _mass(d, 0, 3)) > 0.3 * _mass(d, -3, 3)  # both bumps

@@ -223,5 +223,15 @@ def read_points_csv(path: str | Path | None) -> torch.Tensor:
     return torch.tensor(rows, dtype=torch.float32)
 
 
+def kde_1d(samples: torch.Tensor, xs: torch.Tensor, bandwidth: float) -> torch.Tensor:
+    """Gaussian kernel density estimate of 1-D samples (n,) or (n, 1) at the points xs (m,)."""
+    x = samples.detach().double().reshape(-1)
+    x = x[torch.isfinite(x)]
+    if not len(x):
+        return torch.zeros(len(xs), dtype=torch.float64)
+    u = (xs.double()[:, None] - x[None, :]) / bandwidth
+    return torch.exp(-0.5 * u * u).sum(1) / (len(x) * bandwidth * math.sqrt(2 * math.pi))
+
+
 def load_toy(name: str, path: str | None = None) -> ToyData:
     return TOY_SETS.get(name)(path)

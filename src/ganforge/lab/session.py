@@ -16,7 +16,7 @@ import torch
 import yaml
 
 from ..config import RunConfig, from_dict
-from ..data.toy import TOY_SETS, ToyData, load_toy
+from ..data.toy import TOY_SETS, ToyData, kde_1d, load_toy
 from ..errors import ConfigError, GanforgeError
 from ..losses import LOSSES
 from ..penalties import PENALTIES
@@ -83,6 +83,8 @@ class Limits:
     field_resolution: int = 40
     n_show: int = 300  # real / fake points drawn
     n_eval: int = 1000  # samples for the live mode statistics
+    density_points: int = 200  # 1-D view: x grid of the densities and D(x)
+    n_density: int = 2000  # 1-D view: G's samples behind its density estimate
     max_message_chars: int = 1_000_000  # one message from the page; max_points pairs need ~45 each
     device: str = "cpu"  # where sessions train (`ganforge lab --device`): small nets step fastest on a CPU
 
@@ -224,6 +226,13 @@ class LabSession:
         if settings["dataset"] == "draw":  # the page's drawing window, grown to fit
             x0, x1, y0, y1 = bounds
             bounds = (min(x0, -2.0), max(x1, 2.0), min(y0, -2.0), max(y1, 2.0))
+        if data.dim == 1:  # the 1-D view: densities on a fixed grid, G's from a fixed noise batch
+            x0, x1, _, _ = bounds
+            self.x_grid = torch.linspace(x0, x1, self.limits.density_points)
+            z_density = make_noise(cfg.g.noise, self.limits.n_density, cfg.g.noise_dim, gen)
+            real_pdf = (data.density(self.x_grid[:, None]) if data.modes is not None else
+                        kde_1d(data.sample(self.limits.n_density, gen), self.x_grid, self._bandwidth()))
+            self.z_density, self.real_pdf = z_density, real_pdf
         self.settings, self.points, self.data, self.trainer = settings, points, data, trainer
         self.real_show, self.z_show, self.bounds = real_show, z_show, bounds
         self.health = Health()
@@ -293,25 +302,25 @@ class LabSession:
 
     # --- what the page draws -------------------------------------------------------------------
     def frame(self, arrows: bool = True, manifold: bool = True) -> dict[str, Any]:
+        """What the page draws. 2-D data: points, D's field over the window, G's manifold and the
+        gradient arrows. 1-D data: the GAN paper's Figure 1 instead (`density`: the real density,
+        a kernel density estimate of G's samples from a fixed noise batch, and D(x), all on one
+        fixed x grid); its `real` / `fake` points are [x] singletons."""
         t = self.trainer
-        r = self.limits.field_resolution
         x0, x1, y0, y1 = self.bounds
-        xs = torch.linspace(x0, x1, r)
-        ys = torch.linspace(y0, y1, r)
-        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-        grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)
-        field = t.d_prob(grid)
         g = t.sampler(use_ema=True)
         with torch.no_grad():
             g.eval()
             fake = g(self.z_show.to(t.device)).float().cpu()
+            if self.data.dim == 1:
+                fake_pdf = kde_1d(g(self.z_density.to(t.device)).float().cpu(), self.x_grid,
+                                  self._bandwidth())
         out: dict[str, Any] = {
             "type": "frame",
             "step": t.step,
             "bounds": [x0, x1, y0, y1],
             "real": _r(self.real_show),
             "fake": _r(fake),
-            "field": {"n": r, "values": [round(float(v), 3) for v in field]},
             "stats": {k: _num(self.last.get(k)) for k in ("loss_d", "loss_g", "d_acc")},
             "time": round(time.time(), 3),
             "state": "Paused" if not self.playing and self.health.state == "Running"
@@ -323,12 +332,25 @@ class LabSession:
             "speed": self.speed,
             "playing": self.playing,
         }
-        if manifold:
-            out["manifold"] = self._manifold(g)
-        if arrows:
-            out["arrows"] = self._arrows(fake)
+        if self.data.dim == 1:
+            out["density"] = {"x": _v(self.x_grid), "real": _v(self.real_pdf), "fake": _v(fake_pdf),
+                              "d": _v(t.d_prob(self.x_grid[:, None]))}
+        else:
+            r = self.limits.field_resolution
+            gy, gx = torch.meshgrid(torch.linspace(y0, y1, r), torch.linspace(x0, x1, r), indexing="ij")
+            field = t.d_prob(torch.stack([gx.reshape(-1), gy.reshape(-1)], 1))
+            out["field"] = {"n": r, "values": [round(float(v), 3) for v in field]}
+            if manifold:
+                out["manifold"] = self._manifold(g)
+            if arrows:
+                out["arrows"] = self._arrows(fake)
         g.train(g is t.g)
         return out
+
+    def _bandwidth(self) -> float:
+        """Kernel width of the 1-D density estimates: 1/60 of the window."""
+        x0, x1, _, _ = self.bounds
+        return (x1 - x0) / 60
 
     def _manifold(self, g: torch.nn.Module, k: int = 15) -> dict[str, Any]:
         """G applied to a k x k grid of noise (first two noise dims; the rest held at 0)."""
@@ -377,11 +399,16 @@ class LabSession:
 
     def points_csv(self) -> str:
         pts = self.data.points if self.data.points is not None else self.real_show
-        return "x,y\n" + "".join(f"{x:.6g},{y:.6g}\n" for x, y in pts.tolist())
+        head = "x,y\n" if pts.shape[1] == 2 else "x\n"
+        return head + "".join(",".join(f"{v:.6g}" for v in row) + "\n" for row in pts.tolist())
 
 
 def _r(t: torch.Tensor) -> list[list[float]]:
-    return [[round(float(a), 4), round(float(b), 4)] for a, b in t.tolist()]
+    return [[round(float(a), 4) for a in row] for row in t.tolist()]
+
+
+def _v(t: torch.Tensor) -> list[float]:
+    return [round(float(a), 5) for a in t.reshape(-1).tolist()]
 
 
 def _num(v: Any) -> Any:
