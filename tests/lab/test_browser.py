@@ -143,3 +143,51 @@ def test_lab_in_a_browser(server, browser, tmp_path):
     assert sessions[0] != sessions[1]
     assert errors == []
     page.close()
+
+
+def _curve_pixels(page, testid="density-1d") -> dict:
+    """Pixels of the 1-D view near each curve's colour: real (green), G (purple), D (blue)."""
+    return page.evaluate("""(tid) => {
+        const c = document.querySelector(`[data-testid="${tid}"]`);
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const want = {real: [27, 120, 55], fake: [118, 42, 131], d: [67, 147, 195]};
+        const n = {real: 0, fake: 0, d: 0};
+        let sum = 0;
+        for (let i = 0; i < d.length; i += 4) {
+            sum = (sum * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) % 1000000007;
+            for (const [k, [r, g, b]] of Object.entries(want))
+                if (Math.abs(d[i] - r) + Math.abs(d[i + 1] - g) + Math.abs(d[i + 2] - b) < 40) n[k]++;
+        }
+        n.hash = sum;
+        return n; }""", testid)
+
+
+def test_1d_data_shows_the_gan_paper_figure(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server)
+    _wait(lambda: _epoch(page) == 0)
+    assert page.get_by_test_id("density-1d").is_hidden() and page.get_by_test_id("field").is_visible()
+    page.get_by_test_id("dataset").select_option("two1d")
+    _wait(lambda: _dataset(page) == "two1d")
+    _wait(lambda: page.get_by_test_id("density-1d").is_visible())
+    assert page.get_by_test_id("field").is_hidden()
+    before = _curve_pixels(page)
+    assert before["real"] > 200 and before["fake"] > 200 and before["d"] > 100, before
+    page.get_by_test_id("speed").fill("50")
+    page.get_by_test_id("speed").dispatch_event("change")
+    page.get_by_test_id("play").click()
+    _wait(lambda: _epoch(page) >= 60)
+    during = _curve_pixels(page)
+    assert during["hash"] != before["hash"]  # G's density and D(x) move while playing
+    assert during["real"] > 200 and during["fake"] > 100 and during["d"] > 100, during
+    _wait(lambda: _epoch(page) >= 150)
+    page.get_by_test_id("pause").click()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "lab-1d.png"), full_page=True)
+    page.get_by_test_id("dataset").select_option("two")  # back to 2-D: the field again
+    _wait(lambda: _dataset(page) == "two" and page.get_by_test_id("field").is_visible())
+    assert page.get_by_test_id("density-1d").is_hidden()
+    assert errors == []
+    page.close()
