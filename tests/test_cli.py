@@ -193,3 +193,30 @@ def test_train_eval_sample_on_1d_data(tmp_path, capsys):
     assert main(["sample", str(run), "-n", "30", "-o", str(tmp_path / "s.csv")]) == 0
     s = np.loadtxt(tmp_path / "s.csv", delimiter=",", skiprows=1)
     assert s.shape == (30,) and np.isfinite(s).all()
+
+
+def test_lab_opens_a_run_and_refuses_one_it_cannot_draw_in_one_line(tmp_path, capsys, monkeypatch):
+    import ganforge.lab.server as server
+    from ganforge.training.state import load_checkpoint, save_checkpoint
+    from ganforge.training.trainer import Trainer
+
+    served = []
+    monkeypatch.setattr(server, "serve", lambda *a, **k: served.append(k))
+    run = tmp_path / "run"
+    assert _train(tmp_path, run, 20) == 0
+    capsys.readouterr()
+    assert main(["lab", str(run), "--no-browser"]) == 0
+    assert served and served[0]["run"].step == 20
+    assert "at step 20" in capsys.readouterr().out
+
+    cfg = load_checkpoint(run).config
+    cfg.g.arch = "dcgan"  # a run of image nets
+    bad = tmp_path / "images.safetensors"
+    save_checkpoint(Trainer(load_checkpoint(run).config, device="cpu"), bad, cfg)
+    served.clear()
+    assert main(["lab", str(bad), "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ganforge: error: ") and "the lab cannot open this run" in err
+    assert err.count("\n") == 1 and served == []  # one line, and no server started
+    assert main(["lab", str(tmp_path / "nosuch"), "--no-browser"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1 and served == []

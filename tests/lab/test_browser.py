@@ -191,3 +191,36 @@ def test_1d_data_shows_the_gan_paper_figure(server, browser):
     assert page.get_by_test_id("density-1d").is_hidden()
     assert errors == []
     page.close()
+
+
+def test_lab_opens_a_trained_run(browser, tmp_path):
+    """`ganforge lab RUN`: the page starts from the run's latest checkpoint, at its step; Play
+    continues it; the model export is a checkpoint further on."""
+    from ganforge import config, runs
+    from ganforge.lab.server import BackgroundServer
+    from ganforge.training.state import load_checkpoint
+
+    cfg = config.load(None, ["data.name=two", "g.width=32", "g.depth=2", "d.width=32", "d.depth=2",
+                             "train.batch_size=64", "train.steps=37", "train.plot_every=0"])
+    run = tmp_path / "run"
+    runs.train(cfg, run, progress=False, plots=False, device="cpu")
+    with BackgroundServer(run=run) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url)
+        _wait(lambda: _epoch(page) == 37)
+        assert "State: Paused" in page.get_by_test_id("status").inner_text()
+        assert "step_0000037" in page.get_by_test_id("source").inner_text()
+        assert page.get_by_test_id("g-width").input_value() == "32"
+        assert _painted_share(page) > 0.9  # its field
+        page.get_by_test_id("play").click()
+        _wait(lambda: _epoch(page) >= 45)
+        page.get_by_test_id("pause").click()
+        with page.expect_download() as dl:
+            page.get_by_test_id("export-model").click()
+        ck = tmp_path / "lab.safetensors"
+        dl.value.save_as(ck)
+        assert load_checkpoint(ck).step >= 45
+        assert errors == []
+        page.close()

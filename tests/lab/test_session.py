@@ -354,3 +354,75 @@ def test_1d_collapse_story_tiny_g_piles_onto_one_bump():
     assert good.mode_info["modes"] == 2 and good.health.state == CONVERGED
     d = good.frame()["density"]
     assert min(_mass(d, -3, 0), _mass(d, 0, 3)) > 0.3 * _mass(d, -3, 3)  # both bumps
+
+
+def _trained_run(tmp_path, *overrides, steps=30):
+    """A small ganforge run trained with the real CLI code path (runs.train), 2 checkpoints."""
+    from ganforge import runs
+
+    cfg = config.load(None, ["data.name=two1d", "g.width=32", "g.depth=2", "d.width=32", "d.depth=2",
+                             "train.batch_size=64", f"train.steps={steps}", "train.log_every=10",
+                             "train.plot_every=0", f"train.ckpt_every={steps // 2}", "opt_d.beta1=0.3",
+                             *overrides])
+    run = tmp_path / "run"
+    runs.train(cfg, run, progress=False, plots=False, device="cpu")
+    return run
+
+
+def test_a_session_opens_a_trained_run_at_its_latest_checkpoint(tmp_path):
+    from ganforge.training.state import load_checkpoint
+
+    run = _trained_run(tmp_path)
+    ckpt = load_checkpoint(run)
+    s = LabSession.from_checkpoint(run)
+    assert s.trainer.step == ckpt.step == 30 and s.source == str(ckpt.path)
+    for prefix, net in (("g", s.trainer.g), ("d", s.trainer.d)):
+        for k, v in net.state_dict().items():
+            assert torch.equal(v, ckpt.tensors[f"{prefix}.{k}"]), k
+    assert s.settings["dataset"] == "two1d" and s.settings["g_width"] == 32 and s.settings["lr_d"] == 2e-4
+    f = s.frame()
+    assert f["step"] == 30 and f["state"] == "Paused" and "density" in f and f["source"] == s.source
+    # playing continues the run: the same step a resumed `ganforge train` takes next
+    from ganforge.training.state import restore
+    from ganforge.training.trainer import Trainer
+
+    want = restore(Trainer(ckpt.config, device="cpu"), ckpt)
+    want.train_step()
+    s.step()
+    assert s.trainer.step == 31
+    for a, b in zip(want.g.parameters(), s.trainer.g.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+    # the exported config is the run's (keys the page lacks keep their values) and runs
+    p = tmp_path / "lab.yaml"
+    p.write_text(s.config_yaml())
+    cfg = config.load(p)
+    assert cfg.opt_d.beta1 == 0.3 and cfg.opt_g.beta1 == ckpt.config.opt_g.beta1 != 0.3
+    assert cfg.g.width == 32 and cfg.data.name == "two1d" and cfg.train.steps == 31
+    # a setting from the page applies on top of the run
+    s.apply({"lr_g": 0.005})
+    assert s.config().opt_g.lr == 0.005 and s.config().opt_d.beta1 == 0.3 and s.trainer.step == 31
+    s.reset()
+    assert s.trainer.step == 0 and s.config().g.width == 32
+
+
+def test_runs_the_lab_cannot_draw_are_refused(tmp_path):
+    from ganforge.errors import CheckpointError
+    from ganforge.training.state import load_checkpoint, save_checkpoint
+
+    run = _trained_run(tmp_path, steps=10)
+    s = LabSession.from_checkpoint(run)
+    for key, value, fragment in (("g.arch", "dcgan", "MLP nets"), ("data.name", "mnist", "not 1-D or 2-D"),
+                                 ("train.conditional", True, "class-conditional")):
+        cfg = load_checkpoint(run).config
+        section, name = key.split(".")
+        setattr(getattr(cfg, section), name, value)
+        bad = tmp_path / f"bad-{name}.safetensors"
+        save_checkpoint(s.trainer, bad, cfg)
+        with pytest.raises(CheckpointError, match=f"the lab cannot open this run: .*{fragment}"):
+            LabSession.from_checkpoint(bad)
+    big = tmp_path / "wide.safetensors"
+    cfg = load_checkpoint(run).config
+    cfg.g.width = 1024
+    save_checkpoint(s.trainer, big, cfg)
+    with pytest.raises(CheckpointError, match="g_width must be a number <= 256"):
+        LabSession.from_checkpoint(big)

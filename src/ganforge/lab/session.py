@@ -7,9 +7,11 @@ key of the run config, so a session is always an ordinary ganforge run and expor
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -17,10 +19,11 @@ import yaml
 
 from ..config import RunConfig, from_dict
 from ..data.toy import TOY_SETS, ToyData, kde_1d, load_toy
-from ..errors import ConfigError, GanforgeError
+from ..errors import CheckpointError, ConfigError, GanforgeError
 from ..losses import LOSSES
 from ..penalties import PENALTIES
 from ..training.health import DIVERGED, Health, measure_quality
+from ..training.state import Checkpoint, load_checkpoint, restore
 from ..training.trainer import Trainer, TrainingDiverged, check_parts, make_noise
 
 # page setting -> config keys it sets
@@ -101,18 +104,75 @@ def options() -> dict[str, Any]:
     }
 
 
+LAB_TRAIN = {"steps": 10**9, "threads": 0, "log_every": 1}  # a session steps until the page stops it
+
+
+def settings_of(cfg: RunConfig) -> dict[str, Any]:
+    """The page's settings of a run config (each read from the first config key it sets)."""
+    flat = cfg.to_dict()
+    out: dict[str, Any] = {}
+    for key, cks in SETTING_KEYS.items():
+        section, _, name = cks[0].rpartition(".")
+        out[key] = flat[section][name] if section else flat[name]
+    return out
+
+
+def drawable(ckpt: Checkpoint) -> str | None:
+    """Why the lab cannot draw a checkpoint's run (None when it can): 1-D or 2-D points of a toy
+    set (or a CSV of points), unconditional, MLP nets."""
+    cfg = ckpt.config
+    if cfg.g.arch != "mlp" or cfg.d.arch != "mlp":
+        return f"its nets are {cfg.g.arch} / {cfg.d.arch}; the lab draws MLP nets"
+    if list(ckpt.data_shape) not in ([1], [2]) or cfg.data.name not in TOY_SETS:
+        return (f"its data ({cfg.data.name}, shape {tuple(ckpt.data_shape)}) are not 1-D or 2-D "
+                "points; the lab draws the toy sets")
+    if cfg.train.conditional:
+        return "it is class-conditional; the lab draws unconditional runs"
+    return None
+
+
 class LabSession:
-    def __init__(self, limits: Limits | None = None, settings: dict[str, Any] | None = None):
+    def __init__(self, limits: Limits | None = None, settings: dict[str, Any] | None = None,
+                 base: RunConfig | None = None, points: torch.Tensor | None = None):
+        """A fresh session (step 0). base: a run config the settings are laid over (keys the page
+        has no control for keep the run's values); see from_checkpoint."""
         self.limits = limits or Limits()
-        self.settings: dict[str, Any] = dict(DEFAULTS)
-        self.points: torch.Tensor | None = None
+        self.base = None if base is None else base.to_dict()
+        self.base_settings = None if base is None else settings_of(base)
+        self.source: str | None = None  # the checkpoint a session was opened from
+        self.settings: dict[str, Any] = dict(DEFAULTS if base is None else self.base_settings)
+        self.points: torch.Tensor | None = points
         self.speed: float = 4.0
         self.playing = False
         self.closed = False  # set by stop(): run_for returns after the step under way
         self.last_seen = time.monotonic()
         if settings:
             self.settings.update(self._validate(settings))
+        elif base is not None:
+            self._validate(self.settings)  # the lab's bounds hold for a run's settings too
         self.reset()
+
+    @classmethod
+    def from_checkpoint(cls, source: str | Path | Checkpoint, limits: Limits | None = None
+                        ) -> LabSession:
+        """A session restored from a run directory's latest checkpoint (or a checkpoint file):
+        the run's config (its page settings, and its other keys as they were), its weights,
+        optimiser and RNG states and its step; paused. Runs the lab cannot draw are refused."""
+        ckpt = source if isinstance(source, Checkpoint) else load_checkpoint(source)
+        why = drawable(ckpt)
+        if why is None and ckpt.config.data.name == "csv":
+            points = load_toy("csv", ckpt.config.data.path).points
+        else:
+            points = None
+        try:
+            if why is not None:
+                raise ConfigError(why)
+            s = cls(limits, base=ckpt.config, points=points)
+            restore(s.trainer, ckpt)
+        except GanforgeError as e:
+            raise CheckpointError(f"{ckpt.path}: the lab cannot open this run: {e}") from None
+        s.source = str(ckpt.path)
+        return s
 
     # --- settings ----------------------------------------------------------------------------
     def _validate(self, changes: dict[str, Any]) -> dict[str, Any]:
@@ -149,18 +209,23 @@ class LabSession:
     def _config(self, settings: dict[str, Any]) -> RunConfig:
         overrides: dict[str, Any] = {}
         for key, value in settings.items():
+            if self.base_settings is not None and self.base_settings.get(key) == value:
+                continue  # as the run has it (G's and D's betas, say, may differ there)
             for ck in SETTING_KEYS[key]:
                 section, _, name = ck.rpartition(".")
                 target = overrides.setdefault(section, {}) if section else overrides
                 target[name] = value
         if settings["dataset"] in USER_SETS:
             overrides["data"] = {"name": "csv", "path": "points.csv"}
-        merged: dict[str, Any] = {"train": {"steps": 10**9, "threads": 0, "log_every": 1}}
+        merged: dict[str, Any] = copy.deepcopy(self.base) if self.base is not None else {}
+        merged.setdefault("train", {}).update(LAB_TRAIN)
         for section, vals in overrides.items():
             if isinstance(vals, dict):
                 merged.setdefault(section, {}).update(vals)
             else:
                 merged[section] = vals
+        if merged.get("data", {}).get("name") != "csv" and "path" in merged.get("data", {}):
+            merged["data"]["path"] = None  # a run's CSV file means nothing to another data set
         return from_dict(merged)
 
     def _data(self, name: str, points: torch.Tensor | None) -> ToyData:
@@ -331,6 +396,7 @@ class LabSession:
             "settings": dict(self.settings),  # a copy: frames are sent after the lock is released
             "speed": self.speed,
             "playing": self.playing,
+            "source": self.source,
         }
         if self.data.dim == 1:
             out["density"] = {"x": _v(self.x_grid), "real": _v(self.real_pdf), "fake": _v(fake_pdf),

@@ -226,6 +226,9 @@ class LabView {
     const num = (v) => (v === null || v === undefined ? "–" : v.toFixed(2));
     this.setStatus(`Epoch: ${f.step} – D loss: ${num(st.loss_d)} – G loss: ${num(st.loss_g)} – ` +
       `D acc: ${pct(st.d_acc)} – State: ${f.state}`, f.state);
+    const src = this.q('[data-role="source"]');
+    src.hidden = !f.source;
+    src.textContent = f.source ? `Opened from ${f.source} (Reset starts fresh nets at step 0)` : "";
     const r = this.q('[data-role="reason"]');
     r.classList.remove("error");
     r.textContent = f.reason || "";
