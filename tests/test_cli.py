@@ -173,3 +173,50 @@ def test_eval_json_puts_the_mode_headline_at_the_top_level(tmp_path, capsys):
     assert r["modes_total"] == 25 and isinstance(r["modes"], int)
     assert r["swd"] == r["metrics"]["swd"]["swd"]
     assert "modes_total" not in json.loads((run / "eval.json").read_text())  # eval.json keeps its layout
+
+
+def test_train_eval_sample_on_1d_data(tmp_path, capsys):
+    """data.name=two1d end to end: train (the samples PNG is the 1-D picture), eval modes, sample."""
+    run = tmp_path / "run1d"
+    assert main(["train", "configs/ring8.yaml", "--out", str(run), "--quiet", "--set", "data.name=two1d",
+                 "--set", "train.steps=40", "--set", "g.noise_dim=1", *FAST]) == 0
+    assert f"trained {run} to step 40" in capsys.readouterr().out
+    pngs = sorted((run / "samples").iterdir())
+    assert [p.name for p in pngs] == ["step_0000020.png", "step_0000040.png"]
+    from PIL import Image
+
+    w, h = Image.open(pngs[-1]).size
+    assert w > h  # the 1-D picture (densities over x), not the square 2-D field
+    assert main(["eval", str(run), "--json"]) == 0
+    m = json.loads(capsys.readouterr().out)["metrics"]["modes"]
+    assert m["modes_total"] == 2 and 0 <= m["modes"] <= 2
+    assert main(["sample", str(run), "-n", "30", "-o", str(tmp_path / "s.csv")]) == 0
+    s = np.loadtxt(tmp_path / "s.csv", delimiter=",", skiprows=1)
+    assert s.shape == (30,) and np.isfinite(s).all()
+
+
+def test_lab_opens_a_run_and_refuses_one_it_cannot_draw_in_one_line(tmp_path, capsys, monkeypatch):
+    import ganforge.lab.server as server
+    from ganforge.training.state import load_checkpoint, save_checkpoint
+    from ganforge.training.trainer import Trainer
+
+    served = []
+    monkeypatch.setattr(server, "serve", lambda *a, **k: served.append(k))
+    run = tmp_path / "run"
+    assert _train(tmp_path, run, 20) == 0
+    capsys.readouterr()
+    assert main(["lab", str(run), "--no-browser"]) == 0
+    assert served and served[0]["run"].step == 20
+    assert "at step 20" in capsys.readouterr().out
+
+    cfg = load_checkpoint(run).config
+    cfg.g.arch = "dcgan"  # a run of image nets
+    bad = tmp_path / "images.safetensors"
+    save_checkpoint(Trainer(load_checkpoint(run).config, device="cpu"), bad, cfg)
+    served.clear()
+    assert main(["lab", str(bad), "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ganforge: error: ") and "the lab cannot open this run" in err
+    assert err.count("\n") == 1 and served == []  # one line, and no server started
+    assert main(["lab", str(tmp_path / "nosuch"), "--no-browser"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1 and served == []

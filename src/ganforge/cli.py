@@ -90,7 +90,8 @@ eval.json with their provenance, and the config."""
 
 LAB_EXAMPLE = """example:
   ganforge lab                 # opens http://127.0.0.1:8000/ in your browser
-  ganforge lab --port 8080 --no-browser --device cpu"""
+  ganforge lab --port 8080 --no-browser --device cpu
+  ganforge lab runs/two1d      # every page opens that run, paused at its latest checkpoint"""
 
 DEVICE_HELP = "auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps (default: the config's train.device)"
 
@@ -167,6 +168,9 @@ def _parser() -> argparse.ArgumentParser:
 
     lab = sub.add_parser("lab", help="the browser playground on the real trainer",
                          epilog=LAB_EXAMPLE, formatter_class=fmt)
+    lab.add_argument("run", nargs="?", metavar="RUN",
+                     help="open a trained run (its directory's latest checkpoint, or a checkpoint "
+                          "file): every page starts from it, paused at its step (1-D / 2-D MLP runs)")
     lab.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     lab.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
@@ -289,9 +293,16 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     from .device import resolve_device
 
     resolve_device(args.device)  # a missing device is one line now, not an error frame per tab
-    serve(args.host, args.port, open_browser=not args.no_browser,
-          limits=Limits(max_sessions=args.max_sessions, device=args.device,
-                        processes=not args.in_process))
+    limits = Limits(max_sessions=args.max_sessions, device=args.device, processes=not args.in_process)
+    run = None
+    if args.run:  # read and tried once here: a run the lab cannot open is one line, no server
+        from .lab.session import LabSession
+        from .training.state import load_checkpoint
+
+        run = load_checkpoint(args.run)
+        s = LabSession.from_checkpoint(run, limits)
+        print(f"opening {run.path} at step {s.trainer.step}", flush=True)
+    serve(args.host, args.port, open_browser=not args.no_browser, limits=limits, run=run)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Pictures of 2-D training: real and generated points over the discriminator's field.
+"""Pictures of 2-D training: real and generated points over the discriminator's field; of 1-D
+training: the real density, G's density and D(x) on one axis (the GAN paper's Figure 1).
 
 Colours follow GAN Lab: blue where D says "real", red where it says "fake", and a white line
 where D is undecided (P(real) = 0.5). Rendering uses matplotlib's non-interactive Agg backend.
@@ -14,6 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+
+from .data.toy import kde_1d  # noqa: E402,F401  (re-exported for plots)
 
 
 def field_grid(
@@ -61,6 +64,49 @@ def plot_points(
     ax.set_title(title, fontsize=9)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.05), ncol=3, fontsize=7, frameon=False,
               markerscale=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_density_1d(
+    path: str | Path,
+    xs: np.ndarray,
+    real_density: np.ndarray | None,
+    fake: torch.Tensor,
+    d_values: np.ndarray | None,
+    title: str = "",
+    real: torch.Tensor | None = None,
+) -> Path:
+    """Save a PNG of 1-D training: the real density (the known pdf, or a histogram of `real`), a
+    histogram of G's samples, and D(x) = P(real) on a second axis from 0 to 1."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
+    lo, hi = float(xs[0]), float(xs[-1])
+    bins = np.linspace(lo, hi, 61)
+    f = fake.detach().float().reshape(-1).numpy()
+    ax.hist(f[np.isfinite(f)], bins=bins, density=True, color="#762a83", alpha=0.45,
+            label="G's samples")
+    if real_density is not None:
+        ax.plot(xs, real_density, color="#1b7837", lw=2, label="real density")
+    elif real is not None:
+        ax.hist(real.reshape(-1).numpy(), bins=bins, density=True, histtype="step", color="#1b7837",
+                lw=1.5, label="real samples")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
+    if d_values is not None:
+        ax2 = ax.twinx()
+        ax2.plot(xs, d_values, color="#4393c3", lw=1.5, ls="--", label="D(x)")
+        ax2.axhline(0.5, color="#999", lw=0.8, ls=":")
+        ax2.set_ylim(0, 1)
+        ax2.set_ylabel("D(x) = P(real)")
+        ax2.legend(loc="upper right", fontsize=7, frameon=False)
+    ax.legend(loc="upper left", fontsize=7, frameon=False)
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -45,9 +45,63 @@ def test_every_set_samples_reproducibly(name, tmp_path):
     d = load_toy(name, str(path) if path else None)
     a = d.sample(64, torch.Generator().manual_seed(3))
     b = d.sample(64, torch.Generator().manual_seed(3))
-    assert a.shape == (64, 2) and torch.equal(a, b) and torch.isfinite(a).all()
+    assert a.shape == (64, d.dim) and torch.equal(a, b) and torch.isfinite(a).all()
     x0, x1, y0, y1 = d.bounds()
-    assert x0 < a[:, 0].min() and a[:, 0].max() < x1 and y0 < a[:, 1].min() and a[:, 1].max() < y1
+    assert x0 < a[:, 0].min() and a[:, 0].max() < x1
+    assert y0 < a[:, -1].min() and a[:, -1].max() < y1  # 1-D: the y pair repeats the x pair
+
+
+ONE_D = {  # name: (centres, std, weights) as the docstrings state them
+    "gauss1d": ([1.0], 0.25, [1.0]),
+    "two1d": ([-1.5, 1.5], 0.2, [0.5, 0.5]),
+    "bimodal1d": ([-1.0, 1.5], 0.3, [0.7, 0.3]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ONE_D))
+def test_1d_sets_are_the_stated_mixtures(name):
+    centres, std, weights = ONE_D[name]
+    d = load_toy(name)
+    assert d.dim == 1 and d.shape == (1,) and d.std == std
+    assert d.modes.shape == (len(centres), 1) and d.modes[:, 0].tolist() == centres
+    x = d.sample(40000, torch.Generator().manual_seed(0))
+    assert x.shape == (40000, 1)
+    # sampler vs the formula: mean, variance and the share of each component
+    w, mu = torch.tensor(weights), torch.tensor(centres)
+    mean = float((w * mu).sum())
+    var = float((w * (std**2 + mu**2)).sum()) - mean**2
+    assert float(x.mean()) == pytest.approx(mean, abs=0.02)
+    assert float(x.var()) == pytest.approx(var, rel=0.03)
+    nearest = torch.cdist(x, d.modes).argmin(1)
+    share = torch.bincount(nearest, minlength=len(centres)).float() / len(x)
+    assert share.tolist() == pytest.approx(weights, abs=0.01)
+    assert float((x - d.modes[nearest]).std()) == pytest.approx(std, rel=0.05)
+
+
+@pytest.mark.parametrize("name", sorted(ONE_D))
+def test_1d_density_is_the_mixture_pdf_and_integrates_to_one(name):
+    centres, std, weights = ONE_D[name]
+    d = load_toy(name)
+    x0, x1, _, _ = d.bounds()
+    xs = torch.linspace(x0, x1, 2001)
+    p = d.density(xs[:, None])
+    assert float(torch.trapezoid(p, xs.double())) == pytest.approx(1.0, abs=0.01)
+    at = torch.tensor([[centres[0]]])
+    want = sum(wk / (std * math.sqrt(2 * math.pi)) * math.exp(-((centres[0] - c) ** 2) / (2 * std**2))
+               for c, wk in zip(centres, weights, strict=True))
+    assert float(d.density(at)[0]) == pytest.approx(want, rel=1e-6)
+
+
+def test_mode_stats_count_1d_modes():
+    from ganforge.metrics.modes import mode_stats
+
+    d = load_toy("two1d")
+    noise = torch.randn(100, 1, generator=torch.Generator().manual_seed(0))
+    one_bump = 1.5 + 0.1 * noise
+    both = d.sample(1000, torch.Generator().manual_seed(1))
+    assert mode_stats(one_bump, d.modes, d.std)["modes"] == 1
+    r = mode_stats(both, d.modes, d.std)
+    assert r["modes"] == 2 and r["hq"] > 0.95
 
 
 def test_spiral_and_moons_shapes():

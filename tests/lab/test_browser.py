@@ -251,3 +251,84 @@ def test_model_graph_lights_up_during_a_step_and_slow_motion(server, browser):
     assert not page.get_by_test_id("slow-next").is_visible()
     assert errors == []
     page.close()
+
+
+def _curve_pixels(page, testid="density-1d") -> dict:
+    """Pixels of the 1-D view near each curve's colour: real (green), G (purple), D (blue)."""
+    return page.evaluate("""(tid) => {
+        const c = document.querySelector(`[data-testid="${tid}"]`);
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const want = {real: [27, 120, 55], fake: [118, 42, 131], d: [67, 147, 195]};
+        const n = {real: 0, fake: 0, d: 0};
+        let sum = 0;
+        for (let i = 0; i < d.length; i += 4) {
+            sum = (sum * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) % 1000000007;
+            for (const [k, [r, g, b]] of Object.entries(want))
+                if (Math.abs(d[i] - r) + Math.abs(d[i + 1] - g) + Math.abs(d[i + 2] - b) < 40) n[k]++;
+        }
+        n.hash = sum;
+        return n; }""", testid)
+
+
+def test_1d_data_shows_the_gan_paper_figure(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server)
+    _wait(lambda: _epoch(page) == 0)
+    assert page.get_by_test_id("density-1d").is_hidden() and page.get_by_test_id("field").is_visible()
+    page.get_by_test_id("dataset").select_option("two1d")
+    _wait(lambda: _dataset(page) == "two1d")
+    _wait(lambda: page.get_by_test_id("density-1d").is_visible())
+    assert page.get_by_test_id("field").is_hidden()
+    before = _curve_pixels(page)
+    assert before["real"] > 200 and before["fake"] > 200 and before["d"] > 100, before
+    page.get_by_test_id("speed").fill("50")
+    page.get_by_test_id("speed").dispatch_event("change")
+    page.get_by_test_id("play").click()
+    _wait(lambda: _epoch(page) >= 60)
+    during = _curve_pixels(page)
+    assert during["hash"] != before["hash"]  # G's density and D(x) move while playing
+    assert during["real"] > 200 and during["fake"] > 100 and during["d"] > 100, during
+    _wait(lambda: _epoch(page) >= 150)
+    page.get_by_test_id("pause").click()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "lab-1d.png"), full_page=True)
+    page.get_by_test_id("dataset").select_option("two")  # back to 2-D: the field again
+    _wait(lambda: _dataset(page) == "two" and page.get_by_test_id("field").is_visible())
+    assert page.get_by_test_id("density-1d").is_hidden()
+    assert errors == []
+    page.close()
+
+
+def test_lab_opens_a_trained_run(browser, tmp_path):
+    """`ganforge lab RUN`: the page starts from the run's latest checkpoint, at its step; Play
+    continues it; the model export is a checkpoint further on."""
+    from ganforge import config, runs
+    from ganforge.lab.server import BackgroundServer
+    from ganforge.training.state import load_checkpoint
+
+    cfg = config.load(None, ["data.name=two", "g.width=32", "g.depth=2", "d.width=32", "d.depth=2",
+                             "train.batch_size=64", "train.steps=37", "train.plot_every=0"])
+    run = tmp_path / "run"
+    runs.train(cfg, run, progress=False, plots=False, device="cpu")
+    with BackgroundServer(run=run) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url)
+        _wait(lambda: _epoch(page) == 37)
+        assert "State: Paused" in page.get_by_test_id("status").inner_text()
+        assert "step_0000037" in page.get_by_test_id("source").inner_text()
+        assert page.get_by_test_id("g-width").input_value() == "32"
+        assert _painted_share(page) > 0.9  # its field
+        page.get_by_test_id("play").click()
+        _wait(lambda: _epoch(page) >= 45)
+        page.get_by_test_id("pause").click()
+        with page.expect_download() as dl:
+            page.get_by_test_id("export-model").click()
+        ck = tmp_path / "lab.safetensors"
+        dl.value.save_as(ck)
+        assert load_checkpoint(ck).step >= 45
+        assert errors == []
+        page.close()

@@ -22,7 +22,8 @@ def test_options_come_from_the_registries():
     o = options()
     assert {"ns", "minimax", "hinge", "lsgan", "wasserstein"} <= set(o["losses"])
     assert o["penalties"] == ["none", "gp", "r1"]
-    assert {"single", "two", "ring8", "grid25", "spiral", "moons", "draw", "csv"} == set(o["datasets"])
+    assert {"single", "two", "ring8", "grid25", "spiral", "moons", "gauss1d", "two1d", "bimodal1d", "draw",
+            "csv"} == set(o["datasets"])
     assert o["defaults"]["lr_d"] == 0.03 and o["defaults"]["lr_g"] == 0.03
 
 
@@ -351,3 +352,127 @@ def test_leaving_slow_motion_mid_step_finishes_the_step():
     s.slow_step(1)
     s.step()  # only looked so far: dropped
     assert s.trainer.step == 3
+
+
+def _mass(density, lo, hi):
+    """Integral of a frame's density curve over [lo, hi] (trapezoid rule on its x grid)."""
+    x, y = torch.tensor(density["x"]), torch.tensor(density["fake"])
+    keep = (x >= lo) & (x <= hi)
+    return float(torch.trapezoid(y[keep], x[keep]))
+
+
+@pytest.mark.parametrize("name", ["gauss1d", "two1d", "bimodal1d"])
+def test_1d_frames_carry_the_densities_and_d(name):
+    s = LabSession(settings={"dataset": name})
+    s.step()
+    s.check()
+    f = s.frame()
+    d = f["density"]
+    n = s.limits.density_points
+    assert len(d["x"]) == len(d["real"]) == len(d["fake"]) == len(d["d"]) == n
+    x = torch.tensor(d["x"])
+    assert torch.all(x[1:] > x[:-1]) and d["x"][0] == f["bounds"][0] and d["x"][-1] == f["bounds"][1]
+    assert float(torch.trapezoid(torch.tensor(d["real"]), x)) == pytest.approx(1.0, abs=0.01)
+    assert all(v >= 0 for v in d["real"] + d["fake"])
+    assert all(0 <= v <= 1 for v in d["d"])
+    # D(x) is the trainer's own D on the grid
+    assert d["d"] == pytest.approx(s.trainer.d_prob(x[:, None]).tolist(), abs=1e-4)
+    assert "field" not in f and "manifold" not in f and "arrows" not in f  # 2-D only
+    assert len(f["real"]) == len(f["fake"]) == s.limits.n_show and len(f["real"][0]) == 1
+    assert f["quality"]["modes_total"] == len(s.data.modes)
+    assert s.points_csv().startswith("x\n")
+    s.apply({"dataset": "two"})  # back to 2-D: the 2-D frame again
+    assert "density" not in s.frame() and "field" in s.frame()
+
+
+def test_1d_collapse_story_tiny_g_piles_onto_one_bump():
+    """two1d: a G with 2 hidden units covers one of the two Gaussians; the default G covers both."""
+    tiny = LabSession(settings={"dataset": "two1d", "g_depth": 1, "g_width": 2})
+    states = []
+    for _ in range(6):
+        tiny.run_for(100, 60)
+        tiny.check()
+        states.append(tiny.health.state)
+    assert COLLAPSED in states[-3:] and tiny.mode_info["modes"] == 1
+    d = tiny.frame()["density"]
+    assert max(_mass(d, -3, 0), _mass(d, 0, 3)) > 0.9 * _mass(d, -3, 3)  # G's density: one bump
+
+    good = LabSession(settings={"dataset": "two1d"})
+    for _ in range(7):
+        good.run_for(100, 60)
+        good.check()
+    assert good.mode_info["modes"] == 2 and good.health.state == CONVERGED
+    d = good.frame()["density"]
+    assert min(_mass(d, -3, 0), _mass(d, 0, 3)) > 0.3 * _mass(d, -3, 3)  # both bumps
+
+
+def _trained_run(tmp_path, *overrides, steps=30):
+    """A small ganforge run trained with the real CLI code path (runs.train), 2 checkpoints."""
+    from ganforge import runs
+
+    cfg = config.load(None, ["data.name=two1d", "g.width=32", "g.depth=2", "d.width=32", "d.depth=2",
+                             "train.batch_size=64", f"train.steps={steps}", "train.log_every=10",
+                             "train.plot_every=0", f"train.ckpt_every={steps // 2}", "opt_d.beta1=0.3",
+                             *overrides])
+    run = tmp_path / "run"
+    runs.train(cfg, run, progress=False, plots=False, device="cpu")
+    return run
+
+
+def test_a_session_opens_a_trained_run_at_its_latest_checkpoint(tmp_path):
+    from ganforge.training.state import load_checkpoint
+
+    run = _trained_run(tmp_path)
+    ckpt = load_checkpoint(run)
+    s = LabSession.from_checkpoint(run)
+    assert s.trainer.step == ckpt.step == 30 and s.source == str(ckpt.path)
+    for prefix, net in (("g", s.trainer.g), ("d", s.trainer.d)):
+        for k, v in net.state_dict().items():
+            assert torch.equal(v, ckpt.tensors[f"{prefix}.{k}"]), k
+    assert s.settings["dataset"] == "two1d" and s.settings["g_width"] == 32 and s.settings["lr_d"] == 2e-4
+    f = s.frame()
+    assert f["step"] == 30 and f["state"] == "Paused" and "density" in f and f["source"] == s.source
+    # playing continues the run: the same step a resumed `ganforge train` takes next
+    from ganforge.training.state import restore
+    from ganforge.training.trainer import Trainer
+
+    want = restore(Trainer(ckpt.config, device="cpu"), ckpt)
+    want.train_step()
+    s.step()
+    assert s.trainer.step == 31
+    for a, b in zip(want.g.parameters(), s.trainer.g.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+    # the exported config is the run's (keys the page lacks keep their values) and runs
+    p = tmp_path / "lab.yaml"
+    p.write_text(s.config_yaml())
+    cfg = config.load(p)
+    assert cfg.opt_d.beta1 == 0.3 and cfg.opt_g.beta1 == ckpt.config.opt_g.beta1 != 0.3
+    assert cfg.g.width == 32 and cfg.data.name == "two1d" and cfg.train.steps == 31
+    # a setting from the page applies on top of the run
+    s.apply({"lr_g": 0.005})
+    assert s.config().opt_g.lr == 0.005 and s.config().opt_d.beta1 == 0.3 and s.trainer.step == 31
+    s.reset()
+    assert s.trainer.step == 0 and s.config().g.width == 32
+
+
+def test_runs_the_lab_cannot_draw_are_refused(tmp_path):
+    from ganforge.errors import CheckpointError
+    from ganforge.training.state import load_checkpoint, save_checkpoint
+
+    run = _trained_run(tmp_path, steps=10)
+    s = LabSession.from_checkpoint(run)
+    for key, value, fragment in (("g.arch", "dcgan", "MLP nets"), ("data.name", "mnist", "not 1-D or 2-D"),
+                                 ("train.conditional", True, "class-conditional")):
+        cfg = load_checkpoint(run).config
+        section, name = key.split(".")
+        setattr(getattr(cfg, section), name, value)
+        bad = tmp_path / f"bad-{name}.safetensors"
+        save_checkpoint(s.trainer, bad, cfg)
+        with pytest.raises(CheckpointError, match=f"the lab cannot open this run: .*{fragment}"):
+            LabSession.from_checkpoint(bad)
+    big = tmp_path / "wide.safetensors"
+    cfg = load_checkpoint(run).config
+    cfg.g.width = 1024
+    save_checkpoint(s.trainer, big, cfg)
+    with pytest.raises(CheckpointError, match="g_width must be a number <= 256"):
+        LabSession.from_checkpoint(big)

@@ -1,8 +1,9 @@
-"""2-D toy distributions, the testbed of mode-collapse research.
+"""2-D and 1-D toy distributions, the testbed of mode-collapse research.
 
 Each set is an infinite sampler: a batch is drawn fresh from the distribution with the caller's
 `torch.Generator`, so training is reproducible and exactly resumable from the generator's state.
-Mixtures carry their mode centres and standard deviation, which the mode metrics need.
+Mixtures carry their mode centres and standard deviation, which the mode metrics need, and their
+density (`density`), which the lab's 1-D view draws (the GAN paper's Figure 1).
 """
 
 from __future__ import annotations
@@ -22,15 +23,16 @@ TOY_SETS: Registry = Registry("toy data set")
 
 @dataclass
 class ToyData:
-    """A 2-D distribution: `sample(n, generator)` plus what metrics and plots need to know."""
+    """A 2-D (or 1-D) distribution: `sample(n, generator)` plus what metrics and plots need."""
 
     name: str
     description: str
-    modes: torch.Tensor | None = None  # (k, 2) centres of a Gaussian mixture
+    modes: torch.Tensor | None = None  # (k, dim) centres of a Gaussian mixture
     std: float | None = None  # per-axis std of each mixture component
     points: torch.Tensor | None = None  # a finite point set (user data): sampled with replacement
     kind: str = "mixture"  # mixture | curve | points
     dim: int = 2
+    weights: torch.Tensor | None = None  # (k,) mixture weights summing to 1; None = equal
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -48,8 +50,21 @@ class ToyData:
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         return _SAMPLERS[self.kind](self, n, generator)
 
+    def density(self, x: torch.Tensor) -> torch.Tensor:
+        """The mixture's probability density at points x of shape (n, dim): sum_k w_k N(x; mu_k,
+        std^2 I). Only for mixtures (the sets with known modes)."""
+        if self.kind != "mixture" or self.modes is None or self.std is None:
+            raise DataError(f"{self.name}: a density is known only for Gaussian mixtures")
+        k = len(self.modes)
+        w = self.weights if self.weights is not None else torch.full((k,), 1.0 / k)
+        x = x.double().reshape(len(x), self.dim)
+        sq = torch.cdist(x, self.modes.double()) ** 2  # (n, k)
+        norm = (2 * math.pi * self.std**2) ** (self.dim / 2)
+        return (torch.exp(-sq / (2 * self.std**2)) / norm) @ w.double()
+
     def bounds(self, margin: float = 0.15) -> tuple[float, float, float, float]:
-        """A square plotting window (xmin, xmax, ymin, ymax) around the data."""
+        """A square plotting window (xmin, xmax, ymin, ymax) around the data. In 1-D the window is
+        (xmin, xmax, xmin, xmax): the y pair repeats the x pair, so 4-tuple callers still work."""
         if self.points is not None:
             ref = self.points
         elif self.modes is not None:
@@ -59,15 +74,19 @@ class ToyData:
         lo, hi = ref.min(0).values, ref.max(0).values
         spread = float((hi - lo).max())
         pad = max(spread * margin, 3 * (self.std or 0.0), 0.5)
-        cx, cy = ((lo + hi) / 2).tolist()
+        centre = ((lo + hi) / 2).tolist()
+        cx, cy = centre if len(centre) == 2 else (centre[0], centre[0])
         half = spread / 2 + pad
         return cx - half, cx + half, cy - half, cy + half
 
 
 def _sample_mixture(data: ToyData, n: int, gen: torch.Generator) -> torch.Tensor:
     assert data.modes is not None and data.std is not None
-    idx = torch.randint(len(data.modes), (n,), generator=gen)
-    return data.modes[idx] + data.std * torch.randn(n, 2, generator=gen)
+    if data.weights is None:
+        idx = torch.randint(len(data.modes), (n,), generator=gen)
+    else:
+        idx = torch.multinomial(data.weights, n, replacement=True, generator=gen)
+    return data.modes[idx] + data.std * torch.randn(n, data.dim, generator=gen)
 
 
 def _sample_points(data: ToyData, n: int, gen: torch.Generator) -> torch.Tensor:
@@ -143,6 +162,30 @@ def moons(path: str | None = None) -> ToyData:
     return ToyData("moons", "two interleaved half circles, noise std 0.05", kind="moons")
 
 
+# --- 1-D sets: the GAN paper's Figure 1 (real density, G's density and D(x) on one line) ---------
+
+
+@TOY_SETS.register("gauss1d")
+def gauss1d(path: str | None = None) -> ToyData:
+    """1-D: one Gaussian N(1, 0.25^2). The GAN paper's Figure 1 case: G only has to move there."""
+    return ToyData("gauss1d", "1-D: one Gaussian at 1, std 0.25", torch.tensor([[1.0]]), 0.25, dim=1)
+
+
+@TOY_SETS.register("two1d")
+def two1d(path: str | None = None) -> ToyData:
+    """1-D: two equal Gaussians at -1.5 and 1.5, std 0.2; a small G piles onto one bump."""
+    modes = torch.tensor([[-1.5], [1.5]])
+    return ToyData("two1d", "1-D: two Gaussians at -1.5 and 1.5, std 0.2", modes, 0.2, dim=1)
+
+
+@TOY_SETS.register("bimodal1d")
+def bimodal1d(path: str | None = None) -> ToyData:
+    """1-D: an uneven mix, 0.7 N(-1, 0.3^2) + 0.3 N(1.5, 0.3^2): the small bump is easy to drop."""
+    modes = torch.tensor([[-1.0], [1.5]])
+    return ToyData("bimodal1d", "1-D: 0.7 N(-1, 0.3^2) + 0.3 N(1.5, 0.3^2)", modes, 0.3, dim=1,
+                   weights=torch.tensor([0.7, 0.3]))
+
+
 @TOY_SETS.register("csv")
 def csv_points(path: str | None = None) -> ToyData:
     """User points: a CSV file of x,y rows (an optional header row is skipped); sampled uniformly."""
@@ -178,6 +221,16 @@ def read_points_csv(path: str | Path | None) -> torch.Tensor:
     if len(rows) < 2:
         raise DataError(f"{p}: needs at least 2 points, found {len(rows)}")
     return torch.tensor(rows, dtype=torch.float32)
+
+
+def kde_1d(samples: torch.Tensor, xs: torch.Tensor, bandwidth: float) -> torch.Tensor:
+    """Gaussian kernel density estimate of 1-D samples (n,) or (n, 1) at the points xs (m,)."""
+    x = samples.detach().double().reshape(-1)
+    x = x[torch.isfinite(x)]
+    if not len(x):
+        return torch.zeros(len(xs), dtype=torch.float64)
+    u = (xs.double()[:, None] - x[None, :]) / bandwidth
+    return torch.exp(-0.5 * u * u).sum(1) / (len(x) * bandwidth * math.sqrt(2 * math.pi))
 
 
 def load_toy(name: str, path: str | None = None) -> ToyData:

@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import GanforgeError
 from ..training.health import DIVERGED
+from ..training.state import Checkpoint, load_checkpoint
 from .session import LabSession, Limits, options
 from .worker import RemoteSession
 
@@ -121,12 +122,22 @@ class OwnOriginOnly:
 
 
 class Lab:
-    """The sessions of one server; each has a lock so steps, settings and frames never interleave."""
+    """The sessions of one server; each has a lock so steps, settings and frames never interleave.
+    With a run (`ganforge lab RUN`), every page opens its own session restored from that run's
+    checkpoint (read once, when the server starts): a reload shows the run again."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, run: str | Path | Checkpoint | None = None) -> None:
         self.limits = limits
         self.sessions: dict[str, Session] = {}
         self.locks: dict[str, asyncio.Lock] = {}
+        self.run = run if run is None or isinstance(run, Checkpoint) else load_checkpoint(run)
+
+    def new_session(self) -> Session:
+        if self.limits.processes:  # the worker reads the run itself
+            return RemoteSession(self.limits, None if self.run is None else str(self.run.path))
+        if self.run is None:
+            return LabSession(self.limits)
+        return LabSession.from_checkpoint(self.run, self.limits)
 
     def open(self) -> tuple[str, Session]:
         """A new session (slow with processes: call it off the event loop)."""
@@ -135,8 +146,7 @@ class Lab:
             raise GanforgeError(f"the lab is full ({self.limits.max_sessions} sessions); "
                                 "close a tab or try again later")
         sid = uuid.uuid4().hex[:12]
-        session = RemoteSession(self.limits) if self.limits.processes else LabSession(self.limits)
-        self.sessions[sid] = session
+        self.sessions[sid] = self.new_session()
         self.locks[sid] = asyncio.Lock()
         return sid, session
 
@@ -317,10 +327,12 @@ async def _train_loop(lab: Lab, sid: str, s: Session,
         await asyncio.sleep(max(tick - (time.perf_counter() - t0), 0.005))
 
 
-def create_app(limits: Limits | None = None, allowed_hosts: Iterable[str] | None = None) -> FastAPI:
+def create_app(limits: Limits | None = None, allowed_hosts: Iterable[str] | None = None,
+               run: str | Path | Checkpoint | None = None) -> FastAPI:
     """The lab's app. allowed_hosts: the Host header values it answers to (`lab_hosts(host, port)`
-    for a server on host:port); None = the loopback names on any port."""
-    lab = Lab(limits or Limits())
+    for a server on host:port); None = the loopback names on any port. run: a run directory or
+    checkpoint (file or loaded) that every page opens, restored and paused at its step."""
+    lab = Lab(limits or Limits(), run)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -437,7 +449,7 @@ def _ws_max_size(limits: Limits | None) -> int:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
-          limits: Limits | None = None) -> None:
+          limits: Limits | None = None, run: str | Path | Checkpoint | None = None) -> None:
     """Run the lab until Ctrl-C; torch uses one thread per session step to share the cores."""
     import uvicorn
 
@@ -452,14 +464,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
     if not is_loopback(host):
         print(f"warning: the lab has no authentication: anyone who can reach {host}:{port} can open "
               "sessions and use this machine's cores", file=sys.stderr, flush=True)
-    uvicorn.run(create_app(limits, lab_hosts(host, port)), host=host, port=port, log_level="warning",
+    uvicorn.run(create_app(limits, lab_hosts(host, port), run), host=host, port=port, log_level="warning",
                 ws_max_size=_ws_max_size(limits), timeout_graceful_shutdown=GRACE_S)
 
 
 class BackgroundServer:
     """The lab served from a thread (tests, screenshots): `with BackgroundServer() as url: ...`."""
 
-    def __init__(self, limits: Limits | None = None, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, limits: Limits | None = None, host: str = "127.0.0.1", port: int = 0,
+                 run: str | Path | Checkpoint | None = None):
         import socket
 
         import uvicorn
@@ -469,7 +482,7 @@ class BackgroundServer:
                 sock.bind((host, 0))
                 port = sock.getsockname()[1]
         self.url = f"http://{host}:{port}/"
-        self.app = create_app(limits, lab_hosts(host, port))
+        self.app = create_app(limits, lab_hosts(host, port), run)
         self.server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
                                                     ws_max_size=_ws_max_size(limits),
                                                     timeout_graceful_shutdown=GRACE_S))

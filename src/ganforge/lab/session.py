@@ -7,6 +7,7 @@ key of the run config, so a session is always an ordinary ganforge run and expor
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import time
 from dataclasses import dataclass
@@ -17,11 +18,12 @@ import torch
 import yaml
 
 from ..config import RunConfig, from_dict
-from ..data.toy import TOY_SETS, ToyData, load_toy
-from ..errors import ConfigError, GanforgeError
+from ..data.toy import TOY_SETS, ToyData, kde_1d, load_toy
+from ..errors import CheckpointError, ConfigError, GanforgeError
 from ..losses import LOSSES, d_accuracy
 from ..penalties import PENALTIES
 from ..training.health import DIVERGED, Health, measure_quality
+from ..training.state import Checkpoint, load_checkpoint, restore
 from ..training.trainer import Trainer, TrainingDiverged, check_parts, make_noise
 
 # page setting -> config keys it sets
@@ -101,6 +103,8 @@ class Limits:
     field_resolution: int = 40
     n_show: int = 300  # real / fake points drawn
     n_eval: int = 1000  # samples for the live mode statistics
+    density_points: int = 200  # 1-D view: x grid of the densities and D(x)
+    n_density: int = 2000  # 1-D view: G's samples behind its density estimate
     max_message_chars: int = 1_000_000  # one message from the page; max_points pairs need ~45 each
     device: str = "cpu"  # where sessions train (`ganforge lab --device`): small nets step fastest on a CPU
     processes: bool = False  # a worker process per session (`ganforge lab` does): off the server's GIL
@@ -118,11 +122,44 @@ def options() -> dict[str, Any]:
     }
 
 
+LAB_TRAIN = {"steps": 10**9, "threads": 0, "log_every": 1}  # a session steps until the page stops it
+
+
+def settings_of(cfg: RunConfig) -> dict[str, Any]:
+    """The page's settings of a run config (each read from the first config key it sets)."""
+    flat = cfg.to_dict()
+    out: dict[str, Any] = {}
+    for key, cks in SETTING_KEYS.items():
+        section, _, name = cks[0].rpartition(".")
+        out[key] = flat[section][name] if section else flat[name]
+    return out
+
+
+def drawable(ckpt: Checkpoint) -> str | None:
+    """Why the lab cannot draw a checkpoint's run (None when it can): 1-D or 2-D points of a toy
+    set (or a CSV of points), unconditional, MLP nets."""
+    cfg = ckpt.config
+    if cfg.g.arch != "mlp" or cfg.d.arch != "mlp":
+        return f"its nets are {cfg.g.arch} / {cfg.d.arch}; the lab draws MLP nets"
+    if list(ckpt.data_shape) not in ([1], [2]) or cfg.data.name not in TOY_SETS:
+        return (f"its data ({cfg.data.name}, shape {tuple(ckpt.data_shape)}) are not 1-D or 2-D "
+                "points; the lab draws the toy sets")
+    if cfg.train.conditional:
+        return "it is class-conditional; the lab draws unconditional runs"
+    return None
+
+
 class LabSession:
-    def __init__(self, limits: Limits | None = None, settings: dict[str, Any] | None = None):
+    def __init__(self, limits: Limits | None = None, settings: dict[str, Any] | None = None,
+                 base: RunConfig | None = None, points: torch.Tensor | None = None):
+        """A fresh session (step 0). base: a run config the settings are laid over (keys the page
+        has no control for keep the run's values); see from_checkpoint."""
         self.limits = limits or Limits()
-        self.settings: dict[str, Any] = dict(DEFAULTS)
-        self.points: torch.Tensor | None = None
+        self.base = None if base is None else base.to_dict()
+        self.base_settings = None if base is None else settings_of(base)
+        self.source: str | None = None  # the checkpoint a session was opened from
+        self.settings: dict[str, Any] = dict(DEFAULTS if base is None else self.base_settings)
+        self.points: torch.Tensor | None = points
         self.speed: float = 4.0
         self.playing = False
         self.closed = False  # set by stop(): run_for returns after the step under way
@@ -130,7 +167,31 @@ class LabSession:
         self.last_seen = time.monotonic()
         if settings:
             self.settings.update(self._validate(settings))
+        elif base is not None:
+            self._validate(self.settings)  # the lab's bounds hold for a run's settings too
         self.reset()
+
+    @classmethod
+    def from_checkpoint(cls, source: str | Path | Checkpoint, limits: Limits | None = None
+                        ) -> LabSession:
+        """A session restored from a run directory's latest checkpoint (or a checkpoint file):
+        the run's config (its page settings, and its other keys as they were), its weights,
+        optimiser and RNG states and its step; paused. Runs the lab cannot draw are refused."""
+        ckpt = source if isinstance(source, Checkpoint) else load_checkpoint(source)
+        why = drawable(ckpt)
+        if why is None and ckpt.config.data.name == "csv":
+            points = load_toy("csv", ckpt.config.data.path).points
+        else:
+            points = None
+        try:
+            if why is not None:
+                raise ConfigError(why)
+            s = cls(limits, base=ckpt.config, points=points)
+            restore(s.trainer, ckpt)
+        except GanforgeError as e:
+            raise CheckpointError(f"{ckpt.path}: the lab cannot open this run: {e}") from None
+        s.source = str(ckpt.path)
+        return s
 
     # --- settings ----------------------------------------------------------------------------
     def _validate(self, changes: dict[str, Any]) -> dict[str, Any]:
@@ -167,18 +228,23 @@ class LabSession:
     def _config(self, settings: dict[str, Any]) -> RunConfig:
         overrides: dict[str, Any] = {}
         for key, value in settings.items():
+            if self.base_settings is not None and self.base_settings.get(key) == value:
+                continue  # as the run has it (G's and D's betas, say, may differ there)
             for ck in SETTING_KEYS[key]:
                 section, _, name = ck.rpartition(".")
                 target = overrides.setdefault(section, {}) if section else overrides
                 target[name] = value
         if settings["dataset"] in USER_SETS:
             overrides["data"] = {"name": "csv", "path": "points.csv"}
-        merged: dict[str, Any] = {"train": {"steps": 10**9, "threads": 0, "log_every": 1}}
+        merged: dict[str, Any] = copy.deepcopy(self.base) if self.base is not None else {}
+        merged.setdefault("train", {}).update(LAB_TRAIN)
         for section, vals in overrides.items():
             if isinstance(vals, dict):
                 merged.setdefault(section, {}).update(vals)
             else:
                 merged[section] = vals
+        if merged.get("data", {}).get("name") != "csv" and "path" in merged.get("data", {}):
+            merged["data"]["path"] = None  # a run's CSV file means nothing to another data set
         return from_dict(merged)
 
     def _data(self, name: str, points: torch.Tensor | None) -> ToyData:
@@ -245,6 +311,13 @@ class LabSession:
         if settings["dataset"] == "draw":  # the page's drawing window, grown to fit
             x0, x1, y0, y1 = bounds
             bounds = (min(x0, -2.0), max(x1, 2.0), min(y0, -2.0), max(y1, 2.0))
+        if data.dim == 1:  # the 1-D view: densities on a fixed grid, G's from a fixed noise batch
+            x0, x1, _, _ = bounds
+            self.x_grid = torch.linspace(x0, x1, self.limits.density_points)
+            z_density = make_noise(cfg.g.noise, self.limits.n_density, cfg.g.noise_dim, gen)
+            real_pdf = (data.density(self.x_grid[:, None]) if data.modes is not None else
+                        kde_1d(data.sample(self.limits.n_density, gen), self.x_grid, self._bandwidth()))
+            self.z_density, self.real_pdf = z_density, real_pdf
         self.settings, self.points, self.data, self.trainer = settings, points, data, trainer
         self.real_show, self.z_show, self.bounds = real_show, z_show, bounds
         self.health = Health()
@@ -411,25 +484,25 @@ class LabSession:
 
     # --- what the page draws -------------------------------------------------------------------
     def frame(self, arrows: bool = True, manifold: bool = True) -> dict[str, Any]:
+        """What the page draws. 2-D data: points, D's field over the window, G's manifold and the
+        gradient arrows. 1-D data: the GAN paper's Figure 1 instead (`density`: the real density,
+        a kernel density estimate of G's samples from a fixed noise batch, and D(x), all on one
+        fixed x grid); its `real` / `fake` points are [x] singletons."""
         t = self.trainer
-        r = self.limits.field_resolution
         x0, x1, y0, y1 = self.bounds
-        xs = torch.linspace(x0, x1, r)
-        ys = torch.linspace(y0, y1, r)
-        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-        grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)
-        field = t.d_prob(grid)
         g = t.sampler(use_ema=True)
         with torch.no_grad():
             g.eval()
             fake = g(self.z_show.to(t.device)).float().cpu()
+            if self.data.dim == 1:
+                fake_pdf = kde_1d(g(self.z_density.to(t.device)).float().cpu(), self.x_grid,
+                                  self._bandwidth())
         out: dict[str, Any] = {
             "type": "frame",
             "step": t.step,
             "bounds": [x0, x1, y0, y1],
             "real": _r(self.real_show),
             "fake": _r(fake),
-            "field": {"n": r, "values": [round(float(v), 3) for v in field]},
             "stats": {k: _num(self.last.get(k)) for k in ("loss_d", "loss_g", "d_acc")},
             "time": round(time.time(), 3),
             "state": page_state(self.playing, self.health.state),
@@ -439,13 +512,27 @@ class LabSession:
             "settings": dict(self.settings),  # a copy: frames are sent after the lock is released
             "speed": self.speed,
             "playing": self.playing,
+            "source": self.source,
         }
-        if manifold:
-            out["manifold"] = self._manifold(g)
-        if arrows:
-            out["arrows"] = self._arrows(fake)
+        if self.data.dim == 1:
+            out["density"] = {"x": _v(self.x_grid), "real": _v(self.real_pdf), "fake": _v(fake_pdf),
+                              "d": _v(t.d_prob(self.x_grid[:, None]))}
+        else:
+            r = self.limits.field_resolution
+            gy, gx = torch.meshgrid(torch.linspace(y0, y1, r), torch.linspace(x0, x1, r), indexing="ij")
+            field = t.d_prob(torch.stack([gx.reshape(-1), gy.reshape(-1)], 1))
+            out["field"] = {"n": r, "values": [round(float(v), 3) for v in field]}
+            if manifold:
+                out["manifold"] = self._manifold(g)
+            if arrows:
+                out["arrows"] = self._arrows(fake)
         g.train(g is t.g)
         return out
+
+    def _bandwidth(self) -> float:
+        """Kernel width of the 1-D density estimates: 1/60 of the window."""
+        x0, x1, _, _ = self.bounds
+        return (x1 - x0) / 60
 
     def _manifold(self, g: torch.nn.Module, k: int = 15) -> dict[str, Any]:
         """G applied to a k x k grid of noise (first two noise dims; the rest held at 0)."""
@@ -525,7 +612,8 @@ class LabSession:
 
     def points_csv(self) -> str:
         pts = self.data.points if self.data.points is not None else self.real_show
-        return "x,y\n" + "".join(f"{x:.6g},{y:.6g}\n" for x, y in pts.tolist())
+        head = "x,y\n" if pts.shape[1] == 2 else "x\n"
+        return head + "".join(",".join(f"{v:.6g}" for v in row) + "\n" for row in pts.tolist())
 
 
 def page_state(playing: bool, health: str) -> str:
@@ -534,7 +622,11 @@ def page_state(playing: bool, health: str) -> str:
 
 
 def _r(t: torch.Tensor) -> list[list[float]]:
-    return [[round(float(a), 4), round(float(b), 4)] for a, b in t.tolist()]
+    return [[round(float(a), 4) for a in row] for row in t.tolist()]
+
+
+def _v(t: torch.Tensor) -> list[float]:
+    return [round(float(a), 5) for a in t.reshape(-1).tolist()]
 
 
 def _num(v: Any) -> Any:

@@ -40,13 +40,14 @@ METHODS: dict[str, Any] = {
 ERRORS = (GanforgeError, ValueError, TypeError, RuntimeError, KeyError)
 
 
-def _serve(conn: Connection, limits: Limits) -> None:
-    """The worker: one LabSession, one call at a time, until the pipe closes."""
+def _serve(conn: Connection, limits: Limits, run: str | None) -> None:
+    """The worker: one LabSession (restored from `run` when given), one call at a time, until the
+    pipe closes."""
     import torch
 
     torch.set_num_threads(1)  # one core per playing session; the server needs one too
     try:
-        session = LabSession(limits)
+        session = LabSession(limits) if run is None else LabSession.from_checkpoint(run, limits)
         conn.send(("ok", None))
     except ERRORS as e:
         conn.send(("error", str(e)))
@@ -81,10 +82,10 @@ class RemoteSession:
     """The server's handle on a session in a worker process. Page-side state (playing, speed,
     last seen) lives here; everything about training lives in the worker."""
 
-    def __init__(self, limits: Limits, start_timeout: float = 120.0) -> None:
+    def __init__(self, limits: Limits, run: str | None = None, start_timeout: float = 120.0) -> None:
         ctx = _context()
         self._conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child, limits), daemon=True,
+        self.proc = ctx.Process(target=_serve, args=(child, limits, run), daemon=True,
                                 name="ganforge-lab-session")
         self.proc.start()
         child.close()

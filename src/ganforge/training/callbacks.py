@@ -136,11 +136,20 @@ class PointPlotter(Callback):
             self.plot(trainer, {})
 
     def plot(self, trainer: Trainer, stats: dict[str, Any]) -> Path:
-        from ..viz import field_grid, plot_points
+        from ..viz import field_grid, plot_density_1d, plot_points
 
         real = trainer.data.sample(self.n, torch.Generator().manual_seed(0))
         fake = trainer.generate(self.n, torch.Generator().manual_seed(1)).cpu()  # same noise each time
         bounds = trainer.data.bounds()
+        if trainer.data.shape == (1,):  # 1-D: densities and D(x) on one axis
+            title = f"{trainer.cfg.data.name} — step {trainer.step}"
+            xs = torch.linspace(bounds[0], bounds[1], 400)
+            data = trainer.data
+            pdf = data.density(xs[:, None]).numpy() if data.modes is not None else None
+            self.last_path = plot_density_1d(
+                self.folder / f"step_{trainer.step:07d}.png", xs.numpy(), pdf, fake,
+                trainer.d_prob(xs[:, None]).numpy(), title, real)
+            return self.last_path
         _, _, grid = field_grid(bounds)
         field = trainer.d_prob(grid).reshape(120, 120).numpy()
         title = f"{trainer.cfg.data.name} — step {trainer.step}"

@@ -28,6 +28,7 @@ class LabView {
     this.qa = (sel) => Array.from(root.querySelectorAll(sel));
     this.canvas = this.q('[data-role="field"]');
     this.ctx = this.canvas.getContext("2d");
+    this.canvas1d = this.q('[data-role="density-1d"]');
     this.layers = { field: true, real: true, fake: true, manifold: false, arrows: false };
     this.history = [];
     this.frame = null;
@@ -314,22 +315,36 @@ class LabView {
     const f = this.frame;
     const ctx = this.ctx, w = this.canvas.width, h = this.canvas.height;
     ctx.clearRect(0, 0, w, h);
-    if (this.drawing() && (!f || f.settings.dataset !== "draw")) {
+    const firstStroke = this.drawing() && (!f || f.settings.dataset !== "draw");
+    const oneD = !firstStroke && !!(f && f.density);  // 1-D data: the GAN paper's Figure 1
+    this.canvas.hidden = oneD;
+    this.canvas1d.hidden = !oneD;
+    this.q('[data-role="layers-2d"]').hidden = oneD;
+    this.q('[data-role="legend-2d"]').hidden = oneD;
+    this.q('[data-role="legend-1d"]').hidden = !oneD;
+    if (firstStroke) {
       this.points(this.drawn, COLORS.real, 3);  // first stroke, not sent yet
       return;
     }
     if (!f) return;
-    if (this.painting) this.points(this.drawn, COLORS.real, 3);
-    if (f.phase !== undefined && this.slowPhase === f.phase) { this.renderPhase(f); return; }
-    if (this.layers.field && f.field) this.field(f.field);
-    if (this.layers.real) this.points(f.real, COLORS.real, 2.5);
-    if (this.layers.manifold && f.manifold) this.manifold(f.manifold);
-    if (this.layers.fake) this.points(f.fake, COLORS.fake, 2.5);
-    if (this.layers.arrows && f.arrows) this.arrows(f.fake, f.arrows);
+    if (oneD) {
+      this.density1d(f);
+    } else {
+      if (this.painting) this.points(this.drawn, COLORS.real, 3);
+      if (f.phase !== undefined && this.slowPhase === f.phase) { this.renderPhase(f); return; }
+      if (this.layers.field && f.field) this.field(f.field);
+      if (this.layers.real) this.points(f.real, COLORS.real, 2.5);
+      if (this.layers.manifold && f.manifold) this.manifold(f.manifold);
+      if (this.layers.fake) this.points(f.fake, COLORS.fake, 2.5);
+      if (this.layers.arrows && f.arrows) this.arrows(f.fake, f.arrows);
+    }
     const st = f.stats, pct = (v) => (v === null || v === undefined ? "–" : `${Math.round(100 * v)}%`);
     const num = (v) => (v === null || v === undefined ? "–" : v.toFixed(2));
     this.setStatus(`Epoch: ${f.step} – D loss: ${num(st.loss_d)} – G loss: ${num(st.loss_g)} – ` +
       `D acc: ${pct(st.d_acc)} – State: ${f.state}`, f.state);
+    const src = this.q('[data-role="source"]');
+    src.hidden = !f.source;
+    src.textContent = f.source ? `Opened from ${f.source} (Reset starts fresh nets at step 0)` : "";
     const r = this.q('[data-role="reason"]');
     r.classList.remove("error");
     r.textContent = f.reason || "";
@@ -373,6 +388,71 @@ class LabView {
     const lossG = ps.loss_g !== undefined ? ps.loss_g : ps.loss_g_before;
     this.setStatus(`Epoch: ${f.step} – D loss: ${num(ps.loss_d)} – G loss: ${num(lossG)} – ` +
       `D acc: ${ps.d_acc === undefined ? "–" : Math.round(100 * ps.d_acc) + "%"} – State: Slow motion ${k + 1}/6`, "");
+  }
+
+  density1d(f) {  // real density, G's density, D(x) over one x axis; G's samples as ticks below
+    const c = this.canvas1d, ctx = c.getContext("2d"), w = c.width, h = c.height, d = f.density;
+    const L = 36, R = 36, T = 12, B = 40, x0 = d.x[0], x1 = d.x[d.x.length - 1];
+    const X = (x) => L + ((x - x0) / (x1 - x0)) * (w - L - R);
+    let top = 0;
+    for (const v of d.real.concat(d.fake)) if (v !== null && Number.isFinite(v)) top = Math.max(top, v);
+    top = top > 0 ? top * 1.1 : 1;
+    const Y = (v) => h - B - (v / top) * (h - T - B);  // densities: left axis
+    const Yd = (v) => h - B - v * (h - T - B);  // D(x) in [0, 1]: right axis
+    ctx.clearRect(0, 0, w, h);
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, w, h);
+    ctx.strokeStyle = "#ccc";
+    ctx.lineWidth = 1;
+    ctx.strokeRect(L, T, w - L - R, h - T - B);
+    ctx.setLineDash([4, 3]);
+    ctx.beginPath(); ctx.moveTo(L, Yd(0.5)); ctx.lineTo(w - R, Yd(0.5)); ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = "#555";
+    ctx.font = "11px sans-serif";
+    ctx.fillText("density", 2, T + 10);
+    ctx.fillText("D(x)", w - R + 2, Yd(0.75));
+    ctx.fillText("1", w - R + 4, Yd(1) + 10);
+    ctx.fillText("0.5", w - R + 4, Yd(0.5) + 4);
+    ctx.fillText("0", w - R + 4, Yd(0));
+    for (let k = 0; k <= 4; k++) {
+      const xv = x0 + (k / 4) * (x1 - x0);
+      ctx.fillText(xv.toFixed(1), X(xv) - 8, h - B + 14);
+    }
+    const curve = (ys, color, width, Yf, fill) => {
+      ctx.beginPath();
+      let started = false;
+      d.x.forEach((xv, i) => {
+        const v = ys[i];
+        if (v === null || !Number.isFinite(v)) return;
+        if (!started) { ctx.moveTo(X(xv), Yf(v)); started = true; } else ctx.lineTo(X(xv), Yf(v));
+      });
+      if (fill && started) {
+        ctx.lineTo(X(x1), Yf(0)); ctx.lineTo(X(x0), Yf(0)); ctx.closePath();
+        ctx.fillStyle = fill; ctx.fill();
+      } else {
+        ctx.strokeStyle = color; ctx.lineWidth = width; ctx.stroke();
+      }
+    };
+    curve(d.fake, COLORS.fake, 0, Y, "rgba(118,42,131,0.25)");
+    curve(d.fake, COLORS.fake, 2, Y);
+    curve(d.real, COLORS.real, 2.5, Y);
+    ctx.setLineDash([6, 4]);
+    curve(d.d, "#4393c3", 2, Yd);
+    ctx.setLineDash([]);
+    // G's shown samples as ticks under the axis, the data's as ticks above them
+    ctx.lineWidth = 1;
+    const ticks = (pts, color, y) => {
+      ctx.strokeStyle = color;
+      ctx.beginPath();
+      for (const p of pts) {
+        if (p[0] === null || p[0] < x0 || p[0] > x1) continue;
+        ctx.moveTo(X(p[0]), y); ctx.lineTo(X(p[0]), y + 6);
+      }
+      ctx.stroke();
+    };
+    ticks(f.real, "rgba(27,120,55,0.5)", h - B + 18);
+    ticks(f.fake, "rgba(118,42,131,0.5)", h - B + 27);
   }
 
   field(fd) {
