@@ -21,6 +21,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -132,12 +133,23 @@ def run(mode: str, n: int, seconds: float) -> dict:
                     raise RuntimeError(f"the lab did not start: {out}") from None
                 time.sleep(0.2)
         before = {p: _cpu_s(p) for p in [proc.pid, *_descendants(proc.pid)]}
+        seen: dict[int, float] = {}  # CPU seconds of each process, sampled while the pages play
+        stop = threading.Event()
+
+        def sample() -> None:  # workers end with their pages: read them while they live
+            while not stop.wait(0.5):
+                for p in [proc.pid, *_descendants(proc.pid)]:
+                    seen[p] = max(seen.get(p, 0.0), _cpu_s(p))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         t_start = time.perf_counter()
         counts, lat = asyncio.run(_load(port, n, seconds))
         wall = time.perf_counter() - t_start
-        pids = [proc.pid, *_descendants(proc.pid)]
-        used = {p: _cpu_s(p) - before.get(p, 0.0) for p in pids}
-        server = used[proc.pid] / wall
+        stop.set()
+        sampler.join()
+        used = {p: v - before.get(p, 0.0) for p, v in seen.items()}
+        server = used.get(proc.pid, 0.0) / wall
         workers = sum(v for p, v in used.items() if p != proc.pid) / wall
     finally:
         proc.terminate()
