@@ -55,6 +55,16 @@ def _wait(cond, timeout=30.0):
     raise AssertionError("timed out")
 
 
+def _open(server, browser, height: int = 1100):
+    """A fresh page on the lab, its script errors collected, its first frame drawn."""
+    page = browser.new_page(viewport={"width": 1400, "height": height})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server)
+    _wait(lambda: _epoch(page) == 0)
+    return page, errors
+
+
 def _painted_share(page) -> float:
     """Share of canvas pixels painted (alpha > 0)."""
     return page.evaluate("""() => {
@@ -159,11 +169,7 @@ HINTLESS = """() => {
 
 
 def test_teaching_panel_hints_and_collapse(server, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server)
-    _wait(lambda: _epoch(page) == 0)
+    page, errors = _open(server, browser, 1100)
     panel = page.get_by_test_id("explain")
     text = panel.inner_text()
     assert "A GAN is a two-player game: the Generator makes fake samples" in text
@@ -203,11 +209,7 @@ def _lit(page) -> list[str]:
 
 
 def test_model_graph_lights_up_during_a_step_and_slow_motion(server, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server)
-    _wait(lambda: _epoch(page) == 0)
+    page, errors = _open(server, browser, 1100)
     nodes = page.evaluate("""() => Array.from(document.querySelectorAll(
         '[data-testid="model-graph"] [data-node]')).map(e => e.dataset.node)""")
     assert nodes == ["z", "G", "fake", "real", "D", "pred", "lossD", "lossG"]
@@ -271,11 +273,7 @@ def _curve_pixels(page, testid="density-1d") -> dict:
 
 
 def test_1d_data_shows_the_gan_paper_figure(server, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server)
-    _wait(lambda: _epoch(page) == 0)
+    page, errors = _open(server, browser, 1000)
     assert page.get_by_test_id("density-1d").is_hidden() and page.get_by_test_id("field").is_visible()
     page.get_by_test_id("dataset").select_option("two1d")
     _wait(lambda: _dataset(page) == "two1d")
