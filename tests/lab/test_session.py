@@ -208,10 +208,13 @@ def test_the_lab_uses_no_trainer_internals():
     import ast
     from pathlib import Path
 
+    import ganforge.lab.page as page
     import ganforge.lab.server as server
     import ganforge.lab.session as session
+    import ganforge.lab.slow_motion as slow_motion
+    import ganforge.lab.worker as worker
 
-    for mod in (session, server):
+    for mod in (session, server, slow_motion, worker, page):
         for node in ast.walk(ast.parse(Path(mod.__file__).read_text())):
             private = isinstance(node, ast.Attribute) and node.attr.startswith("_")
             if private and not node.attr.startswith("__"):

@@ -28,12 +28,11 @@ import torch
 from fastapi import FastAPI, HTTPException, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from starlette.background import BackgroundTask
-from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import GanforgeError
 from ..training.health import DIVERGED
 from ..training.state import Checkpoint, load_checkpoint
+from .guard import ANY_ADDRESS, OwnOriginOnly, host_name, is_loopback, lab_hosts
 from .session import LabSession, Limits, options
 from .worker import RemoteSession
 
@@ -43,84 +42,6 @@ FPS = 10.0  # frames per second sent to a playing page, at most
 CHECK_EVERY_S = 0.5  # live quality check period
 GRACE_S = 3  # on Ctrl-C / SIGTERM, wait this long for pages to let go (steps are bounded)
 MAX_DEPTH = 8  # nesting of a message from the page (a points message is 3 deep)
-LOOPBACK = ("127.0.0.1", "localhost", "[::1]")  # names of this machine as a Host header gives them
-ANY_ADDRESS = ("0.0.0.0", "::", "")
-
-
-def _host_name(host: str) -> str:
-    """A bind address as a Host header names it (IPv6 literals in brackets), lower case."""
-    host = host.strip().lower()
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
-def is_loopback(host: str) -> bool:
-    """Whether binding to host keeps the lab to this machine."""
-    h = host.strip().lower().strip("[]")
-    return h in ("localhost", "::1") or h.startswith("127.")
-
-
-def _machine_names() -> set[str]:
-    """This machine's names and addresses: a lab bound to all interfaces is reached by them."""
-    names: set[str] = set()
-    with contextlib.suppress(OSError):
-        hostname = socket.gethostname()
-        names |= {hostname.lower(), socket.getfqdn().lower()}
-        names |= {_host_name(str(info[4][0])) for info in socket.getaddrinfo(hostname, None)}
-    return names
-
-
-def lab_hosts(host: str, port: int) -> frozenset[str]:
-    """The Host header values that name a lab served on host:port: the loopback names, the bind
-    address and, bound to all interfaces, this machine's names; each with the port."""
-    names = {*LOOPBACK, _host_name(host)}
-    if host.strip() in ANY_ADDRESS:
-        names |= _machine_names()
-    hosts = {f"{n}:{port}" for n in names}
-    if port == 80:  # a browser leaves the default port out
-        hosts |= names
-    return frozenset(hosts)
-
-
-def _name_of(host: str) -> str:
-    """The name part of a Host header value: '[::1]:8000' -> '[::1]', 'localhost:80' -> 'localhost'."""
-    if host.startswith("["):
-        return host[: host.find("]") + 1]
-    return host.rsplit(":", 1)[0]
-
-
-def trusted(host: str | None, origin: str | None, allowed: frozenset[str] | None) -> bool:
-    """Whether a request names the lab by one of its own addresses (allowed; None = loopback names
-    on any port) and, when it comes from a page (Origin), from a page of that same origin."""
-    if not host:
-        return False
-    host = host.strip().lower()
-    if not (_name_of(host) in LOOPBACK if allowed is None else host in allowed):
-        return False
-    return origin is None or origin.strip().lower() in (f"http://{host}", f"https://{host}")
-
-
-class OwnOriginOnly:
-    """ASGI middleware that refuses requests failing `trusted`: HTTP with 403, a WebSocket with
-    close code 1008 (policy violation) before it is accepted, so no session is created."""
-
-    def __init__(self, app: ASGIApp, allowed: frozenset[str] | None = None) -> None:
-        self.app = app
-        self.allowed = allowed
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
-            headers = Headers(scope=scope)
-            if not trusted(headers.get("host"), headers.get("origin"), self.allowed):
-                why = "the lab serves only its own pages at its own address (Host / Origin check)"
-                if scope["type"] == "websocket":
-                    await receive()  # websocket.connect
-                    await send({"type": "websocket.close", "code": 1008, "reason": why})
-                else:
-                    await PlainTextResponse(why, status_code=403)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
 class Lab:
     """The sessions of one server; each has a lock so steps, settings and frames never interleave.
     With a run (`ganforge lab RUN`), every page opens its own session restored from that run's
@@ -462,7 +383,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
     import uvicorn
 
     torch.set_num_threads(1)
-    url = f"http://{'localhost' if host.strip() in ANY_ADDRESS else _host_name(host)}:{port}/"
+    url = f"http://{'localhost' if host.strip() in ANY_ADDRESS else host_name(host)}:{port}/"
     if open_browser:
         import threading
         import webbrowser
@@ -481,7 +402,6 @@ class BackgroundServer:
 
     def __init__(self, limits: Limits | None = None, host: str = "127.0.0.1", port: int = 0,
                  run: str | Path | Checkpoint | None = None):
-        import socket
 
         import uvicorn
 

@@ -10,7 +10,6 @@ import contextlib
 import copy
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,136 +19,28 @@ import yaml
 from ..config import RunConfig, from_dict
 from ..data.toy import TOY_SETS, ToyData, kde_1d, load_toy
 from ..errors import CheckpointError, ConfigError, GanforgeError
-from ..losses import LOSSES, d_accuracy
-from ..penalties import PENALTIES
 from ..training.health import DIVERGED, Health, measure_quality
 from ..training.state import Checkpoint, load_checkpoint, restore
 from ..training.trainer import Trainer, TrainingDiverged, check_parts, make_noise
-
-# page setting -> config keys it sets
-SETTING_KEYS: dict[str, tuple[str, ...]] = {
-    "dataset": ("data.name",),
-    "loss": ("loss.name",),
-    "penalty": ("loss.penalty",),
-    "penalty_weight": ("loss.penalty_weight",),
-    "spectral_norm": ("d.spectral_norm",),
-    "pack": ("d.pack",),
-    "d_steps": ("train.d_steps",),
-    "optimizer": ("opt_g.name", "opt_d.name"),
-    "lr_d": ("opt_d.lr",),
-    "lr_g": ("opt_g.lr",),
-    "g_depth": ("g.depth",),
-    "g_width": ("g.width",),
-    "d_depth": ("d.depth",),
-    "d_width": ("d.width",),
-    "noise_dim": ("g.noise_dim",),
-    "noise": ("g.noise",),
-    "seed": ("seed",),
-    "batch_size": ("train.batch_size",),
-    "ema": ("train.ema",),
-    "beta1": ("opt_g.beta1", "opt_d.beta1"),
-    "beta2": ("opt_g.beta2", "opt_d.beta2"),
-    "penalty_every": ("loss.penalty_every",),
-}
-# settings whose change rebuilds the nets (a reset); the others apply from the next step on
-STRUCTURAL = {"dataset", "spectral_norm", "pack", "g_depth", "g_width", "d_depth", "d_width",
-              "noise_dim", "noise", "seed"}
-USER_SETS = {"draw", "csv"}  # points sent by the page
-
-DEFAULTS: dict[str, Any] = {
-    "dataset": "two", "loss": "ns", "penalty": "none", "penalty_weight": 1.0,
-    "spectral_norm": False, "pack": 1, "d_steps": 1, "optimizer": "adam", "lr_d": 0.03,
-    "lr_g": 0.03, "g_depth": 2, "g_width": 64, "d_depth": 2, "d_width": 64, "noise_dim": 2,
-    "noise": "normal", "seed": 0, "batch_size": 128, "ema": 0.0, "beta1": 0.0, "beta2": 0.99,
-    "penalty_every": 1,
-}
-
-
-# slow motion's phases: (name, what happens and why), in the order the step computes them
-PHASES: tuple[tuple[str, str], ...] = (
-    ("sample", "1/6 Sample: draw a batch of random noise z (grey) for G and a batch of real points "
-               "(green) from the data. Fresh randomness each step keeps G from memorising one input."),
-    ("g-forward", "2/6 G makes fakes: the generator turns each noise vector into a fake point (purple). "
-                  "At first they are nowhere near the real data."),
-    ("d-forward", "3/6 D scores real and fake: D gives every point a probability of being real. Its "
-                  "loss is low when real points score high and fakes score low."),
-    ("d-update", "4/6 D learns: the D loss gradient flows back into D's weights only, so the "
-                 "boundary moves to separate real from fake better. G is not changed."),
-    ("g-forward-d", "5/6 G's turn: the fakes go through the updated D. G's loss is low when D calls "
-                    "them real; the arrows show which way each fake should move to fool D."),
-    ("g-update", "6/6 G learns: G's loss gradient flows back through D (D's weights stay frozen) into "
-                 "G's weights, and the fakes move (faint: before, solid: after). One step done."),
+from .page import (
+    DEFAULTS,
+    LAB_TRAIN,
+    SETTING_KEYS,
+    STRUCTURAL,
+    USER_SETS,
+    Limits,
+    drawable,
+    num_json,
+    options,
+    page_state,
+    points_json,
+    settings_of,
+    values_json,
 )
+from .slow_motion import SlowMotion
 
 
-@dataclass
-class Limits:
-    """Bounds that keep one session from taking the machine."""
-
-    max_sessions: int = 8
-    max_points: int = 5000
-    max_width: int = 256
-    max_depth: int = 6
-    max_noise_dim: int = 16
-    max_batch: int = 1024
-    max_d_steps: int = 10  # D updates per step (the page offers 1-10): a step's time grows with it
-    max_penalty_every: int = 100
-    max_pack: int = 8
-    max_lr: float = 10.0
-    max_penalty_weight: float = 1000.0
-    max_seed: int = 2**32 - 1  # torch takes up to 2**64 - 1; the page's number input up to 2**53
-    max_steps_per_s: float = 1000.0
-    idle_seconds: float = 600.0
-    field_resolution: int = 40
-    n_show: int = 300  # real / fake points drawn
-    n_eval: int = 1000  # samples for the live mode statistics
-    density_points: int = 200  # 1-D view: x grid of the densities and D(x)
-    n_density: int = 2000  # 1-D view: G's samples behind its density estimate
-    max_message_chars: int = 1_000_000  # one message from the page; max_points pairs need ~45 each
-    device: str = "cpu"  # where sessions train (`ganforge lab --device`): small nets step fastest on a CPU
-    processes: bool = False  # a worker process per session (`ganforge lab` does): off the server's GIL
-
-
-def options() -> dict[str, Any]:
-    """What the page's menus offer, from the library's registries."""
-    return {
-        "datasets": [n for n in TOY_SETS.names() if n != "csv"] + ["draw", "csv"],
-        "losses": LOSSES.names(),
-        "penalties": ["none", *PENALTIES.names()],
-        "optimizers": ["adam", "rmsprop", "sgd"],
-        "noises": ["normal", "uniform"],
-        "defaults": dict(DEFAULTS),
-    }
-
-
-LAB_TRAIN = {"steps": 10**9, "threads": 0, "log_every": 1}  # a session steps until the page stops it
-
-
-def settings_of(cfg: RunConfig) -> dict[str, Any]:
-    """The page's settings of a run config (each read from the first config key it sets)."""
-    flat = cfg.to_dict()
-    out: dict[str, Any] = {}
-    for key, cks in SETTING_KEYS.items():
-        section, _, name = cks[0].rpartition(".")
-        out[key] = flat[section][name] if section else flat[name]
-    return out
-
-
-def drawable(ckpt: Checkpoint) -> str | None:
-    """Why the lab cannot draw a checkpoint's run (None when it can): 1-D or 2-D points of a toy
-    set (or a CSV of points), unconditional, MLP nets."""
-    cfg = ckpt.config
-    if cfg.g.arch != "mlp" or cfg.d.arch != "mlp":
-        return f"its nets are {cfg.g.arch} / {cfg.d.arch}; the lab draws MLP nets"
-    if list(ckpt.data_shape) not in ([1], [2]) or cfg.data.name not in TOY_SETS:
-        return (f"its data ({cfg.data.name}, shape {tuple(ckpt.data_shape)}) are not 1-D or 2-D "
-                "points; the lab draws the toy sets")
-    if cfg.train.conditional:
-        return "it is class-conditional; the lab draws unconditional runs"
-    return None
-
-
-class LabSession:
+class LabSession(SlowMotion):
     def __init__(self, limits: Limits | None = None, settings: dict[str, Any] | None = None,
                  base: RunConfig | None = None, points: torch.Tensor | None = None):
         """A fresh session (step 0). base: a run config the settings are laid over (keys the page
@@ -387,92 +278,6 @@ class LabSession:
         else:
             self.mode_info = {"distance": q.distance}
 
-    # --- slow motion: one step in phases, on the real trainer ----------------------------------
-    def slow_step(self, phase: int) -> dict[str, Any]:
-        """Run phase `phase` (0..5, in order; 0 starts a new step) of one training step and return
-        what the page draws for it. Phases 0-2 and 4 only look (nothing changes); 3 is D's update
-        (`train.d_steps` D steps), 5 is G's update, which ends the step: the same calls as
-        `Trainer.train_step`, one at a time, so every number shown is the trainer's own."""
-        if isinstance(phase, bool) or not isinstance(phase, int) or not 0 <= phase < len(PHASES):
-            raise ConfigError(f"phase must be an integer 0-{len(PHASES) - 1}, got {phase!r}")
-        if self.health.state == DIVERGED:
-            raise GanforgeError("training diverged: press Reset before a slow-motion step")
-        if phase == 0:
-            self.slow_finish()
-            self.slow = {"done": -1}
-        slow = self.slow
-        expected = 0 if slow is None else slow["done"] + 1
-        if phase != expected:
-            raise ConfigError(f"slow-motion phase {phase} is out of order: the next phase is {expected}")
-        t = self.trainer
-        n = t.cfg.train.batch_size
-        m = min(n, self.limits.n_show)
-        try:
-            with torch.no_grad():
-                if phase == 0:  # the batch d_step will draw: the same generators, then put back
-                    rd, rn = t.rng["data"], t.rng["noise"]
-                    states = rd.get_state(), rn.get_state()
-                    real, _ = t.task.real(n, rd)
-                    t.task.condition(n, rn)
-                    slow["z"] = t.noise(n, rn)
-                    rd.set_state(states[0])
-                    rn.set_state(states[1])
-                    slow["real"] = real.float()
-                elif phase == 1:
-                    slow["fake"] = t.g(slow["z"]).float()
-                elif phase == 2:
-                    out = t.d(torch.cat([slow["real"], slow["fake"]]))
-                    s_r, s_f = out.score.float().split(n // t.d.spec.pack)
-                    acc_r, acc_f = d_accuracy(t.loss, s_r, s_f)
-                    slow["stats"] = {"loss_d": t.loss.d(s_r, s_f).item(), "d_acc": (acc_r + acc_f) / 2}
-                elif phase == 4:
-                    slow["stats"] = dict(slow["stats"],
-                                         loss_g_before=t.loss.g(t.d(slow["fake"]).score.float()).item())
-            if phase == 3:
-                t.begin_step()
-                slow["begun"] = True
-                k = t.cfg.train.d_steps
-                for i in range(k):
-                    stats = t.d_step(t.step * k + i, keep_fake=i == k - 1)
-                slow["stats"] = dict(slow["stats"], **stats)
-            elif phase == 5:
-                stats = t.end_step(dict(slow["stats"], **t.g_step()))
-                slow["begun"] = False
-                slow["stats"] = stats
-                with torch.no_grad():
-                    slow["fake_after"] = t.g(slow["z"]).float()
-                self._record(stats)
-        except TrainingDiverged as e:
-            self.health.diverged(t.step, str(e))
-            self.slow = None
-            raise GanforgeError(f"training diverged: {e}") from None
-        slow["done"] = phase
-        draw: dict[str, Any] = {"real": _r(slow["real"][:m]), "z": _r(slow["z"][:m, :2])
-                                if slow["z"].shape[1] >= 2 else [[float(v), 0.0] for v in slow["z"][:m, 0]]}
-        if "fake" in slow:
-            draw["fake"] = _r(slow["fake"][:m])
-        if phase in (2, 3):
-            draw["p_real"] = [round(float(v), 3) for v in t.d_prob(slow["real"][:m])]
-            draw["p_fake"] = [round(float(v), 3) for v in t.d_prob(slow["fake"][:m])]
-        if phase == 4:
-            draw["arrows"] = self._arrows(slow["fake"][:m].cpu())
-        if phase == 5:
-            draw["fake_after"] = _r(slow["fake_after"][:m])
-            self.slow = None
-        name, text = PHASES[phase]
-        return {"phase": phase, "phase_name": name, "phase_text": text, "phases": len(PHASES),
-                "slow": draw, "phase_stats": {k: _num(v) for k, v in slow.get("stats", {}).items()}}
-
-    def slow_finish(self) -> None:
-        """Leave slow motion: a step whose D update is done gets its G update (the trainer never
-        stays half a step); one that only looked so far is dropped."""
-        slow, self.slow = self.slow, None
-        if slow is not None and slow.get("begun"):
-            try:
-                self._record(self.trainer.end_step(dict(slow["stats"], **self.trainer.g_step())))
-            except TrainingDiverged as e:
-                self.health.diverged(self.trainer.step, str(e))
-
     def _record(self, s: dict[str, float]) -> None:
         """A finished full step's statistics: shown, and watched by the health monitors."""
         s.setdefault("loss_d", math.nan)
@@ -501,22 +306,22 @@ class LabSession:
             "type": "frame",
             "step": t.step,
             "bounds": [x0, x1, y0, y1],
-            "real": _r(self.real_show),
-            "fake": _r(fake),
-            "stats": {k: _num(self.last.get(k)) for k in ("loss_d", "loss_g", "d_acc")},
+            "real": points_json(self.real_show),
+            "fake": points_json(fake),
+            "stats": {k: num_json(self.last.get(k)) for k in ("loss_d", "loss_g", "d_acc")},
             "time": round(time.time(), 3),
             "state": page_state(self.playing, self.health.state),
             "health": self.health.state,
             "reason": self.health.reason,
-            "quality": {k: _num(v) for k, v in self.mode_info.items()},
+            "quality": {k: num_json(v) for k, v in self.mode_info.items()},
             "settings": dict(self.settings),  # a copy: frames are sent after the lock is released
             "speed": self.speed,
             "playing": self.playing,
             "source": self.source,
         }
         if self.data.dim == 1:
-            out["density"] = {"x": _v(self.x_grid), "real": _v(self.real_pdf), "fake": _v(fake_pdf),
-                              "d": _v(t.d_prob(self.x_grid[:, None]))}
+            out["density"] = {"x": values_json(self.x_grid), "real": values_json(self.real_pdf),
+                              "fake": values_json(fake_pdf), "d": values_json(t.d_prob(self.x_grid[:, None]))}
         else:
             r = self.limits.field_resolution
             gy, gx = torch.meshgrid(torch.linspace(y0, y1, r), torch.linspace(x0, x1, r), indexing="ij")
@@ -546,7 +351,7 @@ class LabSession:
             zz[:, 1] = b.reshape(-1)
         with torch.no_grad():
             pts = g(zz.to(self.trainer.device)).float().cpu()
-        return {"k": k, "points": _r(pts)}
+        return {"k": k, "points": points_json(pts)}
 
     def _arrows(self, fake: torch.Tensor) -> list[list[float]]:
         """Direction G's loss pushes each shown fake point: -d loss_g / d x, scaled for display."""
@@ -563,7 +368,7 @@ class LabSession:
         norm = push.norm(dim=1, keepdim=True)
         x0, x1, _, _ = self.bounds
         scale = 0.06 * (x1 - x0) / (norm.max() + 1e-12)
-        return _r(push * scale)
+        return points_json(push * scale)
 
     @property
     def health_state(self) -> str:
@@ -614,25 +419,6 @@ class LabSession:
         pts = self.data.points if self.data.points is not None else self.real_show
         head = "x,y\n" if pts.shape[1] == 2 else "x\n"
         return head + "".join(",".join(f"{v:.6g}" for v in row) + "\n" for row in pts.tolist())
-
-
-def page_state(playing: bool, health: str) -> str:
-    """The status line's State: Paused when not playing and nothing is wrong, else the health."""
-    return "Paused" if not playing and health == "Running" else health
-
-
-def _r(t: torch.Tensor) -> list[list[float]]:
-    return [[round(float(a), 4) for a in row] for row in t.tolist()]
-
-
-def _v(t: torch.Tensor) -> list[float]:
-    return [round(float(a), 5) for a in t.reshape(-1).tolist()]
-
-
-def _num(v: Any) -> Any:
-    if isinstance(v, float):
-        return round(v, 5) if math.isfinite(v) else None
-    return v
 
 
 __all__ = ["DEFAULTS", "GanforgeError", "LabSession", "Limits", "options"]
