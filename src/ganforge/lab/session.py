@@ -19,9 +19,10 @@ import yaml
 from ..config import RunConfig, from_dict
 from ..data.toy import TOY_SETS, ToyData, kde_1d, load_toy
 from ..errors import CheckpointError, ConfigError, GanforgeError
+from ..generation import make_noise
 from ..training.health import DIVERGED, Health, measure_quality
 from ..training.state import Checkpoint, load_checkpoint, restore
-from ..training.trainer import Trainer, TrainingDiverged, check_parts, make_noise
+from ..training.trainer import Trainer, TrainingDiverged, check_parts
 from .page import (
     DEFAULTS,
     LAB_TRAIN,

@@ -379,5 +379,4 @@ def fit(trainer: Trainer, until: int, callbacks: Iterable[Any] = ()) -> Trainer:
     return trainer
 
 
-__all__ = ["RNG_ROLES", "Trainer", "TrainingDiverged", "build_optimizer", "fit",
-           "make_noise", "role_seed"]
+__all__ = ["RNG_ROLES", "Trainer", "TrainingDiverged", "build_optimizer", "check_parts", "fit", "role_seed"]
