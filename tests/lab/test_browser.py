@@ -330,3 +330,68 @@ def test_lab_opens_a_trained_run(browser, tmp_path):
         assert load_checkpoint(ck).step >= 45
         assert errors == []
         page.close()
+
+
+def _tile_frames(page, testid="sample-grid") -> dict:
+    """Pixels of the grid canvas in D's verdict colours (blue real / red fake) and a hash of all."""
+    return page.evaluate("""(tid) => {
+        const c = document.querySelector(`[data-testid="${tid}"]`);
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const n = {blue: 0, red: 0, hash: 0};
+        for (let i = 0; i < d.length; i += 4) {
+            n.hash = (n.hash * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) % 1000000007;
+            if (d[i] === 67 && d[i + 1] === 147 && d[i + 2] === 195) n.blue++;
+            if (d[i] === 214 && d[i + 1] === 96 && d[i + 2] === 77) n.red++;
+        }
+        return n; }""", testid)
+
+
+def test_image_mode_shows_a_live_grid_with_d_verdicts(server, browser):
+    page, errors = _open(server, browser, 1500)
+    assert page.get_by_test_id("sample-grid").is_hidden() and page.get_by_test_id("conditional").is_hidden()
+    page.get_by_test_id("dataset").select_option("digits")
+    _wait(lambda: _dataset(page) == "digits")
+    _wait(lambda: page.get_by_test_id("sample-grid").is_visible())
+    assert page.get_by_test_id("field").is_hidden() and page.get_by_test_id("show-field").is_hidden()
+    assert page.get_by_test_id("g-depth").is_hidden() and page.get_by_test_id("conditional").is_visible()
+    assert page.get_by_test_id("lr-g").input_value() == "0.0005"  # the image recipe's settings
+    assert page.get_by_test_id("speed").input_value() == "0"  # images train at full speed
+    before = _tile_frames(page)
+    assert before["blue"] + before["red"] > 64 * 40, before  # every tile framed by D's verdict
+    page.get_by_test_id("play").click()
+    _wait(lambda: _epoch(page) >= 40)
+    during = _tile_frames(page)
+    assert during["hash"] != before["hash"]  # G's samples change while playing
+    _wait(lambda: page.evaluate("() => !!window.ganforgeLab[0].frame.images.hist"))
+    _wait(lambda: _epoch(page) >= 150, timeout=60)
+    page.get_by_test_id("pause").click()
+    real = _tile_frames(page, "real-grid")
+    assert real["blue"] + real["red"] > 16 * 40, real
+    hist = _curve_pixels(page, "d-histogram")
+    assert hist["real"] > 50 and hist["fake"] > 50, hist  # both batches' bars are drawn
+    assert _curve_pixels(page, "class-bars")["fake"] > 50  # G's samples by class
+    walk = page.get_by_test_id("walk")
+    w0 = _tile_frames(page, "walk-view")["hash"]
+    walk.fill("12")
+    walk.dispatch_event("input")
+    assert _tile_frames(page, "walk-view")["hash"] != w0  # the slider walks through noise space
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "lab-images.png"), full_page=True)
+    # class-conditional: a row per class, and slow motion shows the batch as images
+    page.get_by_test_id("conditional").check()
+    _wait(lambda: page.evaluate("() => window.ganforgeLab[0].frame.images.grid.n") == 80)
+    assert page.get_by_test_id("walk-class").is_visible()
+    page.get_by_test_id("walk-class").select_option("3")
+    _wait(lambda: page.evaluate("() => window.ganforgeLab[0].frame.images.walk.label") == "3")
+    page.get_by_test_id("slow-motion").check()
+    for k in range(6):
+        page.get_by_test_id("slow-next").click()
+        _wait(lambda k=k: page.evaluate("() => window.ganforgeLab[0].slowPhase") == k)
+    assert "One step done" in page.get_by_test_id("phase-text").inner_text()
+    assert _tile_frames(page)["blue"] + _tile_frames(page)["red"] > 0
+    page.get_by_test_id("dataset").select_option("two")  # back to points: the field again
+    _wait(lambda: _dataset(page) == "two" and page.get_by_test_id("field").is_visible())
+    assert page.get_by_test_id("sample-grid").is_hidden()
+    assert page.get_by_test_id("lr-g").input_value() == "0.03"
+    assert errors == []
+    page.close()

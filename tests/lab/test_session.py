@@ -23,7 +23,8 @@ def test_options_come_from_the_registries():
     assert {"ns", "minimax", "hinge", "lsgan", "wasserstein"} <= set(o["losses"])
     assert o["penalties"] == ["none", "gp", "r1"]
     assert {"single", "two", "ring8", "grid25", "spiral", "moons", "gauss1d", "two1d", "bimodal1d", "draw",
-            "csv"} == set(o["datasets"])
+            "csv", "digits", "mnist", "fashion-mnist"} == set(o["datasets"])
+    assert o["image_sets"] == ["digits", "mnist", "fashion-mnist"] and o["image_defaults"]["lr_d"] == 5e-4
     assert o["defaults"]["lr_d"] == 0.03 and o["defaults"]["lr_g"] == 0.03
 
 
@@ -59,7 +60,7 @@ def test_structural_change_resets():
 @pytest.mark.parametrize("changes, fragment", [
     ({"nosuch": 1}, "unknown setting 'nosuch'"),
     ({"g_width": 100000}, "g_width must be a number <= 256"),
-    ({"dataset": "mnist"}, "unknown dataset 'mnist'"),
+    ({"dataset": "cifar10"}, "unknown dataset 'cifar10'"),
     ({"loss": "wgan"}, "unknown loss 'wgan'"),
     ({"lr_d": -1}, "'opt_d.lr' must be > 0"),
     ({"batch_size": 100, "pack": 3}, "multiple of d.pack"),
@@ -208,13 +209,14 @@ def test_the_lab_uses_no_trainer_internals():
     import ast
     from pathlib import Path
 
+    import ganforge.lab.images as images
     import ganforge.lab.page as page
     import ganforge.lab.server as server
     import ganforge.lab.session as session
     import ganforge.lab.slow_motion as slow_motion
     import ganforge.lab.worker as worker
 
-    for mod in (session, server, slow_motion, worker, page):
+    for mod in (session, server, slow_motion, worker, page, images):
         for node in ast.walk(ast.parse(Path(mod.__file__).read_text())):
             private = isinstance(node, ast.Attribute) and node.attr.startswith("_")
             if private and not node.attr.startswith("__"):
@@ -464,8 +466,9 @@ def test_runs_the_lab_cannot_draw_are_refused(tmp_path):
 
     run = _trained_run(tmp_path, steps=10)
     s = LabSession.from_checkpoint(run)
-    for key, value, fragment in (("g.arch", "dcgan", "MLP nets"), ("data.name", "mnist", "not 1-D or 2-D"),
-                                 ("train.conditional", True, "class-conditional")):
+    for key, value, fragment in (("g.arch", "dcgan", "MLP nets"), ("data.name", "folder", "not 1-D or 2-D"),
+                                 ("data.name", "mnist", "image runs with DCGAN nets"),
+                                 ("train.conditional", True, "class-conditional runs of image sets only")):
         cfg = load_checkpoint(run).config
         section, name = key.split(".")
         setattr(getattr(cfg, section), name, value)

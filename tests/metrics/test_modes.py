@@ -103,3 +103,28 @@ def test_a_mode_is_covered_by_one_high_quality_sample():
     from ganforge.metrics.modes import covered_modes
 
     assert covered_modes([0, 1, 5, 0]) == 2 and covered_modes([]) == 0 and covered_modes([0, 0]) == 0
+
+
+def test_knn_class_stats_against_a_direct_count():
+    from ganforge.metrics.modes import knn_class_stats
+
+    gen = torch.Generator().manual_seed(0)
+    centres = torch.randn(4, 1, 6, 6, generator=gen) * 3
+    labels = torch.arange(4).repeat_interleave(50)
+    real = centres[labels] + 0.3 * torch.randn(200, 1, 6, 6, generator=gen)
+    # fakes: 30 near class 0, 10 near class 2, 5 halfway between 1 and 3 (neighbours disagree)
+    fake = torch.cat([centres[0].expand(30, -1, -1, -1), centres[2].expand(10, -1, -1, -1),
+                      ((centres[1] + centres[3]) / 2).expand(5, -1, -1, -1)])
+    fake = fake + 0.3 * torch.randn(fake.shape, generator=gen)
+    r = knn_class_stats(fake, real, labels, 4, k=5)
+    # the same statistics from torch.cdist, by hand
+    d = torch.cdist(fake.flatten(1).double(), real.flatten(1).double())
+    votes = labels[d.topk(5, largest=False).indices]
+    hq = (votes == votes[:, :1]).all(1)
+    counts = torch.bincount(votes[hq, 0], minlength=4)
+    assert r["counts"] == counts.tolist() and r["counts"][0] == 30 and r["counts"][2] == 10
+    assert r["modes"] == int((counts > 0).sum()) >= 2 and r["modes_total"] == 4
+    assert r["hq"] == pytest.approx(int(hq.sum()) / 45) and int(hq.sum()) >= 40
+    p = counts.double() / counts.sum()
+    assert r["reverse_kl"] == pytest.approx(float((p[p > 0] * (4 * p[p > 0]).log()).sum()))
+    assert knn_class_stats(fake[40:], real, labels, 4, k=200)["reverse_kl"] is None  # no sample agrees

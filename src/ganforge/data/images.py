@@ -275,10 +275,17 @@ def mnist_folder(path: str | None) -> Path:
     return SHARED_MNIST.resolve()
 
 
+DIGIT_CLASSES = [str(k) for k in range(10)]
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                   "Bag", "Ankle boot"]  # Xiao et al. 2017, the labels' order in the IDX files
+
+
 @IMAGE_SETS.register("mnist")
 def mnist(path: str | None = None, **_: object) -> ImageData:
     """MNIST from IDX files (train-* if present, else the 10,000-image t10k-* test set)."""
-    return load_idx_folder(mnist_folder(path), "mnist")
+    data = load_idx_folder(mnist_folder(path), "mnist")
+    data.classes = DIGIT_CLASSES if data.labels is not None else []
+    return data
 
 
 @IMAGE_SETS.register("idx")
@@ -322,7 +329,9 @@ def fashion_mnist(path: str | None = None, **_: object) -> ImageData:
     if not d.is_dir():
         raise DataError(f"fashion-mnist: {d} not found; install the Debian package "
                         "dataset-fashion-mnist or set data.path")
-    return load_idx_folder(d, "fashion-mnist")
+    data = load_idx_folder(d, "fashion-mnist")
+    data.classes = FASHION_CLASSES if data.labels is not None else []
+    return data
 
 
 @IMAGE_SETS.register("digits")
@@ -335,7 +344,7 @@ def digits(path: str | None = None, **_: object) -> ImageData:
     b = load_digits()
     x = torch.from_numpy(np.round(b.images * (255 / 16)).astype(np.uint8)).unsqueeze(1)
     return ImageData("digits", "scikit-learn digits, 1797 images (1, 8, 8)", x,
-                     torch.from_numpy(b.target.astype(np.int64)))
+                     torch.from_numpy(b.target.astype(np.int64)), classes=DIGIT_CLASSES)
 
 
 class StackedData(ImageData):

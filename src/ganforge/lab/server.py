@@ -190,6 +190,8 @@ async def _handle(lab: Lab, sid: str, s: Session, msg: dict[str, Any]) -> dict[s
             frame = await asyncio.to_thread(_frame, s)
             frame.update(info)
             return frame
+        elif kind == "walk":  # image view: the class the noise walk holds (class-conditional runs)
+            await asyncio.to_thread(s.set_walk_class, msg.get("walk_class"))
         elif kind == "frame":
             pass
         else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import math
 import time
 from pathlib import Path
@@ -16,21 +17,27 @@ from typing import Any
 import torch
 import yaml
 
-from ..config import RunConfig, from_dict
+from ..config import DataConfig, RunConfig, from_dict
+from ..data import DataSource, build_data
 from ..data.toy import TOY_SETS, ToyData, kde_1d, load_toy
 from ..errors import CheckpointError, ConfigError, GanforgeError
 from ..generation import make_noise
 from ..training.health import DIVERGED, Health, measure_quality
 from ..training.state import Checkpoint, load_checkpoint, restore
 from ..training.trainer import Trainer, TrainingDiverged, check_parts
+from .images import ImageView, image_batches
 from .page import (
     DEFAULTS,
+    IMAGE_NETS,
+    LAB_IMAGES,
     LAB_TRAIN,
     SETTING_KEYS,
     STRUCTURAL,
     USER_SETS,
     Limits,
+    defaults_for,
     drawable,
+    kind_of,
     num_json,
     options,
     page_state,
@@ -41,7 +48,18 @@ from .page import (
 from .slow_motion import SlowMotion
 
 
-class LabSession(SlowMotion):
+@functools.lru_cache(maxsize=2)
+def _read_image_set(name: str, size: int, path: str | None) -> DataSource:
+    return build_data(DataConfig(name=name, size=size, path=path))
+
+
+def _image_set(cfg: DataConfig) -> DataSource:
+    """An image set, read once per process (Fashion-MNIST takes a second): a reset or another
+    session on the same set reuses it. Nothing writes to a data set, so sharing it is safe."""
+    return _read_image_set(cfg.name, cfg.size, cfg.path)
+
+
+class LabSession(SlowMotion, ImageView):
     def __init__(self, limits: Limits | None = None, settings: dict[str, Any] | None = None,
                  base: RunConfig | None = None, points: torch.Tensor | None = None):
         """A fresh session (step 0). base: a run config the settings are laid over (keys the page
@@ -51,6 +69,8 @@ class LabSession(SlowMotion):
         self.base_settings = None if base is None else settings_of(base)
         self.source: str | None = None  # the checkpoint a session was opened from
         self.settings: dict[str, Any] = dict(DEFAULTS if base is None else self.base_settings)
+        if base is None and settings and kind_of(settings.get("dataset", "")) == "images":
+            self.settings = defaults_for("images")
         self.points: torch.Tensor | None = points
         self.speed: float = 4.0
         self.playing = False
@@ -93,59 +113,85 @@ class LabSession(SlowMotion):
         for key, v in changes.items():  # NaN slips through every "v < bound" check
             if isinstance(v, float) and not math.isfinite(v):
                 raise ConfigError(f"{key} must be a finite number, got {v!r}")
-        for key, hi in self._upper_bounds().items():
+        name = changes.get("dataset", self.settings["dataset"])
+        for key, hi in self._upper_bounds(kind_of(str(name)) == "images").items():
             if key in changes:
                 v = changes[key]
                 if not isinstance(v, (int, float)) or isinstance(v, bool) or v > hi:
                     raise ConfigError(f"{key} must be a number <= {hi}, got {v!r}")
         if "seed" in changes and changes["seed"] < 0:  # the only lower bound the config lacks
             raise ConfigError(f"seed must be a number >= 0, got {changes['seed']!r}")
-        name = changes.get("dataset")
-        if name is not None and name not in USER_SETS and name not in TOY_SETS:
-            raise ConfigError(f"unknown dataset {name!r}")
-        merged = dict(self.settings, **changes)
+        merged = self._target(changes)
+        if merged["conditional"] and kind_of(merged["dataset"]) != "images":
+            raise ConfigError("class-conditional training needs an image set with classes ("
+                              + ", ".join(LAB_IMAGES) + ")")
         check_parts(self._config(merged))  # full validation by the config and the registries
         return changes
 
-    def _upper_bounds(self) -> dict[str, float]:
+    def _target(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """The settings a change leads to: another kind of data (points <-> images) starts from
+        that kind's defaults (a 2-D learning rate would wreck a DCGAN), else from the current ones."""
+        name = changes.get("dataset", self.settings["dataset"])
+        if not isinstance(name, str) or (name not in USER_SETS and name not in TOY_SETS
+                                         and name not in LAB_IMAGES):
+            raise ConfigError(f"unknown dataset {name!r}")
+        same = kind_of(name) == kind_of(self.settings["dataset"])
+        return dict(self.settings if same else defaults_for(kind_of(name)), **changes)
+
+    def _upper_bounds(self, images: bool) -> dict[str, float]:
         """Every numeric setting's upper bound (the config checks the lower ones): one step's cost
-        grows with widths, depths, batch, d_steps; the others have no use beyond theirs."""
+        grows with widths, depths, batch, d_steps; the others have no use beyond theirs. Image
+        nets cost far more per unit of width than the MLPs of points."""
         lim = self.limits
-        return {"g_width": lim.max_width, "d_width": lim.max_width, "g_depth": lim.max_depth,
-                "d_depth": lim.max_depth, "noise_dim": lim.max_noise_dim, "batch_size": lim.max_batch,
+        width = lim.max_image_width if images else lim.max_width
+        noise_dim = lim.max_image_noise_dim if images else lim.max_noise_dim
+        return {"g_width": width, "d_width": width, "g_depth": lim.max_depth,
+                "d_depth": lim.max_depth, "noise_dim": noise_dim, "batch_size": lim.max_batch,
                 "d_steps": lim.max_d_steps, "penalty_every": lim.max_penalty_every, "pack": lim.max_pack,
                 "lr_d": lim.max_lr, "lr_g": lim.max_lr, "penalty_weight": lim.max_penalty_weight,
                 "seed": lim.max_seed, "ema": 1, "beta1": 1, "beta2": 1}
 
     def _config(self, settings: dict[str, Any]) -> RunConfig:
+        name = settings["dataset"]
+        base_name = None if self.base is None else self.base["data"]["name"]
+        # a run's own config (`ganforge lab RUN`) underlies settings for the same kind of data
+        base = self.base if base_name is not None and kind_of(base_name) == kind_of(name) else None
         overrides: dict[str, Any] = {}
         for key, value in settings.items():
-            if self.base_settings is not None and self.base_settings.get(key) == value:
+            if base is not None and self.base_settings is not None and self.base_settings.get(key) == value:
                 continue  # as the run has it (G's and D's betas, say, may differ there)
             for ck in SETTING_KEYS[key]:
-                section, _, name = ck.rpartition(".")
+                section, _, attr = ck.rpartition(".")
                 target = overrides.setdefault(section, {}) if section else overrides
-                target[name] = value
-        if settings["dataset"] in USER_SETS:
+                target[attr] = value
+        if name in USER_SETS:
             overrides["data"] = {"name": "csv", "path": "points.csv"}
-        merged: dict[str, Any] = copy.deepcopy(self.base) if self.base is not None else {}
+        elif name in LAB_IMAGES and name != base_name:
+            overrides["data"] = {"name": name, "size": LAB_IMAGES[name], "path": None}
+        merged: dict[str, Any] = copy.deepcopy(base) if base is not None else {}
+        if kind_of(name) == "images" and base is None:
+            for section, vals in IMAGE_NETS.items():
+                merged.setdefault(section, {}).update(vals)
         merged.setdefault("train", {}).update(LAB_TRAIN)
         for section, vals in overrides.items():
             if isinstance(vals, dict):
                 merged.setdefault(section, {}).update(vals)
             else:
                 merged[section] = vals
-        if merged.get("data", {}).get("name") != "csv" and "path" in merged.get("data", {}):
-            merged["data"]["path"] = None  # a run's CSV file means nothing to another data set
+        if merged.get("data", {}).get("name") != "csv" and "path" in merged.get("data", {}) \
+                and merged["data"]["name"] != base_name:
+            merged["data"]["path"] = None  # a run's data path means nothing to another data set
         return from_dict(merged)
 
-    def _data(self, name: str, points: torch.Tensor | None) -> ToyData:
+    def _data(self, name: str, cfg: RunConfig, points: torch.Tensor | None) -> DataSource:
         if name in USER_SETS:
             if points is None or len(points) < 2:
                 pts = torch.tensor([[-1.0, -1.0], [1.0, 1.0], [1.0, -1.0], [-1.0, 1.0]])
             else:
                 pts = points
             return ToyData("points", "points from the page", points=pts, kind="points")
+        if name in LAB_IMAGES:
+            return _image_set(cfg.data)
         return load_toy(name)
 
     def apply(self, changes: dict[str, Any]) -> bool:
@@ -154,8 +200,8 @@ class LabSession(SlowMotion):
         Atomic: when anything fails, the session keeps its settings and its trainer."""
         changes = self._validate(changes)
         self.slow_finish()
-        settings = dict(self.settings, **changes)
-        if any(k in STRUCTURAL and v != self.settings.get(k) for k, v in changes.items()):
+        settings = self._target(changes)
+        if any(k in STRUCTURAL and v != self.settings.get(k) for k, v in settings.items()):
             self._rebuild(settings, self.points)
             return True
         old = self.trainer.cfg
@@ -180,10 +226,8 @@ class LabSession(SlowMotion):
             raise ConfigError("points must be finite [x, y] pairs")
         if len(t) < 2:
             raise ConfigError("draw at least 2 points")
-        settings = dict(self.settings)
-        if settings["dataset"] not in USER_SETS:
-            settings["dataset"] = "draw"
-        self._rebuild(settings, t)
+        dataset = self.settings["dataset"] if self.settings["dataset"] in USER_SETS else "draw"
+        self._rebuild(self._target({"dataset": dataset}), t)
 
     def reset(self) -> None:
         """Fresh nets and optimisers from the current settings: step 0."""
@@ -193,13 +237,18 @@ class LabSession(SlowMotion):
         """Build a trainer (and what the page is shown) for these settings and points, and adopt
         them only once everything is built: a failure leaves the session as it was."""
         cfg = self._config(settings)
-        data = self._data(settings["dataset"], points)
+        data = self._data(settings["dataset"], cfg, points)
         trainer = Trainer(cfg, data, device=self.limits.device)
         gen = torch.Generator().manual_seed(cfg.seed + 7)
-        n = self.limits.n_show
-        real_show = data.sample(n, gen)
-        z_show = make_noise(cfg.g.noise, n, cfg.g.noise_dim, gen)
-        bounds = data.bounds()
+        batches = None
+        if kind_of(settings["dataset"]) == "images":
+            batches = image_batches(trainer, data, self.limits, gen)
+            real_show, z_show, bounds = batches.real_show, batches.z_grid, (0.0, 1.0, 0.0, 1.0)
+        else:
+            n = self.limits.n_show
+            real_show = data.sample(n, gen)
+            z_show = make_noise(cfg.g.noise, n, cfg.g.noise_dim, gen)
+            bounds = data.bounds()
         if settings["dataset"] == "draw":  # the page's drawing window, grown to fit
             x0, x1, y0, y1 = bounds
             bounds = (min(x0, -2.0), max(x1, 2.0), min(y0, -2.0), max(y1, 2.0))
@@ -212,10 +261,19 @@ class LabSession(SlowMotion):
             self.z_density, self.real_pdf = z_density, real_pdf
         self.settings, self.points, self.data, self.trainer = settings, points, data, trainer
         self.real_show, self.z_show, self.bounds = real_show, z_show, bounds
+        self.batches = batches
+        self.walk_class = 0
+        self.class_counts: list[int] | None = None
+        self.hist: dict[str, Any] | None = None
+        self.checked_at = -math.inf
         self.health = Health()
         self.last: dict[str, float] = {}
         self.mode_info: dict[str, Any] = {}
         self.slow: dict[str, Any] | None = None  # the slow-motion step under way (phases done)
+
+    @property
+    def images(self) -> bool:
+        return self.batches is not None
 
     # --- training ----------------------------------------------------------------------------
     def stop(self) -> None:
@@ -263,7 +321,11 @@ class LabSession(SlowMotion):
         return done
 
     def check(self) -> None:
-        """Live quality: mode coverage on mixtures, distance to data elsewhere; updates health."""
+        """Live quality: mode coverage on mixtures, distance to data elsewhere, diversity and classes
+        covered on images; updates health."""
+        if self.images:
+            self.image_check()
+            return
         gen = torch.Generator().manual_seed(1)
         x = self.trainer.generate(self.limits.n_eval, gen).cpu()
         real = self.data.sample(self.limits.n_eval, gen)
@@ -293,13 +355,14 @@ class LabSession(SlowMotion):
         """What the page draws. 2-D data: points, D's field over the window, G's manifold and the
         gradient arrows. 1-D data: the GAN paper's Figure 1 instead (`density`: the real density,
         a kernel density estimate of G's samples from a fixed noise batch, and D(x), all on one
-        fixed x grid); its `real` / `fake` points are [x] singletons."""
+        fixed x grid); its `real` / `fake` points are [x] singletons. Images: `images` (see
+        lab/images.py) and no points."""
         t = self.trainer
         x0, x1, y0, y1 = self.bounds
         g = t.sampler(use_ema=True)
         with torch.no_grad():
             g.eval()
-            fake = g(self.z_show.to(t.device)).float().cpu()
+            fake = None if self.images else g(self.z_show.to(t.device)).float().cpu()
             if self.data.dim == 1:
                 fake_pdf = kde_1d(g(self.z_density.to(t.device)).float().cpu(), self.x_grid,
                                   self._bandwidth())
@@ -307,8 +370,8 @@ class LabSession(SlowMotion):
             "type": "frame",
             "step": t.step,
             "bounds": [x0, x1, y0, y1],
-            "real": points_json(self.real_show),
-            "fake": points_json(fake),
+            "real": [] if fake is None else points_json(self.real_show),
+            "fake": [] if fake is None else points_json(fake),
             "stats": {k: num_json(self.last.get(k)) for k in ("loss_d", "loss_g", "d_acc")},
             "time": round(time.time(), 3),
             "state": page_state(self.playing, self.health.state),
@@ -320,7 +383,9 @@ class LabSession(SlowMotion):
             "playing": self.playing,
             "source": self.source,
         }
-        if self.data.dim == 1:
+        if self.images:
+            out["images"] = self.image_frame(g)
+        elif self.data.dim == 1:
             out["density"] = {"x": values_json(self.x_grid), "real": values_json(self.real_pdf),
                               "fake": values_json(fake_pdf), "d": values_json(t.d_prob(self.x_grid[:, None]))}
         else:
@@ -385,7 +450,10 @@ class LabSession(SlowMotion):
             self.run_for(n_steps, spare)
         if check:
             t0 = time.perf_counter()
-            self.check()
+            if self.images:
+                self.image_check(force=False)
+            else:
+                self.check()
             self._check_s = 0.5 * self._check_s + 0.5 * (time.perf_counter() - t0)
         t0 = time.perf_counter()
         frame = self.frame()
@@ -417,6 +485,8 @@ class LabSession(SlowMotion):
         return head + yaml.safe_dump(cfg, sort_keys=False)
 
     def points_csv(self) -> str:
+        if self.images:
+            raise ConfigError("an image set has no points to download")
         pts = self.data.points if self.data.points is not None else self.real_show
         head = "x,y\n" if pts.shape[1] == 2 else "x\n"
         return head + "".join(",".join(f"{v:.6g}" for v in row) + "\n" for row in pts.tolist())

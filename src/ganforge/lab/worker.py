@@ -36,6 +36,7 @@ METHODS: dict[str, Any] = {
     "export_checkpoint": LabSession.export_checkpoint,
     "slow_step": LabSession.slow_step,
     "slow_finish": LabSession.slow_finish,
+    "set_walk_class": LabSession.set_walk_class,
 }
 ERRORS = (GanforgeError, ValueError, TypeError, RuntimeError, KeyError)
 
@@ -170,6 +171,9 @@ class RemoteSession:
 
     def slow_finish(self) -> None:
         self._call("slow_finish")
+
+    def set_walk_class(self, k: int) -> None:
+        self._call("set_walk_class", k)
 
     def stop(self) -> None:
         """The page is gone: end the worker now (a step under way is abandoned with it)."""

@@ -318,14 +318,15 @@ class Trainer:
         return generate(self.sampler(use_ema), self.cfg.g.noise, n, gen, labels=labels)
 
     @torch.no_grad()
-    def d_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """D's P(real) at each point (on the CPU); with packing, a point is judged as `pack` copies
-        of itself. Unconditional D's only (the field plots of 2-D data)."""
+    def d_prob(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """D's P(real) for each sample (on the CPU), in eval mode; a class-conditional D judges
+        each with its label. With packing, a sample is judged as `pack` copies of itself."""
         was_training = self.d.training
         self.d.eval()
         try:
             pack = self.d.spec.pack
-            out = self.d(x.to(self.device).repeat_interleave(pack, 0))
+            c = None if labels is None else labels.to(self.device).repeat_interleave(pack, 0)
+            out = self.d(x.to(self.device).repeat_interleave(pack, 0), c)
             return self.loss.prob(out.score.float()).cpu()
         finally:
             self.d.train(was_training)

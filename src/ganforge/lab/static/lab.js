@@ -38,6 +38,8 @@ class LabView {
     this.slowPhase = -1;  // the slow-motion phase shown (0-5), -1 when none
     this.lastStep = null;
     this.sweep = null;
+    this.imageSets = [];
+    this.walkAt = 0;
     this.buildGraph();
     this.wire();
     this.connect();
@@ -57,6 +59,7 @@ class LabView {
   receive(msg) {
     if (msg.type === "hello") {
       this.session = msg.session;
+      this.imageSets = msg.options.image_sets || [];
       this.fillOptions(msg.options);
     } else if (msg.type === "frame") {
       if (msg.phase !== undefined) this.showPhase(msg);
@@ -100,6 +103,9 @@ class LabView {
       if (el.type === "checkbox") el.checked = !!v;
       else if (String(el.value) !== String(v)) el.value = v;
     }
+    const images = this.isImages(settings.dataset);
+    for (const el of this.qa('[data-role="image-only"]')) el.hidden = !images;
+    for (const el of this.qa('[data-role="points-only"]')) el.hidden = images;
     const user = settings.dataset === "draw" || settings.dataset === "csv";
     this.q('[data-role="draw-hint"]').hidden = settings.dataset !== "draw";
     this.q('[data-act="export-points"]').hidden = !user;
@@ -130,6 +136,10 @@ class LabView {
     for (const el of this.qa("[data-act]")) {
       el.addEventListener("click", () => acts[el.dataset.act]());
     }
+    const walk = this.q('[data-role="walk"]');
+    walk.addEventListener("input", () => { this.walkAt = Number(walk.value); if (this.frame) this.drawWalk(this.frame); });
+    const walkClass = this.q('[data-role="walk-class"]');
+    walkClass.addEventListener("change", () => this.send({ type: "walk", walk_class: Number(walkClass.value) }));
     const slow = this.q('[data-role="slow-motion"]');
     slow.addEventListener("change", () => this.slowMode(slow.checked));
     const file = this.q('[data-role="csv-file"]');
@@ -227,6 +237,10 @@ class LabView {
     this.q('[data-role="phase-text"]').textContent = text;
   }
 
+  isImages(dataset) {
+    return this.imageSets.includes(dataset);
+  }
+
   drawing() {
     return this.q('[data-key="dataset"]').value === "draw";
   }
@@ -243,8 +257,13 @@ class LabView {
       this.drawn = [];
       this.history = [];
     }
-    if (key === "dataset") this.history = [];
-    this.send({ type: "settings", values: { [key]: value } });
+    const values = { [key]: value };
+    if (key === "dataset") {
+      this.history = [];
+      const before = this.frame ? this.isImages(this.frame.settings.dataset) : false;
+      if (this.isImages(value) !== before) values.speed = this.isImages(value) ? 0 : 4;  // images: full speed
+    }
+    this.send({ type: "settings", values });
   }
 
   loadCsv(f) {
@@ -317,17 +336,23 @@ class LabView {
     ctx.clearRect(0, 0, w, h);
     const firstStroke = this.drawing() && (!f || f.settings.dataset !== "draw");
     const oneD = !firstStroke && !!(f && f.density);  // 1-D data: the GAN paper's Figure 1
-    this.canvas.hidden = oneD;
+    const img = !firstStroke && !!(f && f.images);  // image sets: sample grid, verdicts, histogram, walk
+    this.canvas.hidden = oneD || img;
     this.canvas1d.hidden = !oneD;
-    this.q('[data-role="layers-2d"]').hidden = oneD;
-    this.q('[data-role="legend-2d"]').hidden = oneD;
+    this.q('[data-role="image-view"]').hidden = !img;
+    this.q('[data-role="layers-2d"]').hidden = oneD || img;
+    this.q('[data-role="legend-2d"]').hidden = oneD || img;
     this.q('[data-role="legend-1d"]').hidden = !oneD;
+    this.q('[data-role="legend-img"]').hidden = !img;
     if (firstStroke) {
       this.points(this.drawn, COLORS.real, 3);  // first stroke, not sent yet
       return;
     }
     if (!f) return;
-    if (oneD) {
+    if (img) {
+      if (f.phase !== undefined && this.slowPhase === f.phase) { this.renderImagePhase(f); return; }
+      this.imageView(f);
+    } else if (oneD) {
       this.density1d(f);
     } else {
       if (this.painting) this.points(this.drawn, COLORS.real, 3);
@@ -349,6 +374,167 @@ class LabView {
     r.classList.remove("error");
     r.textContent = f.reason || "";
     this.charts();
+  }
+
+  // --- image view ---
+  imageView(f) {
+    const im = f.images, g = im.grid;
+    const note = this.q('[data-role="grid-note"]');
+    note.textContent = g.rows ? "(a row per class, the same noise in every row)" : "";
+    this.tiles(this.q('[data-role="sample-grid"]'), im.shape, g.data, g.n, g.cols, g.verdict, g.rows);
+    this.tiles(this.q('[data-role="real-grid"]'), im.shape, im.real.data, im.real.n, Math.min(g.cols, im.real.n),
+      im.real.verdict);
+    this.dHistogram(im.hist);
+    this.drawWalk(f);
+    this.classBars(im);
+  }
+
+  decode(b64) {  // base64 uint8 bytes from the server
+    const bin = atob(b64), u8 = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) u8[i] = bin.charCodeAt(i);
+    return u8;
+  }
+
+  tileImage(u8, k, shape) {  // image k of (n, H, W, C) bytes as a small canvas
+    const [c, h, w] = shape, off = document.createElement("canvas");
+    off.width = w; off.height = h;
+    const ctx = off.getContext("2d"), img = ctx.createImageData(w, h), base = k * h * w * c;
+    for (let p = 0; p < h * w; p++) {
+      for (let j = 0; j < 3; j++) img.data[4 * p + j] = u8[base + p * c + (c === 1 ? 0 : j)];
+      img.data[4 * p + 3] = 255;
+    }
+    ctx.putImageData(img, 0, 0);
+    return off;
+  }
+
+  tiles(canvas, shape, b64, n, cols, verdict, rowLabels, opts) {  // a grid of images, framed by D's verdict
+    const h = shape[1], scale = Math.max(1, Math.floor(56 / h)), px = h * scale, cell = px + 8;
+    const left = rowLabels ? 64 : 0, rows = Math.ceil(n / cols);
+    const width = left + cols * cell, height = rows * cell + ((opts && opts.top) || 0);
+    if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
+    const ctx = canvas.getContext("2d"), u8 = this.decode(b64), top = (opts && opts.top) || 0;
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, width, height);
+    ctx.imageSmoothingEnabled = false;
+    for (let k = 0; k < n; k++) {
+      const x = left + (k % cols) * cell, y = top + Math.floor(k / cols) * cell;
+      if (verdict && verdict[k] !== null && verdict[k] !== undefined) {
+        ctx.fillStyle = verdict[k] >= 0.5 ? COLORS.blue : COLORS.red;
+        ctx.fillRect(x, y, px + 6, px + 6);
+      }
+      ctx.drawImage(this.tileImage(u8, k, shape), x + 3, y + 3, px, px);
+    }
+    if (rowLabels) {
+      ctx.fillStyle = "#333";
+      ctx.font = "11px sans-serif";
+      rowLabels.forEach((name, r) => ctx.fillText(String(name).slice(0, 11), 2, top + r * cell + cell / 2 + 4));
+    }
+  }
+
+  dHistogram(hist) {  // D's outputs on a real and a fake batch, 0 (fake) .. 1 (real)
+    const c = this.q('[data-role="d-hist"]'), ctx = c.getContext("2d"), w = c.width, h = c.height;
+    const L = 30, R = 8, T = 16, B = 18;
+    ctx.clearRect(0, 0, w, h);
+    ctx.fillStyle = "#333";
+    ctx.font = "11px sans-serif";
+    if (!hist) { ctx.fillText("D's outputs on real and fake images: after the first quality check", 4, 12); return; }
+    const pct = (v) => (v === null || v === undefined ? "–" : Math.round(100 * v) + "%");
+    ctx.fillText(`D's outputs (step ${hist.step}): real mean ${pct(hist.mean_real)}, fake mean ${pct(hist.mean_fake)}`, 4, 12);
+    const k = hist.bins, top = Math.max(1, ...hist.real, ...hist.fake), bw = (w - L - R) / k;
+    const bars = (counts, color, off) => {
+      ctx.fillStyle = color;
+      counts.forEach((v, i) => {
+        const bh = (v / top) * (h - T - B);
+        ctx.fillRect(L + i * bw + off, h - B - bh, bw / 2 - 1, bh);
+      });
+    };
+    bars(hist.real, COLORS.real, 0);
+    bars(hist.fake, COLORS.fake, bw / 2);
+    ctx.strokeStyle = "#999";
+    ctx.setLineDash([4, 3]);
+    ctx.beginPath(); ctx.moveTo(L + (w - L - R) / 2, T); ctx.lineTo(L + (w - L - R) / 2, h - B); ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = "#555";
+    ctx.fillText("0 (fake)", L, h - 4);
+    ctx.fillText("0.5", L + (w - L - R) / 2 - 8, h - 4);
+    ctx.fillText("1 (real)", w - R - 40, h - 4);
+  }
+
+  drawWalk(f) {  // the noise walk: the chosen stop large, the whole loop small beside it
+    const im = f.images;
+    if (!im) return;
+    const wk = im.walk, [c, h, w] = im.shape, cv = this.q('[data-role="walk-view"]'), ctx = cv.getContext("2d");
+    const slider = this.q('[data-role="walk"]');
+    slider.max = String(wk.n - 1);
+    const at = Math.min(this.walkAt, wk.n - 1), u8 = this.decode(wk.data);
+    const big = cv.height - 8, small = Math.min(Math.floor((cv.width - big - 16) / 12) - 2, 36);
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, cv.width, cv.height);
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(this.tileImage(u8, at, [c, h, w]), 4, 4, big, big);
+    for (let k = 0; k < wk.n; k++) {
+      const x = big + 12 + (k % 12) * (small + 2), y = 4 + Math.floor(k / 12) * (small + 2);
+      if (k === at) { ctx.fillStyle = "#e08e0b"; ctx.fillRect(x - 2, y - 2, small + 4, small + 4); }
+      ctx.drawImage(this.tileImage(u8, k, [c, h, w]), x, y, small, small);
+    }
+    const label = this.q('[data-role="walk-class-label"]'), sel = this.q('[data-role="walk-class"]');
+    label.hidden = !f.settings.conditional;
+    if (f.settings.conditional && sel.options.length !== im.classes.length) {
+      sel.innerHTML = im.classes.map((name, i) => `<option value="${i}">${name}</option>`).join("");
+    }
+  }
+
+  classBars(im) {  // G's samples by class (nearest real images), against an even share
+    const c = this.q('[data-role="class-bars"]'), ctx = c.getContext("2d"), w = c.width, h = c.height;
+    ctx.clearRect(0, 0, w, h);
+    ctx.fillStyle = "#333";
+    ctx.font = "11px sans-serif";
+    const counts = im.class_counts;
+    if (!counts) { ctx.fillText("G's samples by class: after the first quality check", 4, 12); return; }
+    const total = counts.reduce((a, b) => a + b, 0);
+    ctx.fillText(`G's clear samples by class (${total} of them; dashed: an even share)`, 4, 12);
+    const k = counts.length, T = 18, B = 16, bw = w / k, top = Math.max(1, ...counts, (2 * total) / k);
+    counts.forEach((v, i) => {
+      const bh = (v / top) * (h - T - B);
+      ctx.fillStyle = COLORS.fake;
+      ctx.fillRect(i * bw + 3, h - B - bh, bw - 6, bh);
+      ctx.fillStyle = "#333";
+      ctx.fillText(String(im.classes[i]).slice(0, 7), i * bw + 2, h - 3);
+    });
+    if (total) {
+      const y = h - B - (total / k / top) * (h - T - B);
+      ctx.strokeStyle = "#999";
+      ctx.setLineDash([4, 3]);
+      ctx.beginPath(); ctx.moveTo(0, y); ctx.lineTo(w, y); ctx.stroke();
+      ctx.setLineDash([]);
+    }
+  }
+
+  renderImagePhase(f) {  // slow motion on images: the batch's first images, row by row, framed by D
+    const s = f.slow, k = f.phase, ps = f.phase_stats || {}, im = f.images, shape = im.shape;
+    const canvas = this.q('[data-role="sample-grid"]');
+    const rows = [["real", s.real, s.p_real]];
+    if (s.fake) rows.push(["fake (G)", s.fake, s.p_fake]);
+    if (s.fake_after) rows.push(["after G's update", s.fake_after, s.p_after]);
+    const h = shape[1], scale = Math.max(1, Math.floor(56 / h)), cell = h * scale + 8, left = 110;
+    canvas.width = left + s.n * cell;
+    canvas.height = rows.length * (cell + 4) + 4;
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    rows.forEach(([name, data, verdict], r) => {
+      const row = document.createElement("canvas");
+      this.tiles(row, shape, data, s.n, s.n, verdict);
+      ctx.drawImage(row, left, 4 + r * (cell + 4));
+      ctx.fillStyle = "#333";
+      ctx.font = "12px sans-serif";
+      ctx.fillText(name, 4, 4 + r * (cell + 4) + cell / 2 + 4);
+    });
+    this.q('[data-role="grid-note"]').textContent = "(slow motion: this step's batch)";
+    const num = (v) => (v === null || v === undefined ? "–" : v.toFixed(2));
+    const lossG = ps.loss_g !== undefined ? ps.loss_g : ps.loss_g_before;
+    this.setStatus(`Epoch: ${f.step} – D loss: ${num(ps.loss_d)} – G loss: ${num(lossG)} – ` +
+      `D acc: ${ps.d_acc === undefined ? "–" : Math.round(100 * ps.d_acc) + "%"} – State: Slow motion ${k + 1}/6`, "");
   }
 
   renderPhase(f) {  // slow motion: the batch of this step, as the phase sees it
