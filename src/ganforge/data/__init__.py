@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from ..config import DataConfig
 from ..errors import ConfigError, DataError
 from .images import IMAGE_SETS, ImageData
+from .pairs import PAIRED_SETS, UNPAIRED_SETS, PairedData, UnpairedData, load_paired, load_unpaired
 from .toy import TOY_SETS, ToyData, load_toy
 
 DataSource = ToyData | ImageData
@@ -53,4 +54,5 @@ def fit_images(data: ImageData, size: int, channels: int) -> ImageData:
     return data
 
 
-__all__ = ["IMAGE_SETS", "TOY_SETS", "DataSource", "ImageData", "ToyData", "build_data", "load_toy"]
+__all__ = ["IMAGE_SETS", "PAIRED_SETS", "TOY_SETS", "UNPAIRED_SETS", "DataSource", "ImageData",
+           "PairedData", "ToyData", "UnpairedData", "build_data", "load_paired", "load_toy", "load_unpaired"]
