@@ -68,6 +68,31 @@ class ImageData:
         return to_float(self.images[idx]), self.labels[idx]
 
 
+def fit_tensor(x: torch.Tensor, size: int = 0, channels: int = 0) -> torch.Tensor:
+    """uint8 N x C x H x W to `channels` (1 <-> 3) and `size` (antialiased resize of square images);
+    the same tensor when nothing is asked."""
+    import torch.nn.functional as F
+
+    if channels and channels != x.shape[1]:
+        if channels == 3 and x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1).contiguous()
+        elif channels == 1 and x.shape[1] == 3:
+            w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+            x = (x.float() * w).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+        else:
+            raise DataError(f"cannot convert {x.shape[1]} channels to {channels}")
+    if size and (x.shape[2] != size or x.shape[3] != size):
+        if x.shape[2] != x.shape[3]:
+            raise DataError(f"images are {x.shape[2]}x{x.shape[3]}; resizing needs square images")
+        parts = []
+        for chunk in x.split(2048):
+            y = F.interpolate(chunk.float(), size=(size, size), mode="bilinear",
+                              antialias=True, align_corners=False)
+            parts.append(y.round().clamp(0, 255).to(torch.uint8))
+        x = torch.cat(parts)
+    return x
+
+
 def to_float(x: torch.Tensor) -> torch.Tensor:
     """uint8 [0, 255] -> float [-1, 1]."""
     return x.float().div_(127.5).sub_(1.0)

@@ -28,6 +28,7 @@ from .images import (
     _fit_image,
     _guess_channels,
     _open_image,
+    fit_tensor,
     image_files,
     load_image_folder,
     to_float,
@@ -119,6 +120,14 @@ class PairedData:
         train = self.take(i[~held])
         return dataclasses.replace(train, description=self.description + f", every {every}th pair held out",
                                    test=self.take(i[held]))
+
+    def fit(self, size: int = 0, channels: int = 0) -> PairedData:
+        """Both sides (and the test part) to `channels` (1 <-> 3) and `size` (antialiased resize)."""
+        a, b = fit_tensor(self.a, size, channels), fit_tensor(self.b, size, channels)
+        if a is self.a and b is self.b:
+            return self
+        return dataclasses.replace(self, a=a, b=b, description=f"{self.description}, as {tuple(a.shape[1:])}",
+                                   test=None if self.test is None else self.test.fit(size, channels))
 
     def reversed(self) -> PairedData:
         """B -> A (pix2pix's --direction BtoA), test part included."""
