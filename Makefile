@@ -5,7 +5,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint venv clean chromium datasets lab
+.PHONY: demo test bench lint venv clean chromium datasets fonts lab
 
 venv: $(STAMP)
 
@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/ganforge report $(DEMO_RUN)
 	@echo "results: $(DEMO_RUN)/ (report.html, config.yaml, metrics.jsonl, samples/*.png, eval.json)"
 
-test: $(STAMP) chromium datasets
+test: $(STAMP) chromium datasets fonts
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/python -m pytest
 
@@ -40,6 +40,13 @@ datasets:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
 	  else echo "dataset-fashion-mnist not installed: its tests will be skipped"; fi; }
+
+# CJK fonts for the glyphs-cjk set (Kaiti -> Ming) are Debian packages: no download at run time.
+fonts:
+	@test -f /usr/share/fonts/truetype/arphic/ukai.ttc -a -f /usr/share/fonts/truetype/arphic/uming.ttc || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-arphic-ukai fonts-arphic-uming >/dev/null; \
+	  else echo "fonts-arphic-ukai / fonts-arphic-uming not installed: the glyphs-cjk tests will be skipped"; fi; }
 
 lab: $(STAMP)
 	$(BIN)/ganforge lab

@@ -35,6 +35,7 @@ class ImageData:
     labels: torch.Tensor | None = None
     skipped: int = 0  # unreadable files left out
     classes: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # folders: each image's path below the folder
     modes: None = None
     std: None = None
     points: None = None
@@ -65,6 +66,31 @@ class ImageData:
             raise DataError(f"{self.name} has no labels")
         idx = torch.randint(len(self.images), (n,), generator=generator)
         return to_float(self.images[idx]), self.labels[idx]
+
+
+def fit_tensor(x: torch.Tensor, size: int = 0, channels: int = 0) -> torch.Tensor:
+    """uint8 N x C x H x W to `channels` (1 <-> 3) and `size` (antialiased resize of square images);
+    the same tensor when nothing is asked."""
+    import torch.nn.functional as F
+
+    if channels and channels != x.shape[1]:
+        if channels == 3 and x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1).contiguous()
+        elif channels == 1 and x.shape[1] == 3:
+            w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+            x = (x.float() * w).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+        else:
+            raise DataError(f"cannot convert {x.shape[1]} channels to {channels}")
+    if size and (x.shape[2] != size or x.shape[3] != size):
+        if x.shape[2] != x.shape[3]:
+            raise DataError(f"images are {x.shape[2]}x{x.shape[3]}; resizing needs square images")
+        parts = []
+        for chunk in x.split(2048):
+            y = F.interpolate(chunk.float(), size=(size, size), mode="bilinear",
+                              antialias=True, align_corners=False)
+            parts.append(y.round().clamp(0, 255).to(torch.uint8))
+        x = torch.cat(parts)
+    return x
 
 
 def to_float(x: torch.Tensor) -> torch.Tensor:
@@ -155,7 +181,8 @@ def load_idx_folder(folder: str | Path, name: str = "mnist") -> ImageData:
 # --- image folders ----------------------------------------------------------------------------
 
 
-def _load_image(path: Path, size: int, channels: int) -> np.ndarray:
+def _open_image(path: Path, channels: int):  # -> PIL.Image.Image, decoded and in "L" or "RGB"
+    """Read a file into Pillow: EXIF rotation applied, transparency over white, 1 or 3 channels."""
     from PIL import Image, ImageOps
 
     with Image.open(path) as im:
@@ -164,52 +191,78 @@ def _load_image(path: Path, size: int, channels: int) -> np.ndarray:
             im = im.convert("RGBA")
             bg = Image.new("RGBA", im.size, (255, 255, 255, 255))  # transparent -> white
             im = Image.alpha_composite(bg, im)
-        im = im.convert("L" if channels == 1 else "RGB")  # CMYK, I;16, ... all end here
-        if size:
-            w, h = im.size
-            s = size / min(w, h)
-            im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BICUBIC)
-            w, h = im.size
-            left, top = (w - size) // 2, (h - size) // 2
-            im = im.crop((left, top, left + size, top + size))
-        arr = np.asarray(im, dtype=np.uint8)
+        return im.convert("L" if channels == 1 else "RGB")  # CMYK, I;16, ... all end here
+
+
+def _fit_image(im, size: int) -> np.ndarray:
+    """A Pillow image -> uint8 C x H x W; with `size`, resized (short side) and centre-cropped."""
+    from PIL import Image
+
+    if size:
+        w, h = im.size
+        s = size / min(w, h)
+        im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BICUBIC)
+        w, h = im.size
+        left, top = (w - size) // 2, (h - size) // 2
+        im = im.crop((left, top, left + size, top + size))
+    arr = np.asarray(im, dtype=np.uint8)
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
 
 
+def _load_image(path: Path, size: int, channels: int) -> np.ndarray:
+    return _fit_image(_open_image(path, channels), size)
+
+
+def _guess_channels(files: list[Path]) -> int:
+    """1 when the first 64 readable files are all grey, else 3 (what `channels=0` means)."""
+    from PIL import Image, UnidentifiedImageError
+
+    for p in files[:64]:
+        try:
+            with Image.open(p) as im:
+                if im.mode not in ("L", "1", "I", "I;16", "LA"):
+                    return 3
+        except (OSError, UnidentifiedImageError):
+            continue
+    return 1
+
+
+# What a broken or truncated image file raises inside Pillow.
+BAD_IMAGE_ERRORS: tuple[type[Exception], ...] = (OSError, ValueError, SyntaxError)
+
+
+def image_files(folder: Path, skip_dirs: tuple[str, ...] = ()) -> list[Path]:
+    """Image files below `folder` (recursive, sorted), leaving out first-level folders `skip_dirs`."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                  and p.relative_to(folder).parts[0] not in skip_dirs)
+
+
 def load_image_folder(folder: str | Path, size: int = 0, channels: int = 0,
-                      max_bad_share: float = 0.1) -> ImageData:
+                      max_bad_share: float = 0.1, skip_dirs: tuple[str, ...] = ()) -> ImageData:
     """Every image below `folder` (recursive); first-level sub-folders are the classes.
 
     Unreadable files are skipped and counted; more than `max_bad_share` of them is an error.
     Without `size`, every image must already have the same size; `channels` 0 = RGB unless all
-    images are grey."""
-    from PIL import Image, UnidentifiedImageError
+    images are grey. `skip_dirs`: first-level folders that hold something else (inpainting masks)."""
+    from PIL import UnidentifiedImageError
 
     d = Path(folder)
     if not d.is_dir():
         raise DataError(f"image folder not found: {d}")
-    files = sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = image_files(d, skip_dirs)
     if not files:
         raise DataError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {d}")
     subdirs = sorted({p.relative_to(d).parts[0] for p in files if len(p.relative_to(d).parts) > 1})
     classes = subdirs if subdirs and all(len(p.relative_to(d).parts) > 1 for p in files) else []
-    if channels == 0:
-        channels = 1
-        for p in files[:64]:
-            try:
-                with Image.open(p) as im:
-                    if im.mode not in ("L", "1", "I", "I;16", "LA"):
-                        channels = 3
-                        break
-            except (OSError, UnidentifiedImageError):
-                continue
-    arrays, labels, bad = [], [], 0
+    channels = channels or _guess_channels(files)
+    arrays, labels, names, bad = [], [], [], 0
     for p in files:
         try:
             arrays.append(_load_image(p, size, channels))
-        except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        except (UnidentifiedImageError, *BAD_IMAGE_ERRORS):
             bad += 1
             continue
+        names.append(p.relative_to(d).as_posix())
         if classes:
             labels.append(classes.index(p.relative_to(d).parts[0]))
     if bad > max_bad_share * len(files) or not arrays:
@@ -222,7 +275,7 @@ def load_image_folder(folder: str | Path, size: int = 0, channels: int = 0,
     x = torch.from_numpy(np.stack(arrays))
     y = torch.tensor(labels, dtype=torch.int64) if classes else None
     desc = f"{len(x)} images {tuple(x.shape[1:])} from {d}"  # `skipped` says how many were left out
-    return ImageData("folder", desc, x, y, skipped=bad, classes=classes)
+    return ImageData("folder", desc, x, y, skipped=bad, classes=classes, names=names)
 
 
 # --- .npz arrays ------------------------------------------------------------------------------
@@ -320,6 +373,13 @@ FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian package datase
 def fashion_mnist(path: str | None = None, **_: object) -> ImageData:
     """Fashion-MNIST, all 70,000 images (train + t10k): data.path, else $GANFORGE_DATA/fashion-mnist,
     else the Debian package's folder (`apt-get install dataset-fashion-mnist`; make installs it)."""
+    data = load_idx_folder(fashion_folder(path), "fashion-mnist")
+    data.classes = FASHION_CLASSES if data.labels is not None else []
+    return data
+
+
+def fashion_folder(path: str | None = None) -> Path:
+    """data.path, else $GANFORGE_DATA/fashion-mnist, else the Debian package's folder."""
     if path:
         d = Path(path)
     elif os.environ.get("GANFORGE_DATA") and (Path(os.environ["GANFORGE_DATA"]) / "fashion-mnist").is_dir():
@@ -329,9 +389,17 @@ def fashion_mnist(path: str | None = None, **_: object) -> ImageData:
     if not d.is_dir():
         raise DataError(f"fashion-mnist: {d} not found; install the Debian package "
                         "dataset-fashion-mnist or set data.path")
-    data = load_idx_folder(d, "fashion-mnist")
-    data.classes = FASHION_CLASSES if data.labels is not None else []
-    return data
+    return d
+
+
+def fashion_splits(path: str | None = None) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """Fashion-MNIST's own splits, {"train": (images N x 28 x 28, labels), "t10k": ...}, for sets that
+    hold out the published test images."""
+    d = fashion_folder(path)
+    parts = {s: _read_split(d, s) for s in ("train", "t10k")}
+    if parts["train"] is None:
+        raise DataError(f"fashion-mnist: no train-images-idx3-ubyte[.gz] in {d}")
+    return {s: (p[0], p[1]) for s, p in parts.items() if p is not None}
 
 
 @IMAGE_SETS.register("digits")
