@@ -65,15 +65,13 @@ def main() -> None:
         time.sleep(0.5)
         status = page.get_by_test_id("status").inner_text()
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        if images:  # the status line down to the class bars, without the teaching panel above
-            top = page.get_by_test_id("status").bounding_box()["y"] - 6
-            bottom = page.get_by_test_id("class-bars").bounding_box()
-            clip = {"x": 0, "y": top, "width": 1180, "height": bottom["y"] + bottom["height"] + 40 - top}
-        else:
-            clip = {"x": 0, "y": 0, "width": 1320, "height": 720}
+        # the status line down to the class bars (images) or the canvas, without the panels above
+        top = page.get_by_test_id("status").bounding_box()["y"] - 6
+        bottom = page.get_by_test_id("class-bars" if images else "field").bounding_box()
+        clip = {"x": 0, "y": top, "width": 1180, "height": bottom["y"] + bottom["height"] + 40 - top}
         page.screenshot(path=args.out, clip=clip, full_page=True)
-        shot = Image.open(args.out).convert("P", palette=Image.Palette.ADAPTIVE, colors=256)
-        shot.save(args.out, optimize=True)  # a 256-colour palette: a third of the bytes, same look
+        if images:  # a 256-colour palette: a third of the bytes; D's smooth field would band
+            Image.open(args.out).convert("P", palette=Image.Palette.ADAPTIVE, colors=256).save(args.out)
         print(re.sub(r"\s+", " ", status), "|", page.get_by_test_id("source").inner_text() or "",
               re.sub(r"\s+", " ", page.locator('[data-role="reason"]').inner_text()))
         print(f"written: {args.out}")
