@@ -320,6 +320,8 @@ def test_lab_opens_a_trained_run(browser, tmp_path):
         assert "step_0000037" in page.get_by_test_id("source").inner_text()
         assert page.get_by_test_id("g-width").input_value() == "32"
         assert _painted_share(page) > 0.9  # its field
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "lab-run.png"), full_page=True)
         page.get_by_test_id("play").click()
         _wait(lambda: _epoch(page) >= 45)
         page.get_by_test_id("pause").click()

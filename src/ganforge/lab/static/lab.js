@@ -808,7 +808,9 @@ document.getElementById("compare").addEventListener("change", (e) => {
     views[0].onFrame = (f) => {
       if (b.frame && b.frame.settings.dataset !== f.settings.dataset && f.settings.dataset !== "draw" &&
           f.settings.dataset !== "csv") {
-        b.send({ type: "settings", values: { dataset: f.settings.dataset } });
+        const values = { dataset: f.settings.dataset };
+        if (b.isImages(f.settings.dataset) !== b.isImages(b.frame.settings.dataset)) values.speed = f.speed;
+        b.send({ type: "settings", values });
       }
     };
   } else if (!e.target.checked && views.length === 2) {
