@@ -115,19 +115,19 @@ def test_session_bounds_and_reaping():
     app = create_app(Limits(max_sessions=2, idle_seconds=3600), TESTSERVER)
     with TestClient(app) as c:
         with c.websocket_connect("/ws") as a, c.websocket_connect("/ws") as b:
-            _recv(a, "hello")
+            sid_a = _recv(a, "hello")["session"]
             _recv(b, "hello")
             with c.websocket_connect("/ws") as third:
                 err = json.loads(third.receive_text())
                 assert err["type"] == "error" and "lab is full" in err["message"]
             lab = app.state.lab
             assert len(lab.sessions) == 2
-            sessions = list(lab.sessions.values())
-            sessions[0].playing = True  # a playing session is not idle
-            for s in sessions:
+            # a's session by its id: the two sessions open on threads, in either order
+            lab.sessions[sid_a].playing = True  # a playing session is not idle
+            for s in lab.sessions.values():
                 s.last_seen -= 7200  # no message for two hours
             lab.reap()
-            assert list(lab.sessions.values()) == [sessions[0]]
+            assert list(lab.sessions) == [sid_a]
             b.send_text(json.dumps({"type": "step"}))
             err = _recv(b, "error")
             assert "closed after being idle" in err["message"]
