@@ -106,8 +106,9 @@ def write_walk(g: LoadedGenerator, out: str | Path, seeds: Sequence[int], frames
     if out.suffix.lower() != ".gif":
         raise DataError(f"a latent walk is written as .gif (no MP4 writer is installed), got {out.name}")
     _need_images(g, "a latent walk")
-    if check_count(frames, "--frames", MAX_FRAMES) < 2:
+    if isinstance(frames, int) and frames < 2:
         raise DataError(f"--frames must be at least 2, got {frames}")
+    check_count(frames, "--frames", MAX_FRAMES)
     if isinstance(fps, bool) or not isinstance(fps, int) or not 1 <= fps <= MAX_FPS:
         raise DataError(f"fps must be an integer in 1..{MAX_FPS}, got {fps!r}")
     check_label(g, label)

@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from .errors import DataError
+
 # IPTC's term for media made by a trained model: what provenance-aware tools look for.
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 SIDECAR_SUFFIX = ".provenance.json"
@@ -87,10 +89,10 @@ def write_sidecar(path: str | Path, prov: Provenance) -> Path:
 
 def read(path: str | Path) -> dict[str, str] | None:
     """The provenance a file carries (PNG chunks, GIF comment, ONNX metadata or a sidecar), or
-    None when it has none. A missing file is FileNotFoundError."""
+    None when it has none. A missing file is a one-line DataError."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
+        raise DataError(f"no such file: {path}")
     side = Path(f"{path}{SIDECAR_SUFFIX}")
     if side.is_file():
         return {str(k): str(v) for k, v in json.loads(side.read_text()).items()}
