@@ -6,12 +6,18 @@ import torch
 from ganforge.config import GConfig
 from ganforge.errors import DataError
 from ganforge.generation import (
+    MAX_SEEDS,
     LoadedGenerator,
+    Truncation,
     as_labels,
     check_count,
     generate,
     iter_generate,
+    latent_path,
+    lerp,
     make_noise,
+    parse_seeds,
+    slerp,
 )
 from ganforge.nets import build_g
 
@@ -80,15 +86,6 @@ def test_loaded_generator_properties_and_explicit_noise():
 
 
 # --- truncation, interpolation, per-seed inputs (issue 13) ---------------------------------------
-
-from ganforge.generation import (  # noqa: E402
-    MAX_SEEDS,
-    Truncation,
-    latent_path,
-    lerp,
-    parse_seeds,
-    slerp,
-)
 
 
 def _points(noise="normal", z_dim=3):
