@@ -13,6 +13,7 @@ maintained one since PyTorch 2.9; the TorchScript exporter is deprecated.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -112,7 +113,8 @@ def export_onnx(net: Generator, out: str | Path, noise: str, prov: Provenance) -
     args: tuple[torch.Tensor, ...] = (z, labels) if conditional else (z,)
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
     shapes = {"z": {0: batch}, "labels": {0: batch}} if conditional else {"z": {0: batch}}
-    graph = _GeneratorGraph(net).cpu().eval()  # eval: batch norm reads its running statistics
+    # a CPU copy in eval mode (batch norm reads its running statistics); the caller's net is untouched
+    graph = _GeneratorGraph(copy.deepcopy(net)).cpu().eval()
     try:
         with _quiet_exporter(), torch.no_grad():
             program = torch.onnx.export(graph, args, dynamo=True, verbose=False, optimize=True,

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .errors import DataError
-from .generation import MAX_FRAMES, MAX_GRID, LoadedGenerator, check_count, check_label, check_psi
+from .generation import MAX_FRAMES, MAX_GRID, MAX_SEEDS, LoadedGenerator, check_count, check_label, check_psi
 from .provenance import Provenance
 from .viz import image_grid
 
@@ -77,6 +77,7 @@ def write_seed_images(g: LoadedGenerator, outdir: str | Path, seeds: Sequence[in
     """One PNG per seed, `outdir/seedNNNN.png` at the model's own size: seed k gives the same
     image every time (that of `g.sample(1, seed=k)`), the files FID tools read."""
     _need_images(g, "--seeds with --outdir")
+    check_count(len(seeds), "seeds", MAX_SEEDS)
     check_label(g, label)
     if truncation is not None:
         check_psi(truncation)
