@@ -47,3 +47,18 @@ def ganforge_cache():
         os.environ.pop("GANFORGE_CACHE", None)
     else:
         os.environ["GANFORGE_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def image_run(tmp_path_factory):
+    """A class-conditional DCGAN run on 8x8 digits, two steps: a real checkpoint in seconds, for
+    sampling, export and provenance tests."""
+    import ganforge
+
+    out = tmp_path_factory.mktemp("runs") / "digits-cond"
+    ganforge.train(Path(__file__).resolve().parents[1] / "configs" / "digits-tiny.yaml", out=out, plots=False,
+                   overrides={"train.steps": 2, "train.batch_size": 16, "train.ckpt_every": 2,
+                              "train.conditional": True, "g.width": 8, "d.width": 8, "data.size": 8,
+                              "train.augment": "", "train.precision": "fp32",
+                              "train.channels_last": False})
+    return out

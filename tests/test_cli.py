@@ -127,6 +127,8 @@ def _run(*args, cwd):
         (["eval", "no/such/run"], "run directory not found"),
         (["train", "configs/grid25.yaml", "--until", "0"], "--until must be in"),
         (["sample", "no/such/run", "-o", "x.csv"], "run directory not found"),
+        (["export", "no/such/run", "-o", "out/m.onnx"], "run directory not found"),
+        (["inspect", "out/nothing.png"], "no such file: out/nothing.png"),
         (["train", "--resume", "no/such/run"], "run directory not found"),
         (["train"], "train needs a CONFIG"),
         (["lab", "--port", "0", "--no-browser"], "--port must be in 1..65535"),
@@ -148,7 +150,8 @@ def test_bad_input_is_one_line_on_stderr(tmp_path, args, fragment):
 
 
 def test_every_verb_has_help_with_an_example():
-    for verb in ("train", "eval", "sample", "download", "lab", "fit-classifier", "report"):
+    for verb in ("train", "eval", "sample", "export", "inspect", "download", "lab", "fit-classifier",
+                 "report"):
         with pytest.raises(SystemExit) as e:
             main([verb, "--help"])
         assert e.value.code == 0

@@ -6,12 +6,18 @@ import torch
 from ganforge.config import GConfig
 from ganforge.errors import DataError
 from ganforge.generation import (
+    MAX_SEEDS,
     LoadedGenerator,
+    Truncation,
     as_labels,
     check_count,
     generate,
     iter_generate,
+    latent_path,
+    lerp,
     make_noise,
+    parse_seeds,
+    slerp,
 )
 from ganforge.nets import build_g
 
@@ -77,3 +83,83 @@ def test_loaded_generator_properties_and_explicit_noise():
     assert torch.allclose(torch.cat(parts), lab.sample(5, seed=1), atol=1e-6)
     with pytest.raises(DataError, match=r"z must have shape \(n, 3\)"):
         lab(torch.zeros(2, 4))
+
+
+# --- truncation, interpolation, per-seed inputs (issue 13) ---------------------------------------
+
+
+def _points(noise="normal", z_dim=3):
+    g = build_g(GConfig(width=16, depth=2, noise_dim=z_dim), (2,))
+    return LoadedGenerator(g, noise, torch.device("cpu"))
+
+
+def test_truncation_pulls_z_toward_the_mean():
+    z = torch.randn(100, 4)
+    assert torch.allclose(Truncation(0.5)(z), z * 0.5)  # half the distance from the mean, 0
+    assert torch.equal(Truncation(1.0)(z), z)
+    center = torch.ones(4)  # the hook for nets with their own mean latent (a mapping network)
+    assert torch.allclose((Truncation(0.5, center)(z) - center).norm(dim=1), (z - center).norm(dim=1) / 2)
+    lab = _points()
+    assert torch.equal(lab.sample(50, seed=2, truncation=1.0), lab.sample(50, seed=2))
+    assert torch.allclose(lab.sample(50, seed=2, truncation=0.5), lab(lab.noise(50, seed=2) * 0.5))
+    assert torch.allclose(lab(lab.noise(5), truncation=0.5), lab(lab.noise(5) * 0.5))
+
+
+@pytest.mark.parametrize("psi", [0, -0.5, 1.5, float("nan"), "0.5", True])
+def test_bad_truncation_is_one_line(psi):
+    with pytest.raises(DataError, match=r"truncation psi must be"):
+        _points().sample(4, truncation=psi)
+
+
+def test_slerp_keeps_gaussian_norms_between_the_endpoints():
+    gen = torch.Generator().manual_seed(0)
+    a, b = make_noise("normal", 2, 64, gen)
+    t = torch.linspace(0, 1, 33)[:, None]
+    path = slerp(a, b, t)
+    norms = path.norm(dim=1)
+    lo, hi = sorted((float(a.norm()), float(b.norm())))
+    assert torch.allclose(path[0], a, atol=1e-5) and torch.allclose(path[-1], b, atol=1e-5)
+    assert float(norms.min()) >= lo - 1e-4 and float(norms.max()) <= hi + 1e-4
+    assert float(lerp(a, b, t).norm(dim=1).min()) < lo - 1  # a straight line sags toward 0
+
+
+def test_uniform_noise_walks_in_straight_lines_inside_its_box():
+    keys = make_noise("uniform", 3, 8, torch.Generator().manual_seed(1))
+    z = latent_path("uniform", keys, 30)  # 10 frames per segment, looping
+    assert z.shape == (30, 8) and torch.equal(z[0], keys[0]) and torch.equal(z[10], keys[1])
+    assert torch.allclose(z[5], (keys[0] + keys[1]) / 2, atol=1e-6)
+    assert float(z.abs().max()) <= 1
+    assert torch.allclose(z[25], (keys[2] + keys[0]) / 2, atol=1e-6)  # the loop comes back
+    ends = latent_path("uniform", keys[:2], 5, loop=False)
+    assert torch.equal(ends[0], keys[0]) and torch.allclose(ends[-1], keys[1])
+    with pytest.raises(DataError, match="frames must be at most"):
+        latent_path("uniform", keys, 10**6)
+
+
+def test_interpolate_seeds_and_explicit_latents():
+    lab = _points()
+    walk = lab.interpolate([0, 1, 2], frames=9)
+    assert walk.shape == (9, 2)
+    assert torch.allclose(walk[0], lab.sample(1, seed=0)[0], atol=1e-6)  # starts on seed 0's sample
+    za, zb = lab.noise(1, seed=5)[0], lab.noise(1, seed=6)[0]
+    two = lab.interpolate(torch.stack([za, zb]), frames=4, loop=False)
+    assert torch.allclose(two[-1], lab(zb[None])[0], atol=1e-6)
+    with pytest.raises(DataError, match="a walk needs 2 to 64 seeds"):
+        lab.interpolate([0], frames=4)
+
+
+def test_per_seed_samples_reproduce_and_match_sample_one():
+    lab = _points()
+    x = lab.sample_seeds([7, 3, 7])
+    assert torch.equal(x[0], x[2])
+    assert torch.allclose(x[1], lab.sample(1, seed=3)[0], atol=1e-6)
+    assert torch.equal(lab.sample_seeds([3]), lab.sample_seeds([3]))
+
+
+def test_parse_seeds_is_bounded_and_one_line():
+    assert parse_seeds("0-3") == [0, 1, 2, 3]
+    assert parse_seeds("5, 1,9-10") == [5, 1, 9, 10]
+    for bad, msg in [("a-b", "seeds must look like"), ("3-1", "runs backwards"), ("", "seeds must look like"),
+                     (f"0-{MAX_SEEDS}", "at most 50,000 seeds"), ("1--2", "seeds must look like")]:
+        with pytest.raises(DataError, match=msg):
+            parse_seeds(bad)

@@ -18,9 +18,10 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "train": "api", "resume": "api", "load": "api", "evaluate": "api", "Run": "api",
-    "Callback": "training.callbacks", "LoadedGenerator": "generation", "RunConfig": "config",
+    "Callback": "training.callbacks", "LoadedGenerator": "generation", "Truncation": "generation",
+    "OnnxGenerator": "export", "RunConfig": "config",
     "GanforgeError": "errors", "ConfigError": "errors", "DataError": "errors",
-    "CheckpointError": "errors",
+    "CheckpointError": "errors", "ExportError": "errors",
 }
 __all__ = ["__version__", *_PUBLIC]
 

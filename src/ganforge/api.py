@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -18,6 +18,9 @@ from .config import RunConfig
 from .errors import ConfigError
 from .generation import LoadedGenerator
 from .generation import load as _load
+
+if TYPE_CHECKING:
+    from .export import OnnxGenerator
 
 
 @dataclass
@@ -105,11 +108,30 @@ def _run(info: dict[str, Any]) -> Run:
                dict(info.get("last_log") or {}), int(info.get("retries", 0)))
 
 
-def load(path: str | Path, device: str | torch.device = "auto", use_ema: bool = True) -> LoadedGenerator:
-    """A trained generator from a run directory (latest checkpoint) or a checkpoint file.
+BACKENDS = ("auto", "torch", "onnx")
 
-    `g.sample(n, seed=0, labels=None)` gives n samples in data space; `g(z, labels)` maps explicit
-    noise; `g.z_dim`, `g.data_shape`, `g.num_classes`, `g.device`. No data set or flags needed."""
+
+def load(path: str | Path, device: str | torch.device = "auto", use_ema: bool = True,
+         backend: str = "auto") -> LoadedGenerator | OnnxGenerator:
+    """A trained generator from a run directory (latest checkpoint), a checkpoint file, or an
+    exported .onnx file (`backend="auto"` picks by the name; "torch" or "onnx" to insist).
+
+    `g.sample(n, seed=0, labels=None, truncation=None)` gives n samples in data space; `g(z,
+    labels)` maps explicit noise; `g.z_dim`, `g.data_shape`, `g.num_classes`. PyTorch: tensors on
+    `g.device`, plus `sample_seeds`, `interpolate`, `walk_gif`. ONNX (onnxruntime, CPU): numpy
+    arrays, the same samples for the same seed. No data set or flags needed."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+    is_onnx = Path(path).suffix.lower() == ".onnx"
+    if backend == "onnx" and not is_onnx:
+        raise ConfigError(f"backend='onnx' needs a .onnx file, got {path} "
+                          "(make one with 'ganforge export RUN -o model.onnx')")
+    if backend == "torch" and is_onnx:
+        raise ConfigError(f"{path} is an ONNX model: load it with backend='onnx' (or 'auto')")
+    if is_onnx:
+        from .export import OnnxGenerator
+
+        return OnnxGenerator(path)
     return _load(path, device=device, use_ema=use_ema)
 
 

@@ -74,7 +74,30 @@ SAMPLE_EXAMPLE = """examples:
   ganforge sample runs/grid25/checkpoints/step_0002000.safetensors -n 100 -o early.csv
   ganforge sample runs/grid25 -n 5000 -o samples.npy
   ganforge sample runs/mnist -n 64 -o grid.png
-  ganforge sample runs/mnist-cond -n 16 --label 7 -o sevens.png"""
+  ganforge sample runs/mnist-cond -n 16 --label 7 -o sevens.png
+  ganforge sample runs/mnist-cond -n 80 -o classes.png             # one row per class
+  ganforge sample runs/mnist -n 64 --truncation 0.7 -o grid.png    # pull z toward the mean
+  ganforge sample runs/mnist --seeds 0-63 --outdir fid/            # fid/seed0000.png ...
+  ganforge sample runs/mnist --interpolate --seeds 0-3 --frames 60 -o walk.gif
+
+Every file says it is synthetic: PNG text chunks, the GIF comment, or FILE.provenance.json
+beside .npy / .csv (read it with 'ganforge inspect FILE')."""
+
+EXPORT_EXAMPLE = """examples:
+  ganforge export runs/mnist --format onnx -o mnist.onnx
+  python -c "import ganforge; print(ganforge.load('mnist.onnx').sample(4, seed=0).shape)"
+
+Inputs z (float32 [N, z_dim]) and, for class-conditional models, labels (int64 [N]); N is dynamic.
+Output x in the data's range. Shape, range, classes, noise, z_dim, version and provenance are in
+the model's metadata_props ('ganforge inspect mnist.onnx'). Needs: pip install 'ganforge[onnx]'."""
+
+INSPECT_EXAMPLE = """examples:
+  ganforge inspect grid.png
+  ganforge inspect walk.gif
+  ganforge inspect samples.npy      # reads samples.npy.provenance.json
+  ganforge inspect mnist.onnx
+
+Exit status 0 when the file carries ganforge provenance, 1 when it has none."""
 
 
 DOWNLOAD_EXAMPLE = """example (needs a network; nothing in ganforge downloads otherwise):
@@ -147,18 +170,43 @@ def _parser() -> argparse.ArgumentParser:
     fc.add_argument("--data-path", help="the IDX folder to train on (default: the data set's own)")
     fc.add_argument("--force", action="store_true", help="retrain even if cached")
 
-    s = sub.add_parser("sample", help="write generated samples to .csv, .npy or a .png grid",
+    s = sub.add_parser("sample", help="write samples: .csv, .npy, a .png grid, one PNG per seed, a .gif walk",
                        epilog=SAMPLE_EXAMPLE, formatter_class=fmt)
     s.add_argument("run", help="run directory (or a checkpoint file)")
     s.add_argument("-n", type=int, default=1000,
                    help="number of samples (default 1000; at most 10,000,000, or 1,024 for a .png grid)")
     s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    s.add_argument("-o", "--output", required=True,
-                   help="FILE.csv, FILE.npy (written in chunks) or FILE.png (image models: a grid)")
+    s.add_argument("-o", "--output",
+                   help="FILE.csv, FILE.npy (written in chunks), FILE.png (image models: a grid) or "
+                        "FILE.gif (with --interpolate)")
     s.add_argument("--no-ema", action="store_true", help="use G itself, not its EMA copy")
     s.add_argument("--label", type=int, default=None,
-                   help="class-conditional models: every sample of this class")
+                   help="class-conditional models: every sample of this class (without it, a .png "
+                        "grid has one row per class)")
+    s.add_argument("--truncation", type=float, default=None, metavar="PSI",
+                   help="truncation trick: z' = psi z (toward the mean latent), psi in (0, 1]; 1 = off")
+    s.add_argument("--seeds", metavar="LIST",
+                   help="seeds, e.g. 0-63 or 1,5,9: with --outdir one PNG per seed (at most 50,000); "
+                        "with --interpolate the latents the walk loops through (default 0-3)")
+    s.add_argument("--outdir", metavar="DIR", help="folder for one PNG per seed (with --seeds)")
+    s.add_argument("--interpolate", action="store_true",
+                   help="write a latent walk (slerp for normal noise, lines for uniform) as -o FILE.gif")
+    s.add_argument("--frames", type=int, default=60, help="frames of the walk (default 60, at most 1000)")
+    s.add_argument("--fps", type=int, default=20, help="frames per second of the walk (default 20)")
     s.add_argument("--device", help=DEVICE_HELP)
+
+    ex = sub.add_parser("export", help="export a run's generator (ONNX, dynamic batch, with metadata)",
+                        epilog=EXPORT_EXAMPLE, formatter_class=fmt)
+    ex.add_argument("run", help="run directory (or a checkpoint file)")
+    ex.add_argument("--format", default="onnx", help="onnx (the only one today)")
+    ex.add_argument("-o", "--output", required=True, help="FILE.onnx")
+    ex.add_argument("--no-ema", action="store_true", help="use G itself, not its EMA copy")
+    ex.add_argument("--no-check", action="store_true",
+                    help="skip running the exported file against PyTorch on 5 samples")
+
+    ins = sub.add_parser("inspect", help="print the provenance a generated file carries",
+                         epilog=INSPECT_EXAMPLE, formatter_class=fmt)
+    ins.add_argument("file", help="a .png, .gif, .npy, .csv or .onnx file")
 
     dl = sub.add_parser("download", help="opt-in: fetch MNIST / Fashion-MNIST, checksum-verified",
                         epilog=DOWNLOAD_EXAMPLE, formatter_class=fmt)
@@ -259,11 +307,66 @@ def _cmd_fit_classifier(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from .generation import write_samples
+    from .errors import DataError
+    from .generation import MAX_KEYS, MAX_SEEDS, check_psi, load, parse_seeds, write_samples
 
+    if args.truncation is not None:
+        check_psi(args.truncation)
+    if args.interpolate and args.outdir:
+        raise DataError("--interpolate writes one .gif (-o); --outdir is for one PNG per seed")
+    if args.outdir and not args.seeds:
+        raise DataError("--outdir needs --seeds, e.g. --seeds 0-63")
+    if not args.outdir and not args.output:
+        raise DataError("say where: -o FILE (.csv, .npy, .png, or .gif with --interpolate) or "
+                        "--seeds LIST --outdir DIR")
+    if args.interpolate or args.outdir:
+        seeds = parse_seeds(args.seeds or "0-3", MAX_KEYS if args.interpolate else MAX_SEEDS)
+        g = load(args.run, device=args.device or "auto", use_ema=not args.no_ema)
+        if args.interpolate:
+            from .media import write_walk
+
+            out = write_walk(g, args.output, seeds, args.frames, label=args.label,
+                             truncation=args.truncation, fps=args.fps)
+            print(f"wrote a {args.frames}-frame walk through seeds {args.seeds or '0-3'} to {out}")
+        else:
+            from .media import write_seed_images
+
+            paths = write_seed_images(g, args.outdir, seeds, label=args.label, truncation=args.truncation)
+            print(f"wrote {len(paths)} images to {args.outdir} ({paths[0].name} ... {paths[-1].name})")
+        return 0
+    if args.seeds:
+        raise DataError("--seeds goes with --outdir DIR (one PNG per seed) or --interpolate")
     out = write_samples(args.run, args.n, args.seed, args.output, use_ema=not args.no_ema,
-                        label=args.label, device=args.device, progress=True)
-    print(f"wrote {args.n} samples to {out}")
+                        label=args.label, device=args.device, progress=True, truncation=args.truncation)
+    print(f"wrote {out}" if out.suffix == ".png" else f"wrote {args.n} samples to {out}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import check_onnx, export_run
+    from .generation import load
+
+    out = export_run(args.run, args.output, args.format, use_ema=not args.no_ema)
+    line = f"wrote {out}"
+    if not args.no_check:
+        diff = check_onnx(out, load(args.run, device="cpu", use_ema=not args.no_ema))
+        line += f" (onnxruntime vs PyTorch on 5 samples: max |diff| {diff:.1e})"
+    print(line)
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from .provenance import read
+
+    fields = read(args.file)
+    if fields is None:
+        print(f"{args.file}: no ganforge provenance (not written by ganforge, or its metadata was "
+              "stripped); nothing says whether it is synthetic")
+        return 1
+    shown = {k: v for k, v in fields.items() if v != ""}
+    width = max(len(k) for k in shown)
+    for k, v in shown.items():
+        print(f"{k:<{width}}  {v}")
     return 0
 
 
@@ -314,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     handler = {"train": _cmd_train, "eval": _cmd_eval, "sample": _cmd_sample,
                "download": _cmd_download, "lab": _cmd_lab,
-               "fit-classifier": _cmd_fit_classifier, "report": _cmd_report}[args.verb]
+               "fit-classifier": _cmd_fit_classifier, "report": _cmd_report,
+               "export": _cmd_export, "inspect": _cmd_inspect}[args.verb]
     try:
         return handler(args)
     except GanforgeError as e:

@@ -15,3 +15,7 @@ class DataError(GanforgeError):
 
 class CheckpointError(GanforgeError):
     """A missing, corrupt or incompatible checkpoint or run directory."""
+
+
+class ExportError(GanforgeError):
+    """A generator that cannot be exported, or an exported model that cannot be used."""

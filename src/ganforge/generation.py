@@ -8,21 +8,136 @@ everywhere. Nothing here imports the trainer.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .device import draw_int, draw_normal, draw_uniform, resolve_device
 from .errors import ConfigError, DataError
-from .nets.contract import Generator
+from .nets.contract import Generator, NetSpec
+
+if TYPE_CHECKING:
+    from .provenance import Provenance
 
 NOISES = ("normal", "uniform")
 CHUNK = 8192  # at most this many samples per forward pass...
 CHUNK_VALUES = 1 << 24  # ...and at most this many output values (64 MB of fp32): bounded memory
 MAX_SAMPLES = 10_000_000  # the most samples one request may ask for
-Truncation = Callable[[torch.Tensor], torch.Tensor]  # z -> z', applied before G (issue: truncation)
+MAX_SEEDS = 50_000  # per-seed files in one request (the FID protocol's 50k)
+MAX_FRAMES = 1000  # frames of one latent walk
+MAX_KEYS = 64  # latents one walk passes through
+
+
+@dataclass(frozen=True)
+class Truncation:
+    """The truncation trick: z' = center + psi (z - center), psi in (0, 1] (1 = off).
+
+    Pulls samples toward the typical one, trading variety for fidelity (Brock et al. 2019,
+    BigGAN; Karras et al. 2019, StyleGAN). `center` is the mean latent: None means 0, the mean of
+    both of ganforge's noises (N(0, I) and U(-1, 1)). The hook for nets with a mapping network:
+    they pass their own average latent as `center`."""
+
+    psi: float
+    center: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        check_psi(self.psi)
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        if self.psi == 1:
+            return z
+        if self.center is None:
+            return z * self.psi
+        c = self.center.to(z.device, z.dtype)
+        return c + self.psi * (z - c)
+
+
+def check_psi(psi: float) -> float:
+    """psi must be a number in (0, 1]: one line otherwise."""
+    if isinstance(psi, bool) or not isinstance(psi, (int, float)) or not math.isfinite(psi):
+        raise DataError(f"truncation psi must be a number in (0, 1], got {psi!r}")
+    if not 0 < psi <= 1:
+        raise DataError(f"truncation psi must be in (0, 1] (1 = off), got {psi}")
+    return float(psi)
+
+
+def as_truncation(t: float | Truncation | None) -> Truncation | None:
+    """A psi (float), a Truncation or None (off) -> a Truncation or None."""
+    if t is None or isinstance(t, Truncation):
+        return t
+    return Truncation(t)
+
+
+def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Straight lines a -> b (t of shape (m, 1)): uniform noise stays in its box [-1, 1]^d."""
+    return a + t * (b - a)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation for Gaussian noise (White 2016): the direction moves along the great
+    circle from a's to b's and the length goes linearly from |a| to |b|. A straight line would cut
+    through the low-norm middle that N(0, I) in many dimensions almost never draws."""
+    na, nb = a.norm(), b.norm()
+    ua, ub = a / na.clamp_min(1e-12), b / nb.clamp_min(1e-12)
+    theta = torch.arccos((ua * ub).sum().clamp(-1, 1))
+    if float(torch.sin(theta)) < 1e-6:  # (anti)parallel: any path is as good; take the line
+        u = lerp(ua, ub, t)
+        u = u / u.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    else:
+        u = (torch.sin((1 - t) * theta) * ua + torch.sin(t * theta) * ub) / torch.sin(theta)
+    return u * lerp(na, nb, t)
+
+
+def latent_path(noise: str, keys: torch.Tensor, frames: int, loop: bool = True) -> torch.Tensor:
+    """`frames` latents through the rows of `keys` (k, d), evenly spaced per segment: slerp for
+    normal noise, straight lines for uniform. loop=True returns to the first key (an endless
+    walk, the first frame not repeated); loop=False ends on the last key."""
+    check_noise(noise)
+    check_count(frames, "frames", MAX_FRAMES)
+    if keys.dim() != 2 or not 2 <= len(keys) <= MAX_KEYS:
+        raise DataError(f"a walk needs 2 to {MAX_KEYS} latents as a (k, z_dim) tensor, "
+                        f"got shape {tuple(keys.shape)}")
+    k = len(keys)
+    segments = k if loop else k - 1
+    if loop:
+        pos = torch.arange(frames, dtype=torch.float64) * segments / frames
+    else:
+        pos = torch.linspace(0, segments, frames, dtype=torch.float64) if frames > 1 else torch.zeros(1)
+    seg = pos.floor().long().clamp(max=segments - 1)
+    frac = (pos - seg).to(keys.dtype)
+    path = lerp if noise == "uniform" else slerp
+    out = torch.empty(frames, keys.shape[1], dtype=keys.dtype, device=keys.device)
+    for s in range(segments):
+        rows = (seg == s).nonzero().reshape(-1)
+        if len(rows):
+            out[rows] = path(keys[s], keys[(s + 1) % k], frac[rows, None].to(keys.device))
+    return out
+
+
+_SEEDS = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")
+
+
+def parse_seeds(text: str, limit: int = MAX_SEEDS) -> list[int]:
+    """'0-63', '5' or '0-9,20,30-31' -> the seeds, in order; at most `limit` of them."""
+    spec = text.replace(" ", "")
+    if not _SEEDS.fullmatch(spec):
+        raise DataError(f"seeds must look like 0-63 or 1,5,9 or 0-9,20-29, got {text!r}")
+    seeds: list[int] = []
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        a, b = int(lo), int(hi or lo)
+        if b < a:
+            raise DataError(f"seed range {part} runs backwards (write {b}-{a})")
+        if len(seeds) + b - a + 1 > limit:
+            raise DataError(f"at most {limit:,} seeds at once, got more in {text!r}")
+        seeds.extend(range(a, b + 1))
+    if max(seeds) >= 2**63:
+        raise DataError(f"seeds must be below 2**63, got {max(seeds)}")
+    return seeds
 
 
 def check_noise(kind: str) -> None:
@@ -69,6 +184,31 @@ def as_labels(labels: int | list[int] | torch.Tensor | None, n: int, num_classes
     return t.to(device)
 
 
+def chunk_size(data_shape: tuple[int, ...]) -> int:
+    """Samples per forward pass: at most CHUNK, and at most CHUNK_VALUES output values."""
+    return max(1, min(CHUNK, CHUNK_VALUES // max(1, math.prod(data_shape))))
+
+
+def iter_inputs(spec: NetSpec, noise: str, n: int, gen: torch.Generator, device: torch.device,
+                labels: torch.Tensor | None = None, chunk: int | None = None,
+                truncation: Truncation | None = None
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """G's inputs (z, classes or None), `chunk` at a time: classes (when G takes them and none are
+    given) drawn uniformly from `gen` first, then the noise. Any backend fed these (PyTorch,
+    onnxruntime) gives the same samples for the same seed."""
+    if spec.cond == "image":
+        raise DataError("this generator translates images: give it input images, not a count")
+    chunk = chunk or chunk_size(spec.data_shape)
+    if spec.cond == "class" and labels is None:
+        labels = draw_int(spec.num_classes, (n,), gen, device)
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        z = make_noise(noise, m, spec.z_dim, gen, device)
+        if truncation is not None:
+            z = truncation(z)
+        yield z, (labels[start:start + m] if labels is not None else None)
+
+
 @torch.no_grad()
 def iter_generate(g: Generator, noise: str, n: int, gen: torch.Generator,
                   labels: torch.Tensor | None = None, chunk: int | None = None,
@@ -76,22 +216,10 @@ def iter_generate(g: Generator, noise: str, n: int, gen: torch.Generator,
     """Samples of G in eval mode, `chunk` at a time, on G's device. A class-conditional G gets
     `labels`, else classes drawn uniformly from `gen`; other conditions must be given."""
     device = next(g.parameters()).device
-    spec = g.spec
-    if chunk is None:
-        chunk = max(1, min(CHUNK, CHUNK_VALUES // max(1, math.prod(spec.data_shape))))
-    if spec.cond == "image":
-        raise DataError("this generator translates images: give it input images, not a count")
-    if spec.cond == "class" and labels is None:
-        labels = draw_int(spec.num_classes, (n,), gen, device)
     was_training = g.training
     g.eval()
     try:
-        for start in range(0, n, chunk):
-            m = min(chunk, n - start)
-            z = make_noise(noise, m, spec.z_dim, gen, device)
-            if truncation is not None:
-                z = truncation(z)
-            c = labels[start:start + m] if labels is not None else None
+        for z, c in iter_inputs(g.spec, noise, n, gen, device, labels, chunk, truncation):
             yield g(z, c).float()
     finally:
         g.train(was_training)
@@ -104,12 +232,17 @@ def generate(g: Generator, noise: str, n: int, gen: torch.Generator,
     return torch.cat(list(iter_generate(g, noise, n, gen, labels, chunk, truncation)))
 
 
+Labels = int | Sequence[int] | torch.Tensor | None
+
+
 class LoadedGenerator:
     """A trained generator ready to use: `ganforge.load(path)` returns one.
 
-    `sample(n, seed, labels)` gives n samples in data space (points as the data; images as float
-    (n, C, H, W) in [-1, 1]); `g(z, labels)` maps explicit noise. Needs no data set and no flags:
-    the checkpoint says what the network is."""
+    `sample(n, seed, labels, truncation)` gives n samples in data space (points as the data;
+    images as float (n, C, H, W) in [-1, 1]); `g(z, labels)` maps explicit noise;
+    `sample_seeds(seeds)` gives one sample per seed; `interpolate(seeds, frames)` a walk through
+    their latents; `walk_gif(path)` writes one. Needs no data set and no flags: the checkpoint
+    says what the network is."""
 
     def __init__(self, net: Generator, noise: str, device: torch.device, config: Any = None,
                  step: int = 0, source: str = "", ema: bool = False) -> None:
@@ -121,6 +254,7 @@ class LoadedGenerator:
         self.step = step
         self.source = source
         self.ema = ema
+        self._fingerprint: str | None = None
 
     @property
     def z_dim(self) -> int:
@@ -133,6 +267,15 @@ class LoadedGenerator:
     @property
     def num_classes(self) -> int:
         return self.net.spec.num_classes
+
+    @property
+    def fingerprint(self) -> str:
+        """Short sha256 of the generator's state tensors: which weights made a file."""
+        if self._fingerprint is None:
+            from .provenance import state_hash
+
+            self._fingerprint = state_hash(self.net)
+        return self._fingerprint
 
     def __repr__(self) -> str:
         cls = f", {self.num_classes} classes" if self.num_classes else ""
@@ -149,29 +292,105 @@ class LoadedGenerator:
         return torch.Generator().manual_seed(seed)
 
     @torch.no_grad()
-    def __call__(self, z: torch.Tensor, labels: int | list[int] | torch.Tensor | None = None
-                 ) -> torch.Tensor:
+    def __call__(self, z: torch.Tensor, labels: Labels = None,
+                 truncation: float | Truncation | None = None) -> torch.Tensor:
+        """G(z', labels) with z' = z truncated (when asked), in chunks of bounded memory."""
         if z.dim() != 2 or z.shape[1] != self.z_dim:
             raise DataError(f"z must have shape (n, {self.z_dim}), got {tuple(z.shape)}")
         y = as_labels(labels, len(z), self.num_classes, self.device)
         if self.num_classes and y is None:
             raise DataError(f"this generator is class-conditional: pass labels (0..{self.num_classes - 1})")
-        return self.net(z.to(self.device), y).float()
+        trunc = as_truncation(truncation)
+        z = z.to(self.device)
+        if trunc is not None:
+            z = trunc(z)
+        step = chunk_size(self.data_shape)
+        parts = [self.net(z[i:i + step], None if y is None else y[i:i + step]).float()
+                 for i in range(0, len(z), step)]
+        return torch.cat(parts) if parts else self.net(z, y).float()
 
-    def sample(self, n: int, seed: int = 0, labels: int | list[int] | torch.Tensor | None = None,
-               truncation: Truncation | None = None) -> torch.Tensor:
-        """n samples from the training noise (seeded); classes drawn uniformly unless given."""
+    def sample(self, n: int, seed: int = 0, labels: Labels = None,
+               truncation: float | Truncation | None = None) -> torch.Tensor:
+        """n samples from the training noise (seeded); classes drawn uniformly unless given;
+        `truncation` a psi in (0, 1] (or a Truncation) pulls z toward the mean latent."""
         check_count(n, "n")
         y = as_labels(labels, n, self.num_classes, self.device)
-        return generate(self.net, self.noise_kind, n, self.generator(seed), y, truncation=truncation)
+        return generate(self.net, self.noise_kind, n, self.generator(seed), y,
+                        truncation=as_truncation(truncation))
 
-    def iter_samples(self, n: int, seed: int = 0, labels: int | list[int] | torch.Tensor | None = None,
-                     chunk: int | None = None) -> Iterator[torch.Tensor]:
+    def iter_samples(self, n: int, seed: int = 0, labels: Labels = None, chunk: int | None = None,
+                     truncation: float | Truncation | None = None) -> Iterator[torch.Tensor]:
         """The same samples as `sample(n, seed)`, `chunk` at a time on the CPU: bounded memory."""
         check_count(n, "n")
         y = as_labels(labels, n, self.num_classes, self.device)
-        for part in iter_generate(self.net, self.noise_kind, n, self.generator(seed), y, chunk):
+        for part in iter_generate(self.net, self.noise_kind, n, self.generator(seed), y, chunk,
+                                  as_truncation(truncation)):
             yield part.cpu()
+
+    def seed_inputs(self, seeds: Sequence[int], labels: Labels = None
+                    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One (z, class) per seed, drawn as `sample(1, seed)` draws them (class first, when the
+        model takes one and none is given, then z): seed k is the same sample every time."""
+        check_count(len(seeds), "seeds", MAX_SEEDS)
+        given = as_labels(labels, len(seeds), self.num_classes, torch.device("cpu"))
+        zs, ys = [], []
+        for i, seed in enumerate(seeds):
+            gen = self.generator(int(seed))
+            if self.num_classes:
+                drawn = draw_int(self.num_classes, (1,), gen, torch.device("cpu"))
+                ys.append(drawn if given is None else given[i:i + 1])
+            zs.append(make_noise(self.noise_kind, 1, self.z_dim, gen, torch.device("cpu")))
+        y = torch.cat(ys).to(self.device) if ys else None
+        return torch.cat(zs).to(self.device), y
+
+    def sample_seeds(self, seeds: Sequence[int], labels: Labels = None,
+                     truncation: float | Truncation | None = None) -> torch.Tensor:
+        """One sample per seed (what per-seed image files and FID tools read)."""
+        z, y = self.seed_inputs(seeds, labels)
+        return self(z, y, truncation)
+
+    def walk_latents(self, keys: Sequence[int] | torch.Tensor, frames: int = 60, label: int | None = None,
+                     loop: bool = True) -> tuple[torch.Tensor, int | None]:
+        """The latents of a walk and the class it holds (see `interpolate`)."""
+        if isinstance(keys, torch.Tensor):
+            z_keys, y0 = keys.to(self.device, torch.float32), None
+        else:
+            if not 2 <= len(keys) <= MAX_KEYS:
+                raise DataError(f"a walk needs 2 to {MAX_KEYS} seeds, got {len(keys)}")
+            z_keys, y_keys = self.seed_inputs(keys)
+            y0 = None if y_keys is None else int(y_keys[0])
+        if z_keys.dim() != 2 or z_keys.shape[1] != self.z_dim:
+            raise DataError(f"walk latents must have shape (k, {self.z_dim}), got {tuple(z_keys.shape)}")
+        cls = label if label is not None else y0
+        if self.num_classes and cls is None:
+            raise DataError(f"this generator is class-conditional: pass label (0..{self.num_classes - 1})")
+        return latent_path(self.noise_kind, z_keys, frames, loop), cls
+
+    def interpolate(self, keys: Sequence[int] | torch.Tensor, frames: int = 60, label: int | None = None,
+                    truncation: float | Truncation | None = None, loop: bool = True) -> torch.Tensor:
+        """Samples along a walk through latents: `keys` are seeds (their latents) or a (k, z_dim)
+        tensor (e.g. torch.stack([z_a, z_b]) with loop=False). Gaussian noise walks by slerp,
+        uniform noise in straight lines. A class-conditional walk holds one class: `label`, else
+        the first seed's. loop=True comes back round to the first key."""
+        z, cls = self.walk_latents(keys, frames, label, loop)
+        return self(z, cls, truncation)
+
+    def walk_gif(self, path: str | Path, seeds: Sequence[int] = (0, 1, 2, 3), frames: int = 60,
+                 label: int | None = None, truncation: float | None = None, fps: int = 20) -> Path:
+        """Write an endless latent walk through `seeds` as an animated GIF (image models), its
+        provenance in the GIF's comment."""
+        from .media import write_walk
+
+        return write_walk(self, path, seeds, frames, label=label, truncation=truncation, fps=fps)
+
+    def provenance(self, seeds: str = "", labels: str = "", truncation: float | None = None,
+                   what: str = "") -> Provenance:
+        """What this generator stamps on a file it made with these inputs."""
+        from .provenance import Provenance
+
+        return Provenance(generator=self.fingerprint, checkpoint=self.source, step=self.step,
+                          ema=self.ema, noise=self.noise_kind, seeds=seeds, labels=labels,
+                          truncation=1.0 if truncation is None else float(truncation), what=what)
 
 
 def load(path: str | Path, device: str | torch.device = "auto", use_ema: bool = True) -> LoadedGenerator:
@@ -190,50 +409,53 @@ MAX_GRID = 1024  # images in one .png grid
 MAX_OUTPUT_BYTES = 16 << 30  # one `ganforge sample` output file
 
 
+def check_label(g: LoadedGenerator, label: int | None) -> None:
+    """--label: only for class-conditional models, and one of their classes."""
+    if label is not None and not g.num_classes:
+        raise DataError("--label needs a class-conditional model (train.conditional=true)")
+    if label is not None and not 0 <= label < g.num_classes:
+        raise DataError(f"--label must be in 0..{g.num_classes - 1}, got {label}")
+
+
 def write_samples(run: str | Path, n: int, seed: int, out: str | Path, use_ema: bool = True,
-           label: int | None = None, device: str | None = None, progress: bool = False) -> Path:
+                  label: int | None = None, device: str | None = None, progress: bool = False,
+                  truncation: float | None = None) -> Path:
     """Write n generated samples to .csv / .npy, or (images) a .png grid; the name picks.
 
     Samples are generated and written a chunk at a time into a temporary file renamed at the end:
-    memory stays bounded whatever n is, and a failure leaves no partial output."""
+    memory stays bounded whatever n is, and a failure leaves no partial output. Every file says
+    it is synthetic: the grid in its PNG text chunks, arrays in a FILE.provenance.json sidecar."""
     import shutil
     import sys
 
     import numpy as np
 
-    from .training.state import load_generator
+    from .provenance import write_sidecar
 
     out = Path(out)
     if out.suffix not in (".csv", ".npy", ".png"):
         raise DataError(f"output {out} must end in .csv, .npy or .png")
     check_count(n, "-n", MAX_GRID if out.suffix == ".png" else MAX_SAMPLES)
-    ckpt, net = load_generator(run, use_ema=use_ema)
-    dev = resolve_device(device or "auto")  # where this machine samples, not where it trained
-    g = LoadedGenerator(net, ckpt.config.g.noise, dev, ckpt.config, ckpt.step, str(ckpt.path))
-    if label is not None and not g.num_classes:
-        raise DataError("--label needs a class-conditional model (train.conditional=true)")
-    if label is not None and not 0 <= label < g.num_classes:
-        raise DataError(f"--label must be in 0..{g.num_classes - 1}, got {label}")
+    if truncation is not None:
+        check_psi(truncation)
+    g = load(run, device=device or "auto", use_ema=use_ema)  # where this machine samples fastest
+    check_label(g, label)
+    if out.suffix == ".png":
+        from .media import write_grid
+
+        return write_grid(g, out, n, seed, label=label, truncation=truncation)
     width = math.prod(g.data_shape)
     per = 4 * width if out.suffix == ".npy" else 16 * width
-    if out.suffix != ".png" and n * per > MAX_OUTPUT_BYTES:
+    if n * per > MAX_OUTPUT_BYTES:
         raise DataError(f"-n {n:,} would write about {n * per / 2**30:.1f} GiB; the limit is "
                         f"{MAX_OUTPUT_BYTES / 2**30:.0f} GiB per file (write several, with other --seed)")
     out.parent.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(out.parent).free
-    if out.suffix != ".png" and n * per > free:
+    if n * per > free:
         raise DataError(f"-n {n:,} needs about {n * per / 2**20:,.0f} MiB; {out.parent} has "
                         f"{free / 2**20:,.0f} MiB free")
-    if out.suffix == ".png":
-        if len(g.data_shape) != 3:
-            raise DataError("a .png grid needs an image model; use .csv or .npy for points")
-        from .viz import save_image_grid
-
-        x = g.sample(n, seed, labels=label).cpu()
-        save_image_grid(out, x, nrow=max(1, min(16, round(n**0.5))))
-        return out
     tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
-    chunks = g.iter_samples(n, seed, labels=label)
+    chunks = g.iter_samples(n, seed, labels=label, truncation=truncation)
     if progress and n * width > 1 << 24:
         from tqdm import tqdm
 
@@ -257,4 +479,7 @@ def write_samples(run: str | Path, n: int, seed: int, out: str | Path, use_ema: 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    labels = "" if not g.num_classes else (str(label) if label is not None else "drawn uniformly")
+    write_sidecar(out, g.provenance(seeds=str(seed), labels=labels, truncation=truncation,
+                                    what=f"{n} samples"))
     return out
