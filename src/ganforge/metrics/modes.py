@@ -29,6 +29,16 @@ def covered_modes(counts: Sequence[int]) -> int:
     return sum(1 for c in counts if c > 0)
 
 
+def reverse_kl(counts: torch.Tensor, k: int) -> float | None:
+    """KL(p || uniform over k) in nats of a histogram of counts; None for an empty histogram."""
+    total = float(counts.sum())
+    if total <= 0:
+        return None
+    p = counts.double() / total
+    nz = p > 0
+    return float((p[nz] * (p[nz] * k).log()).sum())
+
+
 def mode_stats(
     samples: torch.Tensor, modes: torch.Tensor, std: float, threshold: float = 3.0
 ) -> dict[str, Any]:
@@ -43,12 +53,7 @@ def mode_stats(
     counts = torch.bincount(nearest[hq], minlength=len(m))
     n_hq = int(hq.sum())
     k = len(m)
-    if n_hq:
-        p = counts.double() / n_hq
-        nz = p > 0
-        kl = float((p[nz] * (p[nz] * k).log()).sum())
-    else:
-        kl = None
+    kl = reverse_kl(counts, k)
     return {
         "modes": covered_modes(counts.tolist()),
         "modes_total": k,
@@ -95,12 +100,7 @@ def knn_class_stats(fake: torch.Tensor, real: torch.Tensor, real_labels: torch.T
     hq = (votes == votes[:, :1]).all(1)
     counts = torch.bincount(votes[hq, 0], minlength=num_classes)
     n_hq = int(hq.sum())
-    if n_hq:
-        p = counts.double() / n_hq
-        nz = p > 0
-        kl = float((p[nz] * (p[nz] * num_classes).log()).sum())
-    else:
-        kl = None
+    kl = reverse_kl(counts, num_classes)
     return {"modes": covered_modes(counts.tolist()), "modes_total": num_classes,
             "hq": n_hq / len(fake) if len(fake) else 0.0, "reverse_kl": kl, "counts": counts.tolist(),
             "n_samples": len(fake), "k": k}
@@ -119,14 +119,12 @@ def stacked_mnist_modes(digits: torch.Tensor) -> dict[str, Any]:
     d = digits.to(torch.int64)
     mode = d[:, 0] * 100 + d[:, 1] * 10 + d[:, 2]
     counts = torch.bincount(mode, minlength=STACKED_MODES).double()
-    p = counts / counts.sum()
-    nz = p > 0
     return {
         "modes": covered_modes(counts.tolist()),
         "modes_total": STACKED_MODES,
-        "reverse_kl": float((p[nz] * (p[nz] * STACKED_MODES).log()).sum()),
+        "reverse_kl": reverse_kl(counts, STACKED_MODES),
         "n_samples": len(d),
-        "max_mode_share": float(p.max()),
+        "max_mode_share": float(counts.max() / counts.sum()),
         "counts": counts.to(torch.int64).tolist(),
     }
 
