@@ -40,6 +40,7 @@ class GConfig:
     batch_norm: bool = False
     noise_dim: int = 2
     noise: str = "normal"  # normal | uniform (on [-1, 1])
+    dropout: float = 0.5  # g.arch=unet: share of decoder units dropped, masks drawn from z (0 = none)
 
 
 @dataclass
@@ -129,8 +130,19 @@ class HealthConfig:
 
 
 @dataclass
+class TaskConfig:
+    """What problem the run solves (a name in tasks.TASKS): `generate` (noise -> sample) or `paired`
+    (pix2pix: input image -> output image, data.name a paired set). `l1_weight`: pix2pix's lambda on
+    L1(output, target). Configs written before tasks existed load as `generate`."""
+
+    kind: str = "generate"
+    l1_weight: float = 100.0
+
+
+@dataclass
 class RunConfig:
     seed: int = 0
+    task: TaskConfig = field(default_factory=TaskConfig)
     data: DataConfig = field(default_factory=DataConfig)
     g: GConfig = field(default_factory=GConfig)
     d: DConfig = field(default_factory=DConfig)
@@ -274,6 +286,7 @@ def _check(cfg: RunConfig) -> None:
         "loss.clip": cfg.loss.clip,
         "opt_g.weight_decay": cfg.opt_g.weight_decay,
         "opt_d.weight_decay": cfg.opt_d.weight_decay,
+        "task.l1_weight": cfg.task.l1_weight,
     }.items():
         if v < 0:
             raise ConfigError(f"config key '{key}' must be >= 0, got {v}")
@@ -282,6 +295,7 @@ def _check(cfg: RunConfig) -> None:
             raise ConfigError(f"config key '{key}' must be > 0, got {v}")
     for key, v in {
         "train.ema": cfg.train.ema,
+        "g.dropout": cfg.g.dropout,
         "opt_g.beta1": cfg.opt_g.beta1,
         "opt_g.beta2": cfg.opt_g.beta2,
         "opt_d.beta1": cfg.opt_d.beta1,
@@ -302,6 +316,7 @@ def _check(cfg: RunConfig) -> None:
         raise ConfigError(f"config key 'train.precision' must be one of {', '.join(PRECISIONS)}, "
                           f"got {cfg.train.precision!r}")
     check_device_name(cfg.train.device)
+    _check_task(cfg)
     from .metrics.suite import parse_metrics
 
     parse_metrics(cfg.eval.metrics)  # names are checked now, not hours into a run
@@ -309,6 +324,23 @@ def _check(cfg: RunConfig) -> None:
         raise ConfigError(
             f"train.batch_size ({cfg.train.batch_size}) must be a multiple of d.pack ({cfg.d.pack})"
         )
+
+
+def _check_task(cfg: RunConfig) -> None:
+    """The task kind, and the settings that do not apply to it (one line each)."""
+    from .tasks import TASKS  # later kinds (unpaired, superres, inpaint) register there
+
+    TASKS.get(cfg.task.kind)
+    if cfg.task.kind == "generate":
+        return
+    why = {
+        "train.conditional": (cfg.train.conditional, "the input image is the condition"),
+        "train.augment": (bool(cfg.train.augment), "D's input and its condition would be augmented apart"),
+        "train.eval_every": (cfg.train.eval_every > 0, "translation metrics are not there yet"),
+    }
+    for key, (on, reason) in why.items():
+        if on:
+            raise ConfigError(f"{key} does not apply to task.kind={cfg.task.kind}: {reason}")
 
 
 def from_dict(data: dict[str, Any] | None) -> RunConfig:

@@ -232,6 +232,37 @@ def generate(g: Generator, noise: str, n: int, gen: torch.Generator,
     return torch.cat(list(iter_generate(g, noise, n, gen, labels, chunk, truncation)))
 
 
+@torch.no_grad()
+def iter_translate(g: Generator, inputs: torch.Tensor, chunk: int | None = None) -> Iterator[torch.Tensor]:
+    """G's outputs for `inputs` (n, C, H, W) in [-1, 1], `chunk` at a time, in eval mode and without
+    dropout noise (z=None: one deterministic output per input), each chunk on the inputs' device."""
+    spec = g.spec
+    if spec.cond != "image":
+        raise DataError("this generator makes samples from noise, not from input images; ask for a count")
+    if inputs.dim() != 4 or tuple(inputs.shape[1:]) != spec.cond_shape:
+        raise DataError(f"inputs must have shape (n, {', '.join(map(str, spec.cond_shape))}), "
+                        f"got {tuple(inputs.shape)}")
+    device = next(g.parameters()).device
+    if chunk is None:
+        chunk = max(1, min(CHUNK, CHUNK_VALUES // max(1, math.prod(spec.data_shape))))
+    was_training = g.training
+    g.eval()
+    try:
+        for start in range(0, len(inputs), chunk):
+            c = inputs[start:start + chunk].to(device, torch.float32)
+            yield g(None, c).float().to(inputs.device)
+    finally:
+        g.train(was_training)
+
+
+def translate(g: Generator, inputs: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
+    """All outputs at once (on the inputs' device): memory is the inputs' and the outputs', plus one
+    chunk's activations on G's device."""
+    if not len(inputs):
+        raise DataError("no input images to translate")
+    return torch.cat(list(iter_translate(g, inputs, chunk)))
+
+
 Labels = int | Sequence[int] | torch.Tensor | None
 
 

@@ -19,6 +19,7 @@ from .data.images import ImageData
 from .errors import CheckpointError, ConfigError
 from .evaluation import Evaluator, default_metrics, flat_scores
 from .metrics.suite import parse_metrics
+from .tasks import TASKS
 from .training.callbacks import (
     Checkpointer,
     EvalLogger,
@@ -27,6 +28,7 @@ from .training.callbacks import (
     JsonlLogger,
     PointPlotter,
     ProgressBar,
+    TranslationGrid,
 )
 from .training.health import Event, Thresholds
 from .training.state import (
@@ -129,12 +131,23 @@ def _resume_dir(given: Path, ckpt_path: Path, out: str | Path | None) -> tuple[P
                           "continue from it in a new run directory")
 
 
+PLOTTERS = {"images": ImageGrid, "paired": TranslationGrid}  # by the data's kind; points otherwise
+
+
+def _plotter(kind: str) -> type[PointPlotter] | type[ImageGrid] | type[TranslationGrid]:
+    return PLOTTERS.get(kind, PointPlotter)
+
+
 def health_watch(cfg: RunConfig, log: Path, verbose: bool) -> HealthWatch | None:
-    """The monitors with the run's settings (auto check interval and warmup from train.steps)."""
+    """The monitors with the run's settings (auto check interval and warmup from train.steps).
+    Quality checks (collapse, progress) judge samples drawn from noise alone, so only the generate
+    task has them; other tasks keep the loss-based monitors (divergence, runaway D)."""
     if not cfg.health.enabled:
         return None
     steps = cfg.train.steps
     every = cfg.health.check_every or max(25, steps // 100)
+    if not TASKS.get(cfg.task.kind).from_noise:
+        every = 0
     th = Thresholds(warmup=cfg.health.warmup or max(300, 3 * steps // 10), loss_bound=cfg.health.loss_bound)
     return HealthWatch(log, every, th, verbose=verbose)
 
@@ -148,10 +161,9 @@ def _fit(trainer: Trainer, out: Path, progress: bool, plots: bool,
         stop = _check_until(cfg, until)
         logger = JsonlLogger(out / "metrics.jsonl", cfg.train.log_every)
         watch = health_watch(cfg, out / "metrics.jsonl", verbose=True)  # events print even if quiet
-        plotter: PointPlotter | ImageGrid | None = None
+        plotter: PointPlotter | ImageGrid | TranslationGrid | None = None
         if plots:
-            kind = ImageGrid if trainer.data.kind == "images" else PointPlotter
-            plotter = kind(out / "samples", cfg.train.plot_every)
+            plotter = _plotter(trainer.data.kind)(out / "samples", cfg.train.plot_every)
         callbacks: list[Any] = [watch] if watch else []
         callbacks += [logger, Checkpointer(out, cfg.train.ckpt_every, cfg.train.keep_last)]
         if plotter:

@@ -8,9 +8,11 @@ from ganforge.config import DConfig, GConfig
 from ganforge.nets import NETS, Discriminator, DOut, Generator, NetSpec, build_d, build_g
 
 SHAPES = {"mlp": (2,), "dcgan": (1, 28, 28), "resnet": (3, 32, 32)}
+FROM_NOISE = [a for a in NETS.names() if all(NETS.get(a))]  # a G and a D of one name
+SIDES = [(a, i) for a in NETS.names() for i in (0, 1) if NETS.get(a)[i] is not None]
 
 
-@pytest.mark.parametrize("arch", NETS.names())
+@pytest.mark.parametrize("arch", FROM_NOISE)
 @pytest.mark.parametrize("classes", [0, 5])
 def test_every_arch_keeps_the_contract(arch, classes):
     shape = SHAPES[arch]
@@ -26,6 +28,24 @@ def test_every_arch_keeps_the_contract(arch, classes):
     assert x.shape == (4, *shape)
     out = d(x, c)
     assert isinstance(out, DOut) and out.score.shape == (4,) and out.logits is None
+
+
+@pytest.mark.parametrize(("arch", "side"), SIDES)
+def test_every_image_conditional_net_keeps_the_contract(arch, side):
+    """A net that takes input images (translation tasks): G(z, image) and D(x, image), z from its spec."""
+    cls = NETS.get(arch)[side]
+    if not cls.supports_images:
+        pytest.skip(f"{arch} takes no input image")
+    shape, cond = (3, 32, 32), (1, 32, 32)
+    net = build_g(GConfig(arch=arch, width=4), shape, cond_shape=cond) if side == 0 else \
+        build_d(DConfig(arch=arch, width=4), shape, cond_shape=cond)
+    assert net.spec.cond == "image" and net.spec.cond_shape == cond and net.spec.data_shape == shape
+    c = torch.randn(2, *cond)
+    if side == 0:
+        assert net(torch.randn(2, net.spec.z_dim) if net.spec.z_dim else None, c).shape == (2, *shape)
+    else:
+        out = net(torch.randn(2, *shape), c)
+        assert isinstance(out, DOut) and out.score.shape[0] == 2
 
 
 def test_acgan_logits_and_packing_in_the_spec():
@@ -47,3 +67,5 @@ def test_spec_is_checked():
         NetSpec((2,), cond="class")  # classes without a count
     with pytest.raises(ValueError):
         NetSpec((2,), cond="sound")
+    with pytest.raises(ValueError, match="cond='image' goes with a"):
+        NetSpec((1, 8, 8), cond="image")

@@ -13,10 +13,14 @@ from .photos import PHOTO_SETS, PhotoData
 from .toy import TOY_SETS, ToyData, load_toy
 
 DataSource = ToyData | ImageData
+MIN_HELD_OUT = 10  # a paired set this small or larger without a test part gets every 5th pair held out
 
 
 def build_data(cfg: DataConfig) -> DataSource:
     """Resolve `data.name` (and `data.path`) to a data source; unknown names list the known ones."""
+    if cfg.name in PAIRED_SETS or cfg.name in UNPAIRED_SETS:
+        kind = "paired" if cfg.name in PAIRED_SETS else "unpaired"
+        raise ConfigError(f"data.name={cfg.name} is an image-to-image set: set task.kind={kind}")
     if cfg.name in TOY_SETS:
         return load_toy(cfg.name, cfg.path)
     if cfg.name not in IMAGE_SETS:
@@ -25,6 +29,17 @@ def build_data(cfg: DataConfig) -> DataSource:
     data = IMAGE_SETS.get(cfg.name)(path=cfg.path, size=cfg.size, channels=cfg.channels,
                                     max_bad_share=cfg.max_bad_share)
     return fit_images(data, cfg.size, cfg.channels)
+
+
+def build_paired(cfg: DataConfig) -> PairedData:
+    """The paired set `data.name` at data.size / data.channels, with held-out pairs as `.test`
+    (its own test part, else every 5th pair): what the paired task trains and shows samples on."""
+    if cfg.name not in PAIRED_SETS:
+        raise ConfigError(f"task.kind=paired needs a paired data set, not {cfg.name!r} "
+                          f"(known: {', '.join(PAIRED_SETS.names())})")
+    data = load_paired(cfg.name, path=cfg.path, size=cfg.size, channels=cfg.channels,
+                       max_bad_share=cfg.max_bad_share).fit(cfg.size, cfg.channels)
+    return data.split() if data.test is None and data.size >= MIN_HELD_OUT else data
 
 
 def fit_images(data: ImageData, size: int, channels: int) -> ImageData:
@@ -37,5 +52,5 @@ def fit_images(data: ImageData, size: int, channels: int) -> ImageData:
 
 
 __all__ = ["IMAGE_SETS", "PAIRED_SETS", "PHOTO_SETS", "TOY_SETS", "UNPAIRED_SETS", "DataSource", "ImageData",
-           "PairedData", "PhotoData", "ToyData", "UnpairedData", "build_data", "fit_images", "load_paired",
-           "load_toy", "load_unpaired"]
+           "PairedData", "PhotoData", "ToyData", "UnpairedData", "build_data", "build_paired", "fit_images",
+           "load_paired", "load_toy", "load_unpaired"]

@@ -2,7 +2,7 @@
 
 Every generator is `G(z, c)` and every discriminator `D(x, c) -> DOut` (nets/contract.py)."""
 
-from . import dcgan, resnet  # noqa: F401  (register "dcgan", "resnet")
+from . import dcgan, patchgan, resnet, unet  # noqa: F401  (register "dcgan", "patchgan", "resnet", "unet")
 from .contract import Discriminator, DOut, Generator, NetSpec
 from .mlp import NETS, build_d, build_g
 

@@ -89,18 +89,32 @@ def _shape(shape: int | tuple[int, ...]) -> tuple[int, ...]:
     return (shape,) if isinstance(shape, int) else tuple(shape)
 
 
-def build_g(cfg: GConfig, shape: int | tuple[int, ...], num_classes: int = 0) -> Generator:
+def build_g(cfg: GConfig, shape: int | tuple[int, ...], num_classes: int = 0,
+            cond_shape: tuple[int, ...] = ()) -> Generator:
     """The generator named by `g.arch` for samples of `shape` ((2,) points, (C, H, W) images);
-    `num_classes` > 0 makes it class-conditional."""
-    return _build(NETS.get(cfg.arch)[0], cfg, _shape(shape), num_classes, "g")
+    `num_classes` > 0 makes it class-conditional; `cond_shape` (C, H, W) makes it translate input
+    images of that shape."""
+    return _build(NETS.get(cfg.arch)[0], cfg, _shape(shape), num_classes, "g", tuple(cond_shape))
 
 
-def build_d(cfg: DConfig, shape: int | tuple[int, ...], num_classes: int = 0) -> Discriminator:
-    return _build(NETS.get(cfg.arch)[1], cfg, _shape(shape), num_classes, "d")
+def build_d(cfg: DConfig, shape: int | tuple[int, ...], num_classes: int = 0,
+            cond_shape: tuple[int, ...] = ()) -> Discriminator:
+    """The discriminator named by `d.arch`; `cond_shape` makes it judge (sample, input image) pairs."""
+    return _build(NETS.get(cfg.arch)[1], cfg, _shape(shape), num_classes, "d", tuple(cond_shape))
 
 
 def _build(cls: Any, cfg: GConfig | DConfig, shape: tuple[int, ...], num_classes: int,
-           which: str) -> Any:
+           which: str, cond_shape: tuple[int, ...] = ()) -> Any:
+    if cls is None:  # a name registered for one side only (unet: G, patchgan: D)
+        other = "d" if which == "g" else "g"
+        what = "generator" if which == "g" else "discriminator"
+        raise ConfigError(f"{which}.arch={cfg.arch} is not a {what}; use it as {other}.arch")
+    if cond_shape:
+        if not cls.supports_images:
+            pick = "g.arch=unet" if which == "g" else "d.arch=patchgan"
+            raise ConfigError(f"{which}.arch={cfg.arch} takes no input image; image-to-image tasks "
+                              f"need e.g. {pick}")
+        return cls(cfg, shape, cond_shape=cond_shape)
     if not num_classes:
         return cls(cfg, shape)
     if not cls.supports_classes:

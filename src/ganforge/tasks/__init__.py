@@ -1,8 +1,12 @@
-"""Tasks: how a batch of data becomes G's condition, D's real samples and D's condition.
+"""Tasks: how a batch of data becomes G's inputs, D's real samples and D's conditions, plus the
+task's own loss terms.
 
-The trainer never branches on the kind of problem; it asks its task. `generate` (z -> x, with or
-without classes) is the one task today; image-to-image tasks add theirs here."""
+The trainer never branches on the kind of problem; it asks its task (base.Task). `generate` (z -> x,
+with or without classes) and `paired` (pix2pix) are here; unpaired, superres and inpaint come next."""
 
-from .generate import TASKS, GenerateTask, Task
+from . import paired  # noqa: F401  (registers "paired")
+from .base import TASKS, Batch, Noise, Task
+from .generate import GenerateTask
+from .paired import PairedTask
 
-__all__ = ["TASKS", "GenerateTask", "Task"]
+__all__ = ["TASKS", "Batch", "GenerateTask", "Noise", "PairedTask", "Task"]

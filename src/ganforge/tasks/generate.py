@@ -2,49 +2,51 @@
 
 Unconditional: G(z, None), D(x, None). Class-conditional (train.conditional): real samples come
 with their labels; fakes get labels drawn uniformly from the noise generator; D sees each sample
-with its label."""
+with its label. Random draws keep one order (data: the real batch; noise: the fakes' labels, then
+z), so runs give the same numbers as before tasks had batches."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
+from ..config import DataConfig, RunConfig
 from ..device import draw_int
 from ..errors import ConfigError
-from ..registry import Registry
-
-
-class Task(Protocol):
-    """What the trainer asks of a task."""
-
-    name: str
-    num_classes: int
-
-    def real(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """n real samples for D, on the device, and D's condition for them."""
-        ...
-
-    def condition(self, n: int, gen: torch.Generator) -> torch.Tensor | None:
-        """G's condition for n fakes (also D's condition when it judges them)."""
-        ...
-
-
-TASKS: Registry[Any] = Registry("task")
+from .base import TASKS, Batch, Noise
 
 
 @TASKS.register("generate")
 class GenerateTask:
     name = "generate"
+    from_noise = True
+    cond_shape: tuple[int, ...] = ()
+    stat_names: tuple[str, ...] = ()
 
     def __init__(self, data: Any, conditional: bool, device: torch.device) -> None:
+        if data.kind in ("paired", "unpaired"):
+            raise ConfigError(f"data.name={data.name} holds {data.kind} images: set task.kind={data.kind}")
         self.data = data
         self.device = device
+        self.shape = tuple(data.shape)
         self.num_classes = data.num_classes if conditional else 0
         if conditional and not self.num_classes:
             raise ConfigError(f"train.conditional needs labelled data; {data.name} has none")
 
+    @classmethod
+    def from_config(cls, data: Any, cfg: RunConfig, device: torch.device) -> GenerateTask:
+        return cls(data, cfg.train.conditional, device)
+
+    @staticmethod
+    def load_data(cfg: DataConfig) -> Any:
+        from ..data import build_data
+
+        return build_data(cfg)
+
     def real(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """n real samples for D, on the device, and D's condition for them."""
         # data draws stay on the CPU (where the data set lives, uint8 for images); the batch moves
         # (a plain copy: non_blocking copies of a temporary CPU tensor are unsafe on MPS)
         if self.num_classes:
@@ -53,6 +55,21 @@ class GenerateTask:
         return self.data.sample(n, gen).to(self.device), None
 
     def condition(self, n: int, gen: torch.Generator) -> torch.Tensor | None:
+        """G's condition for n fakes (also D's condition when it judges them)."""
         if not self.num_classes:
             return None
         return draw_int(self.num_classes, (n,), gen, self.device)
+
+    def batch(self, n: int, rng: Mapping[str, torch.Generator], noise: Noise) -> Batch:
+        real, c_real = self.real(n, rng["data"])
+        return self._fakes(n, rng, noise)._replace(real=real, c_d_real=c_real)
+
+    def g_batch(self, n: int, rng: Mapping[str, torch.Generator], noise: Noise) -> Batch:
+        return self._fakes(n, rng, noise)
+
+    def _fakes(self, n: int, rng: Mapping[str, torch.Generator], noise: Noise) -> Batch:
+        c = self.condition(n, rng["noise"])
+        return Batch(z=noise(n, rng["noise"]), c_g=c, real=None, c_d_real=None, c_d_fake=c)
+
+    def extra_g_loss(self, fake: torch.Tensor, batch: Batch) -> tuple[float, dict[str, float]]:
+        return 0.0, {}

@@ -83,7 +83,7 @@ class JsonlLogger(Callback):
         self._t = time.perf_counter()
 
     def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
-        for k in LOGGED:
+        for k in LOGGED + trainer.task.stat_names:
             v = float(stats.get(k, 0.0))
             if math.isfinite(v):
                 self._acc[k] = self._acc.get(k, 0.0) + v
@@ -194,6 +194,47 @@ class ImageGrid(Callback):
         return self.last_path
 
 
+class TranslationGrid(Callback):
+    """Saves samples/step_XXXXXXX.png for image-to-image tasks: rows of input | output | target
+    triplets on the same held-out pairs every time (the training pairs when none are held out)."""
+
+    def __init__(self, folder: str | Path, every: int, n: int = 24, per_row: int = 4) -> None:
+        self.folder = Path(folder)
+        self.every = every
+        self.n = n
+        self.per_row = per_row
+        self.last_path: Path | None = None
+        self.pairs: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def on_start(self, trainer: Trainer) -> None:
+        from ..data.images import to_float
+
+        data = trainer.data.test if trainer.data.test is not None else trainer.data
+        self.pairs = to_float(data.a[:self.n]), to_float(data.b[:self.n])
+
+    def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
+        if self.every and trainer.step % self.every == 0:
+            self.plot(trainer)
+
+    def on_end(self, trainer: Trainer) -> None:
+        if not (self.every and trainer.step % self.every == 0):
+            self.plot(trainer)
+
+    def plot(self, trainer: Trainer) -> Path:
+        from ..generation import translate
+        from ..viz import save_image_grid
+
+        if self.pairs is None:
+            self.on_start(trainer)
+        a, b = self.pairs  # type: ignore[misc]
+        out = translate(trainer.sampler(), a)
+        if a.shape[1] == 1 != out.shape[1]:  # grey inputs beside colour outputs
+            a = a.expand(-1, out.shape[1], -1, -1)
+        x = torch.stack([a, out, b], 1).reshape(-1, *out.shape[1:])  # input, output, target, ...
+        self.last_path = save_image_grid(self.folder / f"step_{trainer.step:07d}.png", x, 3 * self.per_row)
+        return self.last_path
+
+
 class Checkpointer(Callback):
     """Checkpoints every `every` steps, at the end, and when interrupted; keeps the last N."""
 
@@ -269,6 +310,8 @@ class HealthWatch(Callback):
         from .health import Health, diversity
 
         self.health = Health(self.th)
+        if not self.every:  # loss-based monitors only
+            return
         gen = torch.Generator().manual_seed(trainer.cfg.eval.seed + 99)
         n = self.n if trainer.data.kind != "images" else min(self.n, 256)
         self.real = trainer.data.sample(n, gen)

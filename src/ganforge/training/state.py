@@ -149,7 +149,8 @@ def save_checkpoint(trainer: Trainer, path: str | Path, cfg: RunConfig | None = 
         "torch_version": torch.__version__,
         "config": (cfg or trainer.cfg).to_yaml(),
         "step": str(trainer.step),
-        "data_shape": json.dumps(list(trainer.data.shape)),
+        "data_shape": json.dumps(list(trainer.task.shape)),
+        "cond_shape": json.dumps(list(trainer.task.cond_shape)),
         "num_classes": str(trainer.num_classes),
         "opt_g": _opt_flat(trainer.opt_g, "opt_g", tensors),
         "opt_d": _opt_flat(trainer.opt_d, "opt_d", tensors),
@@ -196,6 +197,11 @@ class Checkpoint:
                 and all(isinstance(v, int) and v > 0 for v in self.data_shape)):
             raise CheckpointError(f"{path}: metadata 'data_shape' must be a list of positive integers")
         self.num_classes = _meta_int(path, meta, "num_classes", 0)
+        cond = _meta_json(path, meta, "cond_shape", [])  # written since the paired task; none before
+        if not (isinstance(cond, list) and len(cond) in (0, 3)
+                and all(isinstance(v, int) and v > 0 for v in cond)):
+            raise CheckpointError(f"{path}: metadata 'cond_shape' must be [] or [C, H, W]")
+        self.cond_shape: tuple[int, ...] = tuple(cond)
 
     def has_ema(self) -> bool:
         return any(k.startswith("g_ema.") for k in self.tensors)
@@ -351,7 +357,7 @@ def generator_from(ckpt: Checkpoint, use_ema: bool = True) -> Generator:
     callers move it to their device."""
     from ..nets import build_g
 
-    g = build_g(ckpt.config.g, tuple(ckpt.data_shape), ckpt.num_classes)
+    g = build_g(ckpt.config.g, tuple(ckpt.data_shape), ckpt.num_classes, ckpt.cond_shape)
     _load_module(g, "g_ema" if (use_ema and ckpt.has_ema()) else "g", ckpt, "generator")
     g.eval()
     g.requires_grad_(False)

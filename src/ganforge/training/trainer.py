@@ -21,14 +21,14 @@ from torch import nn
 
 from ..augment import build_augment
 from ..config import OptConfig, RunConfig
-from ..data import DataSource, build_data
+from ..data import DataSource
 from ..device import Precision, make_scaler, resolve_device, resolve_precision
 from ..errors import ConfigError, GanforgeError
 from ..generation import check_noise, generate, make_noise
 from ..losses import LOSSES, d_accuracy
 from ..nets import Discriminator, DOut, Generator, build_d, build_g
 from ..penalties import PENALTIES
-from ..tasks import TASKS
+from ..tasks import TASKS, Batch
 from .ema import make_ema, update_ema
 from .health import DivergenceMonitor, Thresholds
 from .rng import RNG_ROLES, role_generators, role_seed
@@ -103,23 +103,25 @@ class Trainer:
         self.cfg = cfg
         self.device = resolve_device(device if device is not None else cfg.train.device)
         self.precision: Precision = resolve_precision(cfg.train.precision, self.device)
-        self.data = data if data is not None else build_data(cfg.data)
-        self.task = TASKS.get("generate")(self.data, cfg.train.conditional, self.device)
+        kind = TASKS.get(cfg.task.kind)
+        self.data = data if data is not None else kind.load_data(cfg.data)
+        self.task = kind.from_config(self.data, cfg, self.device)
         self.num_classes = self.task.num_classes
+        shape, cond_shape = self.task.shape, self.task.cond_shape
         self.loss = LOSSES.get(cfg.loss.name)
         self.penalty = None if cfg.loss.penalty == "none" else PENALTIES.get(cfg.loss.penalty)
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
         with torch.random.fork_rng(devices=[]):  # built on the CPU: the same weights on any device
             torch.manual_seed(role_seed(cfg.seed, "init"))
-            g = build_g(cfg.g, self.data.shape, self.num_classes)
-            d = build_d(cfg.d, self.data.shape, self.num_classes)
+            g = build_g(cfg.g, shape, self.num_classes, cond_shape)
+            d = build_d(cfg.d, shape, self.num_classes, cond_shape)
         self.g: Generator = g.to(self.device)
         self.d: Discriminator = d.to(self.device)
         self.augment = build_augment(cfg.train.augment)
-        if self.augment is not None and len(self.data.shape) != 3:
+        if self.augment is not None and len(shape) != 3:
             raise ConfigError("train.augment (DiffAugment) needs image data")
-        self.channels_last = cfg.train.channels_last and len(self.data.shape) == 3
+        self.channels_last = cfg.train.channels_last and len(shape) == 3
         if self.channels_last:
             self.g.to(memory_format=torch.channels_last)
             self.d.to(memory_format=torch.channels_last)
@@ -133,7 +135,7 @@ class Trainer:
         self.step = 0
         self.diverged: str | None = None  # why training stopped on a NaN / exploding loss
         self.in_step = False  # True while a step is half done: no checkpoint may be taken then
-        self._kept: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        self._kept: tuple[torch.Tensor, Batch] | None = None  # G's output (with its graph), its batch
 
     # --- hyper-parameters that may change between steps (resume with --set, the lab) --------
     def update_config(self, cfg: RunConfig) -> None:
@@ -153,8 +155,10 @@ class Trainer:
         self.divergence = DivergenceMonitor(Thresholds(loss_bound=cfg.health.loss_bound))
 
     # --- the step ------------------------------------------------------------------------------
-    def noise(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        return make_noise(self.cfg.g.noise, n, self.cfg.g.noise_dim, gen, self.device)
+    def noise(self, n: int, gen: torch.Generator) -> torch.Tensor | None:
+        """G's noise for n samples (None for a G that takes none, e.g. a U-Net without dropout)."""
+        dim = self.g.spec.z_dim
+        return make_noise(self.cfg.g.noise, n, dim, gen, self.device) if dim else None
 
     def autocast(self) -> Any:
         """Mixed precision for the nets' forward passes; losses and penalties stay in fp32."""
@@ -201,14 +205,12 @@ class Trainer:
         reuse the same fake batch (as the canonical DCGAN example does) instead of a new one."""
         cfg = self.cfg
         n = cfg.train.batch_size
-        real, c_real = self.task.real(n, self.rng["data"])
-        real = self._layout(real)
-        c_fake = self.task.condition(n, self.rng["noise"])
-        z = self.noise(n, self.rng["noise"])
+        batch = self.task.batch(n, self.rng, self.noise)
+        real, c_real, c_fake = self._layout(batch.real), batch.c_d_real, batch.c_d_fake
         with torch.set_grad_enabled(keep_fake), self.autocast():
-            fake_g = self.g(z, c_fake)
+            fake_g = self.g(batch.z, batch.c_g)
         fake = fake_g.detach().float()
-        self._kept = (fake_g, c_fake) if keep_fake else None
+        self._kept = (fake_g, batch) if keep_fake else None
         if self.augment is not None:  # D sees real and fake through the same augmentation
             real = self.augment(real, self.rng["augment"])
             fake = self.augment(fake, self.rng["augment"])
@@ -252,20 +254,22 @@ class Trainer:
         try:
             with self.autocast():
                 if kept is None:
-                    c = self.task.condition(n, self.rng["noise"])
-                    fake = self.g(self.noise(n, self.rng["noise"]), c)
+                    batch = self.task.g_batch(n, self.rng, self.noise)
+                    fake = self.g(batch.z, batch.c_g)
                 else:
-                    fake, c = kept
+                    fake, batch = kept
+                extra, extra_stats = self.task.extra_g_loss(fake, batch)  # on G's own output
+                c = batch.c_d_fake
                 if self.augment is not None:  # G's gradient flows back through it
                     fake = self.augment(fake, self.rng["augment"])
                 out = self.d(fake, c)
             loss_g = self.loss.g(out.score.float()) + self._aux(out.logits, c)
-            gnorm = self._update(loss_g, self.opt_g, self.g, self.scaler_g)
+            gnorm = self._update(loss_g + extra, self.opt_g, self.g, self.scaler_g)
         finally:
             self.d.requires_grad_(True)
         if self.g_ema is not None:
             update_ema(self.g_ema, self.g, self.cfg.train.ema, self.step)
-        stats = {"loss_g": loss_g.item(), "grad_norm_g": gnorm}
+        stats = {"loss_g": loss_g.item(), "grad_norm_g": gnorm, **extra_stats}
         self._check(stats, self.step + 1)
         return stats
 
@@ -320,14 +324,16 @@ class Trainer:
     @torch.no_grad()
     def d_prob(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """D's P(real) for each sample (on the CPU), in eval mode; a class-conditional D judges
-        each with its label. With packing, a sample is judged as `pack` copies of itself."""
+        each with its label. With packing, a sample is judged as `pack` copies of itself; a patch D's
+        verdict is the mean over its patches."""
         was_training = self.d.training
         self.d.eval()
         try:
             pack = self.d.spec.pack
             c = None if labels is None else labels.to(self.device).repeat_interleave(pack, 0)
             out = self.d(x.to(self.device).repeat_interleave(pack, 0), c)
-            return self.loss.prob(out.score.float()).cpu()
+            p = self.loss.prob(out.score.float())
+            return p.reshape(len(p), -1).mean(1).cpu()
         finally:
             self.d.train(was_training)
 

@@ -1,0 +1,59 @@
+"""What a task hands the trainer: one `Batch` per step and an extra loss for G.
+
+A task is the only place that knows how G's inputs and D's inputs are made for its kind of problem;
+the trainer calls `batch` / `g_batch` / `extra_g_loss` and never asks which kind it holds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, Protocol
+
+import torch
+
+from ..registry import Registry
+
+# (n, generator) -> G's noise for n samples, or None when G takes none (the trainer's `noise`)
+Noise = Callable[[int, torch.Generator], torch.Tensor | None]
+
+
+class Batch(NamedTuple):
+    """One step's tensors, on the run's device. `z`, `c_g`: G's inputs. `real`, `c_d_real`: D's real
+    samples and their condition (None in a batch made for G alone). `c_d_fake`: D's condition for G's
+    output. `target`: what G's output should equal (paired tasks), else None."""
+
+    z: torch.Tensor | None
+    c_g: torch.Tensor | None
+    real: torch.Tensor | None
+    c_d_real: torch.Tensor | None
+    c_d_fake: torch.Tensor | None
+    target: torch.Tensor | None = None
+
+
+class Task(Protocol):
+    """What the trainer asks of a task. `shape`: one sample of G's output (what D judges);
+    `cond_shape`: G's input image (C, H, W), () when G takes none; `stat_names`: the keys that
+    `extra_g_loss` adds to a step's statistics; `from_noise`: G makes samples from noise alone (what
+    the health quality checks, image grids and metrics of generation need)."""
+
+    name: str
+    from_noise: bool
+    num_classes: int
+    shape: tuple[int, ...]
+    cond_shape: tuple[int, ...]
+    stat_names: tuple[str, ...]
+
+    def batch(self, n: int, rng: Mapping[str, torch.Generator], noise: Noise) -> Batch:
+        """A D step's batch: real samples (the `data` generator first), then G's inputs."""
+        ...
+
+    def g_batch(self, n: int, rng: Mapping[str, torch.Generator], noise: Noise) -> Batch:
+        """A G step's batch when no D step kept one (`real` may be None)."""
+        ...
+
+    def extra_g_loss(self, fake: torch.Tensor,
+                     batch: Batch) -> tuple[torch.Tensor | float, dict[str, float]]:
+        """The task's own term in G's loss (already weighted) and its statistics."""
+        ...
+
+
+TASKS: Registry[Any] = Registry("task")
