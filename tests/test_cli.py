@@ -132,6 +132,10 @@ def _run(*args, cwd):
         (["train", "--resume", "no/such/run"], "run directory not found"),
         (["train"], "train needs a CONFIG"),
         (["lab", "--port", "0", "--no-browser"], "--port must be in 1..65535"),
+        (["serve", "no/such/run"], "run directory not found"),
+        (["serve", "no/such/run", "--port", "70000"], "--port must be in 1..65535"),
+        (["serve", "no/such/run", "--backend", "tf"], "unknown backend 'tf'"),
+        (["serve", "no/such/run", "--max-n", "0"], "max_n must be a positive integer"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr(tmp_path, args, fragment):
@@ -151,7 +155,7 @@ def test_bad_input_is_one_line_on_stderr(tmp_path, args, fragment):
 
 def test_every_verb_has_help_with_an_example():
     for verb in ("train", "eval", "sample", "export", "inspect", "download", "lab", "fit-classifier",
-                 "report"):
+                 "report", "serve"):
         with pytest.raises(SystemExit) as e:
             main([verb, "--help"])
         assert e.value.code == 0
@@ -223,3 +227,17 @@ def test_lab_opens_a_run_and_refuses_one_it_cannot_draw_in_one_line(tmp_path, ca
     assert err.count("\n") == 1 and served == []  # one line, and no server started
     assert main(["lab", str(tmp_path / "nosuch"), "--no-browser"]) == 2
     assert capsys.readouterr().err.count("\n") == 1 and served == []
+
+
+def test_serve_prints_its_url_and_warns_beyond_loopback(image_run, capsys, monkeypatch):
+    import ganforge.serve.app as app
+
+    served = []
+    monkeypatch.setattr(app, "serve", lambda model, host, port, limits: served.append((host, port, limits)))
+    assert main(["serve", str(image_run), "--device", "cpu", "--port", "8123", "--max-n", "8"]) == 0
+    out = capsys.readouterr()
+    assert "http://127.0.0.1:8123/v1/samples" in out.out and out.err == ""
+    assert served[0][2].max_n == 8
+    assert main(["serve", str(image_run), "--device", "cpu", "--host", "0.0.0.0"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("ganforge: warning: binding to 0.0.0.0") and len(err.strip().splitlines()) == 1

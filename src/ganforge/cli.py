@@ -116,6 +116,16 @@ LAB_EXAMPLE = """example:
   ganforge lab --port 8080 --no-browser --device cpu
   ganforge lab runs/two1d      # every page opens that run, paused at its latest checkpoint"""
 
+SERVE_EXAMPLE = """examples:
+  ganforge serve runs/mnist                          # http://127.0.0.1:8000/
+  ganforge serve runs/mnist --backend onnx --port 8080 --max-n 64
+  curl -s localhost:8000/v1/samples -H 'content-type: application/json' \\
+       -d '{"n": 16, "seed": 0, "truncation": 0.7, "format": "png"}' -o grid.png
+
+endpoints: POST /v1/samples (n, seed, labels, truncation, format png|npy|json), POST /v1/translate
+(image-to-image models), GET /v1/model, GET /healthz, GET /metrics (Prometheus). Bad requests get
+a 4xx JSON error naming the field. Every response carries X-Ganforge-* provenance headers."""
+
 DEVICE_HELP = "auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps (default: the config's train.device)"
 
 
@@ -228,6 +238,24 @@ def _parser() -> argparse.ArgumentParser:
                           "per session (slower with several tabs; for debugging)")
     lab.add_argument("--device", default="cpu",
                      help="where sessions train (default cpu: small nets step fastest there)")
+
+    sv = sub.add_parser("serve", help="serve a generator over HTTP (FastAPI, micro-batched)",
+                        epilog=SERVE_EXAMPLE, formatter_class=fmt)
+    sv.add_argument("run", metavar="RUN",
+                    help="run directory, checkpoint file, or (--backend onnx) a .onnx file")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; anything "
+                    "else is reachable from other machines: a warning is printed)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sv.add_argument("--device", default="auto", help=DEVICE_HELP.replace(" (default: the config's "
+                                                                         "train.device)", ""))
+    sv.add_argument("--backend", default="torch", help="torch (default) or onnx (onnxruntime on the CPU; "
+                    "a run is exported to a temporary file first)")
+    sv.add_argument("--no-ema", action="store_true", help="use G itself, not its EMA copy")
+    sv.add_argument("--max-n", type=int, default=256, help="samples per request (default 256)")
+    sv.add_argument("--max-batch", type=int, default=256,
+                    help="samples per forward pass, across batched requests (default 256; >= --max-n)")
+    sv.add_argument("--max-wait-ms", type=float, default=5.0,
+                    help="how long a request waits for others to batch with (default 5 ms)")
 
     rp = sub.add_parser("report", help="one self-contained HTML page of a run (RUN/report.html)",
                         epilog=REPORT_EXAMPLE, formatter_class=fmt)
@@ -409,6 +437,31 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .lab.guard import is_loopback
+
+    if not 0 < args.port < 65536:
+        raise GanforgeError(f"--port must be in 1..65535, got {args.port}")
+    from .device import resolve_device
+    from .serve.app import serve
+    from .serve.limits import Limits
+    from .serve.model import load_served
+
+    limits = Limits(max_n=args.max_n, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms)
+    if args.backend == "torch":
+        resolve_device(args.device)  # a missing device is one line now
+    model = load_served(args.run, backend=args.backend, device=args.device, use_ema=not args.no_ema)
+    if not is_loopback(args.host):
+        print(f"ganforge: warning: binding to {args.host} makes the API reachable from other machines; "
+              "it has no authentication (use 127.0.0.1 and a reverse proxy to expose it)", file=sys.stderr)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    info = model.info
+    print(f"serving {info['architecture']} generator {model.fingerprint} (step {model.step}, "
+          f"{model.backend}) at http://{host}:{args.port}/v1/samples ; Ctrl-C stops", flush=True)
+    serve(model, args.host, args.port, limits)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -418,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"train": _cmd_train, "eval": _cmd_eval, "sample": _cmd_sample,
                "download": _cmd_download, "lab": _cmd_lab,
                "fit-classifier": _cmd_fit_classifier, "report": _cmd_report,
-               "export": _cmd_export, "inspect": _cmd_inspect}[args.verb]
+               "export": _cmd_export, "inspect": _cmd_inspect, "serve": _cmd_serve}[args.verb]
     try:
         return handler(args)
     except GanforgeError as e:
