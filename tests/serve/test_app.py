@@ -280,3 +280,38 @@ def test_concurrent_requests_on_a_real_server(image_model, image_run):
     forwards = int(next(line.split()[-1] for line in metrics.splitlines()
                         if line.startswith("ganforge_batch_requests_count")))
     assert forwards < 16  # some requests shared a forward pass
+
+
+def test_a_paired_model_translates_uploaded_images(tmp_path):
+    """/v1/translate on a pix2pix run: the PNG that comes back is the generator's translation of
+    the upload (generation.translate, to uint8 rounding); masks and other sizes are refused."""
+    from ganforge import config
+    from ganforge.generation import load, translate
+    from ganforge.runs import train
+
+    tiny = ["data.size=16", "train.steps=2", "g.width=4", "d.width=4", "train.batch_size=4",
+            "train.plot_every=0"]
+    cfg = config.load("configs/pix2pix-glyphs.yaml", tiny)
+    train(cfg, tmp_path / "run", progress=False, plots=False)
+    model = load_served(tmp_path / "run")
+    assert model.can_translate
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (16, 16), generator=gen, dtype=torch.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(x.numpy(), "L").save(buf, format="PNG")
+    with TestClient(create_app(model, Limits())) as c:
+        assert c.get("/v1/model").json()["task"] == "translate"
+        r = c.post("/v1/translate", files={"image": ("g.png", buf.getvalue(), "image/png")})
+        assert r.status_code == 200 and r.headers["x-ganforge-synthetic"] == "true"
+        got = np.asarray(Image.open(io.BytesIO(r.content)), dtype=np.float64)
+        want = translate(load(tmp_path / "run").net, (x.float() / 127.5 - 1)[None, None])
+        want = ((want[0, 0].clamp(-1, 1) + 1) * 127.5).numpy()
+        assert got.shape == (16, 16) and np.abs(got - want).max() <= 1.0
+        r = c.post("/v1/translate", files={"image": ("g.png", buf.getvalue(), "image/png"),
+                                           "mask": ("m.png", buf.getvalue(), "image/png")})
+        assert r.status_code == 422 and r.json()["field"] == "mask" and "no mask" in r.json()["error"]
+        small = io.BytesIO()
+        Image.fromarray(x[:8, :8].numpy(), "L").save(small, format="PNG")
+        r = c.post("/v1/translate", files={"image": ("s.png", small.getvalue(), "image/png")})
+        assert r.status_code == 422 and "16x16" in r.json()["error"] and r.json()["field"] == "image"
+        assert c.post("/v1/samples", json={"n": 1}).status_code == 409

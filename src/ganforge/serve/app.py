@@ -34,7 +34,7 @@ from starlette.datastructures import Headers, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import GanforgeError
+from ..errors import DataError, GanforgeError
 from ..provenance import Provenance
 from ..viz import image_grid
 from .batcher import Busy, MicroBatcher
@@ -359,7 +359,8 @@ def create_app(model: ServedModel, limits: Limits | None = None) -> FastAPI:
                 raise ApiError(422, f"unknown field {unknown[:50]!r} (known: image, mask)", unknown[:50])
             image_bytes = await _upload(form, "image", required=True)
             mask_bytes = await _upload(form, "mask", required=False)
-        mode = IMAGE_MODES.get(model.spec.data_shape[0], "RGB") if model.images else "RGB"
+        channels = model.spec.cond_shape[0] if model.spec.cond == "image" else model.spec.data_shape[0]
+        mode = IMAGE_MODES.get(channels, "RGB") if model.images else "RGB"
         image = await asyncio.to_thread(_read_image, image_bytes or b"", "image", mode, limits)
         mask = None
         if mask_bytes is not None:
@@ -371,7 +372,10 @@ def create_app(model: ServedModel, limits: Limits | None = None) -> FastAPI:
         if not model.can_translate:
             raise ApiError(409, "this model generates from noise; use /v1/samples")
         loop = asyncio.get_running_loop()
-        out = await loop.run_in_executor(batcher.executor, model.translate, image, mask)
+        try:
+            out = await loop.run_in_executor(batcher.executor, model.translate, image, mask)
+        except DataError as e:
+            raise ApiError(422, str(e), "mask" if mask is not None else "image") from None
         prov = model.provenance(0, "", None, "translation of an uploaded image")
         return Response(_png(out, prov), media_type="image/png", headers=_provenance_headers(prov))
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, DataError
-from ..generation import LoadedGenerator, Truncation, as_labels, iter_inputs
+from ..generation import LoadedGenerator, Truncation, as_labels, iter_inputs, translate
 from ..nets.contract import NetSpec
 from ..provenance import Provenance
 
@@ -49,8 +49,9 @@ class ServedModel:
 
     @property
     def can_translate(self) -> bool:
-        """Image-to-image models take an image, not noise; none of ganforge's nets does yet."""
-        return self.spec.cond == "image" and hasattr(self.net, "translate")
+        """Image-to-image models (the paired task's U-Net) take an image, not noise (PyTorch backend:
+        ONNX export covers generators of noise so far)."""
+        return self.spec.cond == "image" and self.backend == "torch"
 
     def inputs(self, n: int, seed: int, labels: int | Sequence[int] | None = None,
                truncation: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -78,9 +79,14 @@ class ServedModel:
         """Image -> image (x in [-1, 1], (1, C, H, W); mask (1, 1, H, W) in {0, 1} for inpainting)."""
         if not self.can_translate:
             raise DataError("this model generates from noise; use /v1/samples")
+        if mask is not None:
+            raise DataError("this model takes no mask (inpainting models do): send the image alone")
+        c, h, w = self.spec.cond_shape
+        if tuple(image.shape[1:]) != (c, h, w):
+            raise DataError(f"this model translates {w}x{h} images with {c} channel(s); got "
+                            f"{image.shape[-1]}x{image.shape[-2]} with {image.shape[1]}")
         with torch.inference_mode():
-            out = self.net.translate(image.to(self.device),
-                                     None if mask is None else mask.to(self.device))
+            out = translate(self.net, image.to(self.device))
         return out.float().cpu().numpy()
 
     def provenance(self, seed: int, labels: str, truncation: float | None, what: str) -> Provenance:
