@@ -59,6 +59,13 @@ def _npy(r) -> np.ndarray:
     return np.load(io.BytesIO(r.content))
 
 
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """The same samples to float32 rounding: the server's forward pass runs on its worker thread,
+    whose intra-op thread count (and so the order of a convolution's sums) may differ from the
+    test's thread once another test has set torch's threads; another seed differs by ~0.1."""
+    return a.shape == b.shape and bool(np.abs(a - b).max() <= 1e-5)
+
+
 def _png(side: int, mode: str = "L") -> bytes:
     buf = io.BytesIO()
     Image.new(mode, (side, side), 128).save(buf, format="PNG")
@@ -86,13 +93,13 @@ def test_samples_are_g_sample_and_carry_provenance(client, image_run):
     g = ganforge.load(image_run, device="cpu")
     r = client.post("/v1/samples", json={"n": 5, "seed": 3, "labels": [0, 1, 2, 3, 9],
                                          "truncation": 0.7, "format": "npy"})
-    assert np.array_equal(_npy(r), g.sample(5, 3, labels=[0, 1, 2, 3, 9], truncation=0.7).numpy())
+    assert _same(_npy(r), g.sample(5, 3, labels=[0, 1, 2, 3, 9], truncation=0.7).numpy())
     h = r.headers
     assert h["x-ganforge-synthetic"] == "true" and h["x-ganforge-generator"] == g.fingerprint
     assert h["x-ganforge-seed"] == "3" and h["x-ganforge-truncation"] == "0.7"
     assert h["x-ganforge-digital-source-type"].endswith("trainedAlgorithmicMedia")
     x = _npy(client.post("/v1/samples", json={"n": 4, "seed": 1, "format": "npy"}))
-    assert np.array_equal(x, g.sample(4, 1).numpy())  # classes drawn from the seed, as g.sample draws them
+    assert _same(x, g.sample(4, 1).numpy())  # classes drawn from the seed, as g.sample draws them
     r = client.post("/v1/samples", json={"n": 1, "seed": 2, "labels": 4})
     assert r.headers["content-type"] == "image/png"
     with Image.open(io.BytesIO(r.content)) as im:
@@ -109,7 +116,7 @@ def test_points_model_json_and_npy_but_no_png(points_run):
     g = ganforge.load(points_run, device="cpu")
     with TestClient(create_app(load_served(points_run, device="cpu"))) as c:
         x = _npy(c.post("/v1/samples", json={"n": 7, "format": "npy"}))
-        assert np.array_equal(x, g.sample(7).numpy())
+        assert _same(x, g.sample(7).numpy())
         assert c.post("/v1/samples", json={"n": 3, "format": "json"}).json()["shape"] == [3, 2]
         r = c.post("/v1/samples", json={"n": 3})  # png is the default
         assert r.status_code == 422 and r.json()["field"] == "format"
