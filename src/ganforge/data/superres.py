@@ -84,8 +84,8 @@ def _jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
     buf = io.BytesIO()
     im.save(buf, format="JPEG", quality=quality)
     with Image.open(io.BytesIO(buf.getvalue())) as back:
-        out = np.asarray(back.convert(im.mode), dtype=np.uint8)
-    return torch.from_numpy(out[None] if out.ndim == 2 else out.transpose(2, 0, 1).copy())
+        out = np.array(back.convert(im.mode), dtype=np.uint8)
+    return torch.from_numpy(out[None] if out.ndim == 2 else np.ascontiguousarray(out.transpose(2, 0, 1)))
 
 
 def degrade(hr: torch.Tensor, scale: int, stages: tuple[str, ...], gen: torch.Generator) -> torch.Tensor:
