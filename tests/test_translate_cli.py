@@ -14,7 +14,7 @@ def sr_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("sr")
     cfg = config.load("configs/sr-x4.yaml", ["train.steps=1", "g.width=4", "g.depth=1", "d.width=4",
                                              "train.batch_size=2", "train.plot_every=0", "data.size=32",
-                                             "data.stride=0", "task.pretrain_steps=0"])
+                                             "task.pretrain_steps=0"])
     train(cfg, root / "run", progress=False)
     return root / "run"
 
@@ -68,8 +68,9 @@ def test_one_line_errors(sr_run, tmp_path, capsys, monkeypatch):
 
 
 def test_a_paired_model_takes_its_training_size_only(tmp_path, capsys):
-    cfg = config.load("configs/pix2pix-glyphs.yaml", ["train.steps=1", "g.width=4", "d.width=4", "data.size=16",
-                                                       "d.depth=2", "train.batch_size=2", "train.plot_every=0"])
+    cfg = config.load("configs/pix2pix-glyphs.yaml", ["train.steps=1", "g.width=4", "d.width=4",
+                                                       "data.size=16", "d.depth=2", "train.batch_size=2",
+                                                       "train.plot_every=0"])
     train(cfg, tmp_path / "p2p", progress=False)
     _png(tmp_path / "x.png", 20, 16, mode="L")
     assert main(["translate", str(tmp_path / "p2p"), str(tmp_path / "x.png"), "-o", str(tmp_path / "o")]) == 2
