@@ -69,6 +69,12 @@ FIT_EXAMPLE = """example:
   ganforge fit-classifier lenet-mnist       # trains (~1 CPU-minute) or finds it in the cache
   ganforge fit-classifier lenet-fashion --data-path /usr/share/datasets/fashion-mnist"""
 
+TRANSLATE_EXAMPLE = """examples:
+  ganforge translate runs/sr-x4 photo.jpg -o out/                 # 4x larger, any size (tiled)
+  ganforge translate runs/sr-x4 photos/ -o out/ --tile 96 --overlap 32
+  ganforge translate runs/pix2pix-glyphs sketches/ -o out/         # paired: the training size only
+at most 1,000 inputs per call; each output PNG carries its provenance (ganforge inspect FILE)."""
+
 SAMPLE_EXAMPLE = """examples:
   ganforge sample runs/grid25 -n 5000 --seed 0 -o samples.csv
   ganforge sample runs/grid25/checkpoints/step_0002000.safetensors -n 100 -o early.csv
@@ -205,6 +211,20 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--fps", type=int, default=20, help="frames per second of the walk (default 20)")
     s.add_argument("--device", help=DEVICE_HELP)
 
+    tr = sub.add_parser("translate", help="run an image-to-image model (superres, paired) on image files",
+                        epilog=TRANSLATE_EXAMPLE, formatter_class=fmt)
+    tr.add_argument("run", help="run directory (or a checkpoint file)")
+    tr.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
+    tr.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the output PNGs")
+    tr.add_argument("--tile", type=int, default=128,
+                    help="superres: input pixels per tile side (default 128; bounds memory)")
+    tr.add_argument("--overlap", type=int, default=32,
+                    help="superres: overlap of tiles, blended (default 32)")
+    tr.add_argument("--direction", help="unpaired models: AtoB or BtoA")
+    tr.add_argument("--mask", help="inpainting models: the mask image")
+    tr.add_argument("--no-ema", action="store_true", help="use G itself, not its EMA copy")
+    tr.add_argument("--device", help=DEVICE_HELP)
+
     ex = sub.add_parser("export", help="export a run's generator (ONNX, dynamic batch, with metadata)",
                         epilog=EXPORT_EXAMPLE, formatter_class=fmt)
     ex.add_argument("run", help="run directory (or a checkpoint file)")
@@ -331,6 +351,16 @@ def _cmd_fit_classifier(args: argparse.Namespace) -> int:
     print(f"{args.name}: held-out accuracy {100 * i['held_out_accuracy']:.2f}% on {i['n_held_out']} "
           f"images ({i['split']}); trained on {i['n_train']} of {i['data']}")
     print(f"weights: {clf.path} (sha256 {clf.hash})")
+    return 0
+
+
+def _cmd_translate(args: argparse.Namespace) -> int:
+    from .translate_files import translate_files
+
+    out = translate_files(args.run, args.inputs, args.output, tile=args.tile, overlap=args.overlap,
+                          device=args.device, use_ema=not args.no_ema, direction=args.direction,
+                          mask=args.mask)
+    print(f"wrote {len(out)} image(s) to {args.output}")
     return 0
 
 
@@ -471,7 +501,8 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"train": _cmd_train, "eval": _cmd_eval, "sample": _cmd_sample,
                "download": _cmd_download, "lab": _cmd_lab,
                "fit-classifier": _cmd_fit_classifier, "report": _cmd_report,
-               "export": _cmd_export, "inspect": _cmd_inspect, "serve": _cmd_serve}[args.verb]
+               "export": _cmd_export, "inspect": _cmd_inspect, "serve": _cmd_serve,
+               "translate": _cmd_translate}[args.verb]
     try:
         return handler(args)
     except GanforgeError as e:

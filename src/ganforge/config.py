@@ -131,12 +131,17 @@ class HealthConfig:
 
 @dataclass
 class TaskConfig:
-    """What problem the run solves (a name in tasks.TASKS): `generate` (noise -> sample) or `paired`
-    (pix2pix: input image -> output image, data.name a paired set). `l1_weight`: pix2pix's lambda on
-    L1(output, target). Configs written before tasks existed load as `generate`."""
+    """What problem the run solves (a name in tasks.TASKS): `generate` (noise -> sample), `paired`
+    (pix2pix: input image -> output image, data.name a paired set) or `superres` (low-resolution photo
+    -> `scale` x larger). `l1_weight`: the lambda on L1(output, target). `pretrain_steps`: the first
+    steps train G on its task loss alone (no D step, no adversarial term). Configs written before tasks
+    existed load as `generate`."""
 
     kind: str = "generate"
     l1_weight: float = 100.0
+    scale: int = 4  # superres: 2 or 4
+    degrade: str = "bicubic"  # superres: how inputs are made, e.g. "bicubic,blur,noise,jpeg"
+    pretrain_steps: int = 0
 
 
 @dataclass
@@ -287,6 +292,7 @@ def _check(cfg: RunConfig) -> None:
         "opt_g.weight_decay": cfg.opt_g.weight_decay,
         "opt_d.weight_decay": cfg.opt_d.weight_decay,
         "task.l1_weight": cfg.task.l1_weight,
+        "task.pretrain_steps": cfg.task.pretrain_steps,
     }.items():
         if v < 0:
             raise ConfigError(f"config key '{key}' must be >= 0, got {v}")
@@ -331,7 +337,17 @@ def _check_task(cfg: RunConfig) -> None:
     from .tasks import TASKS  # later kinds (unpaired, superres, inpaint) register there
 
     TASKS.get(cfg.task.kind)
+    from .data.superres import check_scale, parse_degrade
+
+    check_scale(cfg.task.scale)
+    parse_degrade(cfg.task.degrade)
+    if cfg.task.pretrain_steps > 10_000_000:
+        raise ConfigError(f"config key 'task.pretrain_steps' must be at most 10,000,000, "
+                          f"got {cfg.task.pretrain_steps:,}")
     if cfg.task.kind == "generate":
+        if cfg.task.pretrain_steps:
+            raise ConfigError("task.pretrain_steps does not apply to task.kind=generate: "
+                              "it has no reconstruction loss to pre-train on")
         return
     why = {
         "train.conditional": (cfg.train.conditional, "the input image is the condition"),

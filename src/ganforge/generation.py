@@ -263,6 +263,75 @@ def translate(g: Generator, inputs: torch.Tensor, chunk: int | None = None) -> t
     return torch.cat(list(iter_translate(g, inputs, chunk)))
 
 
+MAX_TILE = 1024  # LR pixels per tile side: one tile's activations stay in memory, not the image's
+
+
+def _starts(size: int, tile: int, overlap: int) -> list[int]:
+    """Tile starts along one side: `tile - overlap` apart, the last one flush with the end."""
+    if size <= tile:
+        return [0]
+    return [*range(0, size - tile, tile - overlap), size - tile]
+
+
+def _ramp(length: int, first: bool, last: bool, blend: int) -> torch.Tensor:
+    """One side's blending weights over a tile's output of `length` pixels: zero on the outer quarter of
+    the overlap at an edge shared with another tile (where the zero padding at the tile's edge changes
+    G's output), rising linearly to one across the overlap's middle half; a side on the image's border
+    keeps weight one. Two neighbours' weights add up to one across their overlap."""
+    w = torch.ones(length)
+    if blend == 0:
+        return w
+    d = torch.arange(length, dtype=torch.float32) + 0.5
+    ramp = lambda dist: ((dist - blend / 4) / (blend / 2)).clamp(0, 1)  # noqa: E731
+    if not first:
+        w = torch.minimum(w, ramp(d))
+    if not last:
+        w = torch.minimum(w, ramp(length - d))
+    return w
+
+
+@torch.no_grad()
+def translate_tiled(g: Generator, image: torch.Tensor, tile: int = 128, overlap: int = 32,
+                    scale: int = 1) -> torch.Tensor:
+    """G's output for one image (C, H, W) in [-1, 1] of any size, made `tile` x `tile` input pixels at a
+    time (overlapping by at least `overlap`, blended; see _ramp), so memory holds the image, its output
+    and one tile's activations, whatever the image's size. `scale`: output side / input side. The
+    result equals G on the whole image (up to float rounding) when G's receptive field reaches no
+    further than overlap / 4 input pixels; else seams are softened by the blending. Output on the
+    image's device, not clamped (to_uint8 clamps)."""
+    spec = g.spec
+    if spec.cond != "image":
+        raise DataError("this generator makes samples from noise, not from input images")
+    if image.dim() != 3 or image.shape[0] != spec.cond_shape[0]:
+        raise DataError(f"the image must have shape ({spec.cond_shape[0]}, H, W), got {tuple(image.shape)}")
+    if not 1 <= tile <= MAX_TILE or not 0 <= overlap < tile or scale < 1:
+        raise DataError(f"need 1 <= tile <= {MAX_TILE}, 0 <= overlap < tile and scale >= 1 "
+                        f"(got tile {tile}, overlap {overlap}, scale {scale})")
+    c, h, w = image.shape
+    device = next(g.parameters()).device
+    out = torch.zeros(spec.data_shape[0], h * scale, w * scale, device=image.device)
+    total = torch.zeros(1, h * scale, w * scale, device=image.device)
+    ys, xs = _starts(h, tile, overlap), _starts(w, tile, overlap)
+    was_training = g.training
+    g.eval()
+    try:
+        for i, y in enumerate(ys):
+            th = min(tile, h)
+            wy = _ramp(th * scale, i == 0, i == len(ys) - 1, overlap * scale)
+            for j, x in enumerate(xs):
+                tw = min(tile, w)
+                wx = _ramp(tw * scale, j == 0, j == len(xs) - 1, overlap * scale)
+                part = image[:, y:y + th, x:x + tw][None].to(device, torch.float32)
+                res = g(None, part).float()[0].to(image.device)
+                wt = (wy[:, None] * wx[None, :]).to(image.device)
+                sy, sx = slice(y * scale, (y + th) * scale), slice(x * scale, (x + tw) * scale)
+                out[:, sy, sx] += res * wt
+                total[:, sy, sx] += wt
+    finally:
+        g.train(was_training)
+    return out / total
+
+
 Labels = int | Sequence[int] | torch.Tensor | None
 
 

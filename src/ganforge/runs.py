@@ -131,7 +131,8 @@ def _resume_dir(given: Path, ckpt_path: Path, out: str | Path | None) -> tuple[P
                           "continue from it in a new run directory")
 
 
-PLOTTERS = {"images": ImageGrid, "paired": TranslationGrid}  # by the data's kind; points otherwise
+# by the data's kind for tasks that generate from noise, else by the task's name; points otherwise
+PLOTTERS = {"images": ImageGrid, "paired": TranslationGrid, "superres": TranslationGrid}
 
 
 def _plotter(kind: str) -> type[PointPlotter] | type[ImageGrid] | type[TranslationGrid]:
@@ -163,7 +164,8 @@ def _fit(trainer: Trainer, out: Path, progress: bool, plots: bool,
         watch = health_watch(cfg, out / "metrics.jsonl", verbose=True)  # events print even if quiet
         plotter: PointPlotter | ImageGrid | TranslationGrid | None = None
         if plots:
-            plotter = _plotter(trainer.data.kind)(out / "samples", cfg.train.plot_every)
+            kind = trainer.data.kind if trainer.task.from_noise else trainer.task.name
+            plotter = _plotter(kind)(out / "samples", cfg.train.plot_every)
         callbacks: list[Any] = [watch] if watch else []
         callbacks += [logger, Checkpointer(out, cfg.train.ckpt_every, cfg.train.keep_last)]
         if plotter:

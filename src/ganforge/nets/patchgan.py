@@ -5,13 +5,16 @@ convolutions, then a stride-1 convolution and a stride-1 one-channel output; her
 d.depth, fewer on small images so that at least 2 x 2 patches remain (32 px: 3, giving 2 x 2 patches).
 
 D(x, c): with an input image (cond="image", the paired task) x and c are stacked on the channels, so D
-judges x as c's partner; without one (CycleGAN's D) it judges x alone. DOut.score is (n, patches):
+judges x as c's partner; without one (CycleGAN's D) it judges x alone. A smaller input image (the
+superres task's low-resolution input, the same aspect) is upsampled bicubically to x's size first, so D
+also sees whether x fits its input. DOut.score is (n, patches):
 one raw score per patch, which the losses average over every entry, so each patch counts as one
 real/fake decision (the paper's per-patch loss, not a loss on the mean score)."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..config import DConfig
@@ -37,6 +40,14 @@ def patch_plan(side: int, depth: int) -> tuple[int, int]:
     return k, s - 2
 
 
+def _fits(cond_shape: tuple[int, ...], shape: tuple[int, ...]) -> bool:
+    """The input image is x's size, or k x smaller on both sides (k an integer)."""
+    if len(cond_shape) != 3 or cond_shape[1] < 1 or shape[1] % cond_shape[1]:
+        return False
+    k = shape[1] // cond_shape[1]
+    return tuple(shape[1:]) == (cond_shape[1] * k, cond_shape[2] * k)
+
+
 def _after(side: int, k: int) -> int:
     for _ in range(k):
         side = _halve(side)
@@ -53,9 +64,9 @@ class PatchGANDiscriminator(Discriminator):
                               f"got {cfg.pack}")
         if cfg.mbstd:
             raise ConfigError("d.arch=patchgan has no minibatch-std layer: set d.mbstd=false")
-        if len(shape) != 3 or (cond_shape and tuple(cond_shape[1:]) != tuple(shape[1:])):
-            raise ConfigError(f"d.arch=patchgan needs images (C, H, W) and an input image of the same size, "
-                              f"got {shape} and {cond_shape or 'none'}")
+        if len(shape) != 3 or (cond_shape and not _fits(tuple(cond_shape), tuple(shape))):
+            raise ConfigError(f"d.arch=patchgan needs images (C, H, W) and an input image of the same size "
+                              f"(or k x smaller), got {shape} and {cond_shape or 'none'}")
         k, _ = patch_plan(min(shape[1], shape[2]), cfg.depth)
         self.spec = NetSpec(tuple(shape), cond="image" if cond_shape else "none",
                             cond_shape=tuple(cond_shape))
@@ -74,6 +85,8 @@ class PatchGANDiscriminator(Discriminator):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> DOut:
         self.check_condition(c)
+        if c is not None and c.shape[-2:] != x.shape[-2:]:
+            c = F.interpolate(c.to(x.dtype), size=x.shape[-2:], mode="bicubic", align_corners=False)
         h = x if c is None else torch.cat([x, c.to(x.dtype)], 1)
         return DOut(self.net(h).flatten(1))
 

@@ -2,11 +2,12 @@
 task's own loss terms.
 
 The trainer never branches on the kind of problem; it asks its task (base.Task). `generate` (z -> x,
-with or without classes) and `paired` (pix2pix) are here; unpaired, superres and inpaint come next."""
+with or without classes), `paired` (pix2pix) and `superres` are here; unpaired and inpaint come next."""
 
 from . import paired  # noqa: F401  (registers "paired")
 from .base import TASKS, Batch, Noise, Task
 from .generate import GenerateTask
 from .paired import PairedTask
+from .superres import SuperResTask
 
-__all__ = ["TASKS", "Batch", "GenerateTask", "Noise", "PairedTask", "Task"]
+__all__ = ["TASKS", "Batch", "GenerateTask", "Noise", "PairedTask", "SuperResTask", "Task"]

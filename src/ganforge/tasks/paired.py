@@ -53,6 +53,14 @@ class PairedTask:
         a, b = self.data.sample(n, gen)
         return a.to(self.device), b.to(self.device)
 
+    def preview(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first n held-out (input, target) pairs on the CPU (training pairs when none are held out):
+        what image grids show."""
+        from ..data.images import to_float
+
+        data = self.data.test if self.data.test is not None else self.data
+        return to_float(data.a[:n]), to_float(data.b[:n])
+
     def batch(self, n: int, rng: Mapping[str, torch.Generator], noise: Noise) -> Batch:
         a, b = self.pairs(n, rng["data"])
         return Batch(z=noise(n, rng["noise"]), c_g=a, real=b, c_d_real=a, c_d_fake=a, target=b)

@@ -196,7 +196,8 @@ class ImageGrid(Callback):
 
 class TranslationGrid(Callback):
     """Saves samples/step_XXXXXXX.png for image-to-image tasks: rows of input | output | target
-    triplets on the same held-out pairs every time (the training pairs when none are held out)."""
+    triplets on the same held-out pairs every time (the task's `preview`; a smaller input is shown
+    with its pixels enlarged)."""
 
     def __init__(self, folder: str | Path, every: int, n: int = 24, per_row: int = 4) -> None:
         self.folder = Path(folder)
@@ -207,10 +208,7 @@ class TranslationGrid(Callback):
         self.pairs: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def on_start(self, trainer: Trainer) -> None:
-        from ..data.images import to_float
-
-        data = trainer.data.test if trainer.data.test is not None else trainer.data
-        self.pairs = to_float(data.a[:self.n]), to_float(data.b[:self.n])
+        self.pairs = trainer.task.preview(self.n)
 
     def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
         if self.every and trainer.step % self.every == 0:
@@ -230,6 +228,8 @@ class TranslationGrid(Callback):
         out = translate(trainer.sampler(), a)
         if a.shape[1] == 1 != out.shape[1]:  # grey inputs beside colour outputs
             a = a.expand(-1, out.shape[1], -1, -1)
+        if a.shape[-2:] != out.shape[-2:]:  # super-resolution: show the input at the output's size
+            a = torch.nn.functional.interpolate(a, size=out.shape[-2:], mode="nearest")
         x = torch.stack([a, out, b], 1).reshape(-1, *out.shape[1:])  # input, output, target, ...
         self.last_path = save_image_grid(self.folder / f"step_{trainer.step:07d}.png", x, 3 * self.per_row)
         return self.last_path

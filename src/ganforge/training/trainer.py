@@ -34,6 +34,9 @@ from .health import DivergenceMonitor, Thresholds
 from .rng import RNG_ROLES, role_generators, role_seed
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
+# D's statistics in a pre-training step, where D does not step: no loss, a coin's accuracy
+RESTING_D = {"loss_d": 0.0, "penalty": 0.0, "grad_norm_d": 0.0, "d_acc_real": 0.5, "d_acc_fake": 0.5,
+             "d_acc": 0.5}
 
 
 class TrainingDiverged(GanforgeError):
@@ -246,9 +249,17 @@ class Trainer:
         self._check(stats, self.step + 1)
         return stats
 
+    def adversarial(self) -> bool:
+        """False for the first `task.pretrain_steps` steps: G learns from its task's own loss alone
+        (ESRGAN's PSNR-oriented pre-training) and D does not step. A schedule read from the config, the
+        same for every task with a reconstruction loss: the trainer does not ask which task it holds."""
+        return self.step >= self.cfg.task.pretrain_steps
+
     def g_step(self) -> dict[str, float]:
-        """One G update, on the fake batch kept by the last D step or else on fresh noise."""
+        """One G update, on the fake batch kept by the last D step or else on fresh noise; while
+        pre-training, on the task's loss alone (D is not run)."""
         n = self.cfg.train.batch_size
+        adversarial = self.adversarial()
         kept, self._kept = self._kept, None
         self.d.requires_grad_(False)  # G's step needs no gradients for D's weights
         try:
@@ -260,10 +271,13 @@ class Trainer:
                     fake, batch = kept
                 extra, extra_stats = self.task.extra_g_loss(fake, batch)  # on G's own output
                 c = batch.c_d_fake
-                if self.augment is not None:  # G's gradient flows back through it
+                if adversarial and self.augment is not None:  # G's gradient flows back through it
                     fake = self.augment(fake, self.rng["augment"])
-                out = self.d(fake, c)
-            loss_g = self.loss.g(out.score.float()) + self._aux(out.logits, c)
+                out = self.d(fake, c) if adversarial else None
+            if out is not None:
+                loss_g = self.loss.g(out.score.float()) + self._aux(out.logits, c)
+            else:
+                loss_g = torch.zeros((), device=self.device)
             gnorm = self._update(loss_g + extra, self.opt_g, self.g, self.scaler_g)
         finally:
             self.d.requires_grad_(True)
@@ -301,11 +315,14 @@ class Trainer:
         """`train.d_steps` D updates, then one G update; returns the step's statistics.
 
         The same as begin_step, the D steps, g_step, end_step (the lab's slow motion calls them
-        one at a time)."""
+        one at a time). While pre-training (task.pretrain_steps) there is no D step: D's statistics
+        read RESTING_D."""
         self.begin_step()
         k = self.cfg.train.d_steps
-        for i in range(k):
-            stats = self.d_step(self.step * k + i, keep_fake=i == k - 1)
+        stats = dict(RESTING_D)
+        if self.adversarial():
+            for i in range(k):
+                stats = self.d_step(self.step * k + i, keep_fake=i == k - 1)
         stats.update(self.g_step())
         return self.end_step(stats)
 
