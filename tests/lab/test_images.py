@@ -2,6 +2,7 @@
 
 import base64
 import math
+import time
 
 import pytest
 import torch
@@ -106,10 +107,14 @@ def test_the_quality_check_counts_classes_and_fills_the_histogram(digits):
     assert q["modes_total"] == 10 and 0 <= q["modes"] <= 10 and 0 < q["diversity"]
     assert len(im["class_counts"]) == 10 and sum(im["class_counts"]) == round(q["hq"] * n)
     assert im["classes"] == [str(k) for k in range(10)]
-    # while playing, checks of images are spaced out: a second one right away is skipped
+    # while playing, checks of images are spaced out: one due within CHECK_S of the last is skipped
     s.step()
+    s.checked_at = time.monotonic()
     s.tick(0, 1.0, check=True)
     assert s.hist["step"] == 0 and CHECK_S > 0.5
+    s.checked_at = time.monotonic() - CHECK_S - 0.1  # ...and one after it runs
+    s.tick(0, 1.0, check=True)
+    assert s.hist["step"] == 1
 
 
 def test_class_conditional_rows_share_their_noise_and_the_walk_takes_a_class():
