@@ -133,10 +133,15 @@ class HealthConfig:
 class TaskConfig:
     """What problem the run solves (a name in tasks.TASKS): `generate` (noise -> sample) or `paired`
     (pix2pix: input image -> output image, data.name a paired set). `l1_weight`: pix2pix's lambda on
-    L1(output, target). Configs written before tasks existed load as `generate`."""
+    L1(output, target). Configs written before tasks existed load as `generate`. `inpaint`: `mask`
+    mixed | strokes | boxes | data (the set's own masks), each random mask's hole share within
+    [hole_min, hole_max]; l1_weight weighs L1 on the hole."""
 
     kind: str = "generate"
     l1_weight: float = 100.0
+    mask: str = "mixed"
+    hole_min: float = 0.1
+    hole_max: float = 0.5
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Every generator is `G(z, c)` and every discriminator `D(x, c) -> DOut` (nets/contract.py)."""
 
-from . import dcgan, patchgan, resnet, unet  # noqa: F401  (register "dcgan", "patchgan", "resnet", "unet")
+from . import dcgan, inpaint, patchgan, resnet, unet  # noqa: F401  (register "dcgan", "gated", "patchgan", ...)
 from .contract import Discriminator, DOut, Generator, NetSpec
 from .mlp import NETS, build_d, build_g
 
