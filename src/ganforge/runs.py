@@ -25,6 +25,7 @@ from .training.callbacks import (
     EvalLogger,
     HealthWatch,
     ImageGrid,
+    InpaintGrid,
     JsonlLogger,
     PointPlotter,
     ProgressBar,
@@ -132,10 +133,11 @@ def _resume_dir(given: Path, ckpt_path: Path, out: str | Path | None) -> tuple[P
 
 
 PLOTTERS = {"images": ImageGrid, "paired": TranslationGrid}  # by the data's kind; points otherwise
+TASK_PLOTTERS = {"inpaint": InpaintGrid}  # tasks whose grids the data's kind cannot tell (photos are images)
 
 
-def _plotter(kind: str) -> type[PointPlotter] | type[ImageGrid] | type[TranslationGrid]:
-    return PLOTTERS.get(kind, PointPlotter)
+def _plotter(kind: str, task: str = "") -> type[PointPlotter] | type[ImageGrid] | type[TranslationGrid]:
+    return TASK_PLOTTERS.get(task) or PLOTTERS.get(kind, PointPlotter)
 
 
 def health_watch(cfg: RunConfig, log: Path, verbose: bool) -> HealthWatch | None:
@@ -163,7 +165,7 @@ def _fit(trainer: Trainer, out: Path, progress: bool, plots: bool,
         watch = health_watch(cfg, out / "metrics.jsonl", verbose=True)  # events print even if quiet
         plotter: PointPlotter | ImageGrid | TranslationGrid | None = None
         if plots:
-            plotter = _plotter(trainer.data.kind)(out / "samples", cfg.train.plot_every)
+            plotter = _plotter(trainer.data.kind, cfg.task.kind)(out / "samples", cfg.train.plot_every)
         callbacks: list[Any] = [watch] if watch else []
         callbacks += [logger, Checkpointer(out, cfg.train.ckpt_every, cfg.train.keep_last)]
         if plotter:
