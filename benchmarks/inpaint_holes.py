@@ -6,8 +6,10 @@ The same held-out images (the run's data set, its test part) and the same random
 task.mask and hole bounds, drawn from --seed) go to the run's G (generation.inpaint) and to
 skimage.restoration.inpaint_biharmonic; a "mean fill" row (each hole filled with the mean of the
 image's valid pixels) shows the floor. PSNR (skimage.metrics.peak_signal_noise_ratio, images in
-[0, 1], data_range 1) is taken per image over the hole pixels only, then averaged over the images;
-the whole-image PSNR (valid pixels are exact in all three, so it is higher) is shown beside it."""
+[0, 1], data_range 1) is taken over the hole pixels of all images together (their pooled MSE), with the
+median of the per-image hole PSNRs (a hole in Fashion-MNIST's black background can be filled exactly:
+inf, so no mean) and the whole-image PSNR (valid pixels are exact in all three) beside it; hole L1 is
+the mean absolute error on [0, 1] over the hole pixels."""
 
 from __future__ import annotations
 
@@ -56,15 +58,17 @@ def main() -> None:
     rows = []
     for name, out in (("ganforge G (" + cfg.g.arch + f", step {ckpt.step})", ours), ("biharmonic", bih),
                       ("mean fill", mean)):
-        hole = [psnr(t[:, h], o[:, h], data_range=1.0) for t, o, h in zip(x01, out, m01, strict=True)]
-        whole = [psnr(t, o, data_range=1.0) for t, o in zip(x01, out, strict=True)]
-        l1 = np.mean([np.abs(t[:, h] - o[:, h]).mean() for t, o, h in zip(x01, out, m01, strict=True)])
-        rows.append(f"| {name} | {np.mean(hole):.2f} | {np.mean(whole):.2f} | {l1:.4f} |")
+        t_hole = np.concatenate([t[:, h].ravel() for t, h in zip(x01, m01, strict=True)])
+        o_hole = np.concatenate([o[:, h].ravel() for o, h in zip(out, m01, strict=True)])
+        with np.errstate(divide="ignore"):  # a hole in the plain background can be filled exactly: inf
+            per = [psnr(t[:, h], o[:, h], data_range=1.0) for t, o, h in zip(x01, out, m01, strict=True)]
+        rows.append(f"| {name} | {psnr(t_hole, o_hole, data_range=1.0):.2f} | {np.median(per):.2f} | "
+                    f"{psnr(x01, out, data_range=1.0):.2f} | {np.abs(t_hole - o_hole).mean():.4f} |")
     share = m01.mean()
     lines = [f"# Inpainting: hole PSNR on {len(x)} held-out {cfg.data.name} images "
              f"({tuple(x.shape[1:])}, task.mask={cfg.task.mask}, mean hole share {share:.2f}, seed {a.seed})",
-             "", "| method | hole PSNR (dB) | whole-image PSNR (dB) | hole L1 ([0, 1]) |",
-             "|---|---|---|---|",
+             "", "| method | hole PSNR (dB) | median per-image hole PSNR | whole-image PSNR | hole L1 |",
+             "|---|---|---|---|---|",
              *rows, "", f"Run: {a.run}; biharmonic took {t_bih:.1f} s for {len(x)} images."]
     write_results(lines, a.out, t0)
 

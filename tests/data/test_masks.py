@@ -13,7 +13,7 @@ def _gen(seed: int) -> torch.Generator:
 
 
 @pytest.mark.parametrize("kind", ["mixed", "strokes", "boxes"])
-@pytest.mark.parametrize("hw", [(32, 32), (64, 64), (24, 40)])
+@pytest.mark.parametrize("hw", [(32, 32), (48, 64)])
 def test_masks_are_binary_of_the_asked_shape_with_bounded_holes(kind, hw):
     m = random_masks(64, *hw, _gen(0), kind)
     assert m.shape == (64, 1, *hw) and m.dtype == torch.float32
@@ -33,7 +33,7 @@ def test_the_same_generator_state_gives_the_same_masks():
 
 
 def test_other_bounds_hold_too():
-    share = random_masks(64, 32, 32, _gen(1), "mixed", 0.3, 0.4).mean((1, 2, 3))
+    share = random_masks(16, 32, 32, _gen(1), "mixed", 0.3, 0.4).mean((1, 2, 3))
     assert share.min() >= 0.3 and share.max() <= 0.4
 
 
@@ -44,7 +44,7 @@ def _corners(m: torch.Tensor) -> torch.Tensor:
 
 
 def test_strokes_and_boxes_differ_in_kind():
-    s, b = strokes(64, 64, 64, _gen(2)), boxes(64, 64, 64, _gen(2))
+    s, b = strokes(32, 48, 48, _gen(2)), boxes(32, 48, 48, _gen(2))
     assert _corners(b).max() <= 4 * masks_mod.MAX_BOXES + 4 * masks_mod.MAX_BOXES  # rectangles (+ overlaps)
     assert _corners(s).mean() > 3 * _corners(b).mean()
 
