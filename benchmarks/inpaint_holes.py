@@ -69,7 +69,9 @@ def main() -> None:
              f"({tuple(x.shape[1:])}, task.mask={cfg.task.mask}, mean hole share {share:.2f}, seed {a.seed})",
              "", "| method | hole PSNR (dB) | median per-image hole PSNR | whole-image PSNR | hole L1 |",
              "|---|---|---|---|---|",
-             *rows, "", f"Run: {a.run}; biharmonic took {t_bih:.1f} s for {len(x)} images."]
+             *rows, "", f"Run: {a.run} (g.width {cfg.g.width}, g.depth {cfg.g.depth}, d.width {cfg.d.width}; "
+             f"{ckpt.step} steps of batch {cfg.train.batch_size}); biharmonic took {t_bih:.1f} s for "
+             f"{len(x)} images."]
     write_results(lines, a.out, t0)
 
 
