@@ -1,6 +1,6 @@
 """Hole PSNR of a trained inpainting run against scikit-image's biharmonic inpainting, on held-out images.
 
-    PYTHONPATH=src python benchmarks/inpaint_holes.py runs/inpaint-fashion [-n 500] [--seed 1]
+    PYTHONPATH=src python benchmarks/inpaint_holes.py runs/inpaint [-n 1000] [--features lenet-fashion]
 
 The same held-out images (the run's data set, its test part) and the same random masks (the run's
 task.mask and hole bounds, drawn from --seed) go to the run's G (generation.inpaint) and to
@@ -9,7 +9,8 @@ image's valid pixels) shows the floor. PSNR (skimage.metrics.peak_signal_noise_r
 [0, 1], data_range 1) is taken over the hole pixels of all images together (their pooled MSE), with the
 median of the per-image hole PSNRs (a hole in Fashion-MNIST's black background can be filled exactly:
 inf, so no mean) and the whole-image PSNR (valid pixels are exact in all three) beside it; hole L1 is
-the mean absolute error on [0, 1] over the hole pixels."""
+the mean absolute error on [0, 1] over the hole pixels. With --features, FID between the filled images
+and the same images unmasked (a shift away from the real images' statistics; same n for all rows)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,20 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _runs import write_results  # noqa: E402
+
+
+def _fid(ext: Any, real: np.ndarray, out: np.ndarray) -> float:
+    """FID between the features of images `out` (in [0, 1]) and the reference features `real`."""
+    from ganforge.metrics.frechet import frechet_distance
+
+    return frechet_distance(ext.extract(torch.from_numpy(out).float() * 2 - 1).features, real)
 
 
 def main() -> None:
@@ -38,6 +47,8 @@ def main() -> None:
     p.add_argument("-n", type=int, default=500)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", default="benchmarks/results/inpaint_holes.md")
+    p.add_argument("--features", default="", help="also FID to the originals in these features, e.g. "
+                   "lenet-fashion (ganforge's classifier, trained on first use and cached)")
     a = p.parse_args()
     if not 1 <= a.n <= 10000:
         sys.exit("-n must be in 1..10000")
@@ -55,6 +66,12 @@ def main() -> None:
     t_bih = time.time() - t1
     mean = np.stack([np.where(hole[None], im[:, ~hole].mean(1)[:, None, None], im)
                      for im, hole in zip(x01, m01, strict=True)])
+    ext, real = None, None
+    if a.features:
+        from ganforge.metrics.features import build_extractor
+
+        ext = build_extractor(a.features, tuple(x.shape[1:]), progress=True)
+        real = ext.extract(x).features
     rows = []
     for name, out in (("ganforge G (" + cfg.g.arch + f", step {ckpt.step})", ours), ("biharmonic", bih),
                       ("mean fill", mean)):
@@ -63,12 +80,14 @@ def main() -> None:
         with np.errstate(divide="ignore"):  # a hole in the plain background can be filled exactly: inf
             per = [psnr(t[:, h], o[:, h], data_range=1.0) for t, o, h in zip(x01, out, m01, strict=True)]
         rows.append(f"| {name} | {psnr(t_hole, o_hole, data_range=1.0):.2f} | {np.median(per):.2f} | "
-                    f"{psnr(x01, out, data_range=1.0):.2f} | {np.abs(t_hole - o_hole).mean():.4f} |")
+                    f"{psnr(x01, out, data_range=1.0):.2f} | {np.abs(t_hole - o_hole).mean():.4f} |"
+                    + (f" {_fid(ext, real, out):.3f} |" if ext is not None else ""))
     share = m01.mean()
     lines = [f"# Inpainting: hole PSNR on {len(x)} held-out {cfg.data.name} images "
              f"({tuple(x.shape[1:])}, task.mask={cfg.task.mask}, mean hole share {share:.2f}, seed {a.seed})",
-             "", "| method | hole PSNR (dB) | median per-image hole PSNR | whole-image PSNR | hole L1 |",
-             "|---|---|---|---|---|",
+             "", "| method | hole PSNR (dB) | median per-image hole PSNR | whole-image PSNR | hole L1 |"
+             + (f" FID to the originals ({a.features}) |" if ext else ""),
+             "|---|---|---|---|---|" + ("---|" if ext else ""),
              *rows, "", f"Run: {a.run} (g.width {cfg.g.width}, g.depth {cfg.g.depth}, d.width {cfg.d.width}; "
              f"{ckpt.step} steps of batch {cfg.train.batch_size}); biharmonic took {t_bih:.1f} s for "
              f"{len(x)} images."]
