@@ -132,9 +132,11 @@ class HealthConfig:
 @dataclass
 class TaskConfig:
     """What problem the run solves (a name in tasks.TASKS): `generate` (noise -> sample), `paired`
-    (pix2pix: input image -> output image, data.name a paired set) or `superres` (low-resolution photo
-    -> `scale` x larger). `l1_weight`: the lambda on L1(output, target). `pretrain_steps`: the first
-    steps train G on its task loss alone (no D step, no adversarial term). Configs written before tasks
+    (pix2pix: input image -> output image, data.name a paired set), `superres` (low-resolution photo
+    -> `scale` x larger) or `inpaint` (fill masked holes). `l1_weight`: the lambda on L1(output,
+    target) (inpaint: on the hole). `pretrain_steps`: the first steps train G on its task loss alone
+    (no D step, no adversarial term). `inpaint`: `mask` mixed | strokes | boxes | data (the set's own
+    masks), each random mask's hole share within [hole_min, hole_max]. Configs written before tasks
     existed load as `generate`."""
 
     kind: str = "generate"
@@ -142,6 +144,9 @@ class TaskConfig:
     scale: int = 4  # superres: 2 or 4
     degrade: str = "bicubic"  # superres: how inputs are made, e.g. "bicubic,blur,noise,jpeg"
     pretrain_steps: int = 0
+    mask: str = "mixed"  # inpaint
+    hole_min: float = 0.1
+    hole_max: float = 0.5
 
 
 @dataclass

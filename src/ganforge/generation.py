@@ -332,6 +332,30 @@ def translate_tiled(g: Generator, image: torch.Tensor, tile: int = 128, overlap:
     return out / total
 
 
+def inpaint(g: Generator, images: torch.Tensor, masks: torch.Tensor,
+            chunk: int | None = None) -> torch.Tensor:
+    """`images` (n, C, H, W) in [-1, 1] with their holes (`masks` (n, 1, H, W), > 0.5 = hole) filled by
+    an inpainting G (its input: the holed image and the mask); valid pixels come back unchanged whatever
+    G does with them. Chunked and in eval mode, like `translate`; the result on the images' device."""
+    c, h, w = images.shape[1:] if images.dim() == 4 else (0, 0, 0)
+    if images.dim() != 4 or tuple(masks.shape) != (len(images), 1, h, w):
+        raise DataError(f"inpaint needs images (n, C, H, W) and masks (n, 1, H, W), got "
+                        f"{tuple(images.shape)} and {tuple(masks.shape)}")
+    if g.spec.cond_shape != (c + 1, h, w):
+        raise DataError(f"this generator fills images of shape {g.spec.data_shape} with a mask "
+                        f"(input {g.spec.cond_shape}), got images {tuple(images.shape[1:])}")
+    if not len(images):
+        raise DataError("no images to inpaint")
+    chunk = chunk or chunk_size(g.spec.cond_shape)
+    out = []
+    for start in range(0, len(images), chunk):
+        x = images[start:start + chunk].float()
+        m = (masks[start:start + chunk] > 0.5).float()
+        filled = translate(g, torch.cat([x * (1 - m), m], 1), chunk)
+        out.append(m * filled + (1 - m) * x)
+    return torch.cat(out)
+
+
 Labels = int | Sequence[int] | torch.Tensor | None
 
 

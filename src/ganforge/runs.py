@@ -25,6 +25,7 @@ from .training.callbacks import (
     EvalLogger,
     HealthWatch,
     ImageGrid,
+    InpaintGrid,
     JsonlLogger,
     PointPlotter,
     ProgressBar,
@@ -132,10 +133,11 @@ def _resume_dir(given: Path, ckpt_path: Path, out: str | Path | None) -> tuple[P
 
 
 # by the data's kind for tasks that generate from noise, else by the task's name; points otherwise
-PLOTTERS = {"images": ImageGrid, "paired": TranslationGrid, "superres": TranslationGrid}
+PLOTTERS = {"images": ImageGrid, "paired": TranslationGrid, "superres": TranslationGrid,
+            "inpaint": InpaintGrid}
 
 
-def _plotter(kind: str) -> type[PointPlotter] | type[ImageGrid] | type[TranslationGrid]:
+def _plotter(kind: str) -> type[PointPlotter] | type[ImageGrid] | type[TranslationGrid] | type[InpaintGrid]:
     return PLOTTERS.get(kind, PointPlotter)
 
 

@@ -30,13 +30,16 @@ def test_every_arch_keeps_the_contract(arch, classes):
     assert isinstance(out, DOut) and out.score.shape == (4,) and out.logits is None
 
 
+INPUT_CHANNELS = {"gated": 4}  # an inpainting G takes the image (3) and its mask (1)
+
+
 @pytest.mark.parametrize(("arch", "side"), SIDES)
 def test_every_image_conditional_net_keeps_the_contract(arch, side):
     """A net that takes input images (translation tasks): G(z, image) and D(x, image), z from its spec."""
     cls = NETS.get(arch)[side]
     if not cls.supports_images:
         pytest.skip(f"{arch} takes no input image")
-    shape, cond = (3, 32, 32), (1, 32, 32)
+    shape, cond = (3, 32, 32), (INPUT_CHANNELS.get(arch, 1), 32, 32)
     if arch == "rrdb":  # super-resolution: a smaller input with the output's channels
         cond = (3, 16, 16)
     net = build_g(GConfig(arch=arch, width=4), shape, cond_shape=cond) if side == 0 else \

@@ -2,9 +2,10 @@
 task's own loss terms.
 
 The trainer never branches on the kind of problem; it asks its task (base.Task). `generate` (z -> x,
-with or without classes), `paired` (pix2pix) and `superres` are here; unpaired and inpaint come next."""
+with or without classes), `paired` (pix2pix), `superres` and `inpaint` (fill masked holes) are here;
+unpaired (CycleGAN) comes next."""
 
-from . import paired  # noqa: F401  (registers "paired")
+from . import inpaint, paired  # noqa: F401  (register "inpaint", "paired")
 from .base import TASKS, Batch, Noise, Task
 from .generate import GenerateTask
 from .paired import PairedTask

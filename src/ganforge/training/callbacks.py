@@ -235,6 +235,31 @@ class TranslationGrid(Callback):
         return self.last_path
 
 
+class InpaintGrid(TranslationGrid):
+    """samples/step_XXXXXXX.png for the inpaint task: rows of holed input (holes white) | filled |
+    original triplets, on the same held-out images and masks every time (InpaintTask.held_out)."""
+
+    def on_start(self, trainer: Trainer) -> None:
+        from ..tasks.inpaint import InpaintTask
+
+        if not isinstance(trainer.task, InpaintTask):
+            raise TypeError(f"InpaintGrid shows inpainting runs, not task.kind={trainer.task.name}")
+        self.pairs = trainer.task.held_out(self.n)
+
+    def plot(self, trainer: Trainer) -> Path:
+        from ..generation import inpaint
+        from ..viz import save_image_grid
+
+        if self.pairs is None:
+            self.on_start(trainer)
+        x, m = self.pairs  # type: ignore[misc]
+        out = inpaint(trainer.sampler(), x, m)
+        shown = x * (1 - m) + m  # the holes in white
+        grid = torch.stack([shown, out, x], 1).reshape(-1, *out.shape[1:])
+        self.last_path = save_image_grid(self.folder / f"step_{trainer.step:07d}.png", grid, 3 * self.per_row)
+        return self.last_path
+
+
 class Checkpointer(Callback):
     """Checkpoints every `every` steps, at the end, and when interrupted; keeps the last N."""
 
