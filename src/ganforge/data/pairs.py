@@ -44,8 +44,23 @@ def _check_images(what: str, x: torch.Tensor) -> None:
         raise DataError(f"{what}: expected uint8 images N x C x H x W, got {x.dtype} {tuple(x.shape)}")
 
 
+class _TwoDomains:
+    """What paired and unpaired sets share: images of domain A and of domain B, uint8 N x C x H x W."""
+
+    a: torch.Tensor
+    b: torch.Tensor
+
+    @property
+    def shape_a(self) -> tuple[int, ...]:
+        return tuple(self.a.shape[1:])
+
+    @property
+    def shape_b(self) -> tuple[int, ...]:
+        return tuple(self.b.shape[1:])
+
+
 @dataclass
-class PairedData:
+class PairedData(_TwoDomains):
     """Aligned images: b[i] is what a[i] should become. Labels (if any) belong to the pair."""
 
     name: str
@@ -68,14 +83,6 @@ class PairedData:
             raise DataError(f"{self.name}: {len(self.labels)} labels for {len(self.a)} pairs")
         if self.names and len(self.names) != len(self.a):
             raise DataError(f"{self.name}: {len(self.names)} names for {len(self.a)} pairs")
-
-    @property
-    def shape_a(self) -> tuple[int, ...]:
-        return tuple(self.a.shape[1:])
-
-    @property
-    def shape_b(self) -> tuple[int, ...]:
-        return tuple(self.b.shape[1:])
 
     @property
     def size(self) -> int:
@@ -157,7 +164,7 @@ class PairedData:
 
 
 @dataclass
-class UnpairedData:
+class UnpairedData(_TwoDomains):
     """Two domains drawn independently. When the truth is known (glyphs, or a paired set viewed as
     unpaired), `a_truth[i]` is a[i] as it looks in B and `b_truth[j]` is b[j] as it looks in A."""
 
@@ -183,14 +190,6 @@ class UnpairedData:
             if truth is not None and len(truth) != len(side):
                 raise DataError(f"{self.name}: {len(truth)} ground-truth images for {len(side)} "
                                 f"{what} images")
-
-    @property
-    def shape_a(self) -> tuple[int, ...]:
-        return tuple(self.a.shape[1:])
-
-    @property
-    def shape_b(self) -> tuple[int, ...]:
-        return tuple(self.b.shape[1:])
 
     @property
     def size_a(self) -> int:

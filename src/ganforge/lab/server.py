@@ -14,7 +14,6 @@ import contextlib
 import json
 import math
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Res
 from starlette.background import BackgroundTask
 
 from ..errors import GanforgeError
+from ..server_thread import ServerThread, free_port
 from ..training.health import DIVERGED
 from ..training.state import Checkpoint, load_checkpoint
 from .guard import ANY_ADDRESS, OwnOriginOnly, host_name, is_loopback, lab_hosts
@@ -399,37 +399,18 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
                 ws_max_size=_ws_max_size(limits), timeout_graceful_shutdown=GRACE_S)
 
 
-class BackgroundServer:
+class BackgroundServer(ServerThread):
     """The lab served from a thread (tests, screenshots): `with BackgroundServer() as url: ...`."""
+
+    what = "the lab server"
 
     def __init__(self, limits: Limits | None = None, host: str = "127.0.0.1", port: int = 0,
                  run: str | Path | Checkpoint | None = None):
-
         import uvicorn
 
-        if port == 0:
-            with socket.socket() as sock:
-                sock.bind((host, 0))
-                port = sock.getsockname()[1]
-        self.url = f"http://{host}:{port}/"
+        port = port or free_port(host)
         self.app = create_app(limits, lab_hosts(host, port), run)
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
-                                                    ws_max_size=_ws_max_size(limits),
-                                                    timeout_graceful_shutdown=GRACE_S))
-
-    def __enter__(self) -> str:
-        import threading
-
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        t0 = time.monotonic()
-        while not self.server.started:
-            if time.monotonic() - t0 > 30 or not self.thread.is_alive():
-                raise GanforgeError(f"the lab server did not start on {self.url}")
-            time.sleep(0.05)
-        return self.url
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
+        super().__init__(uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
+                                                       ws_max_size=_ws_max_size(limits),
+                                                       timeout_graceful_shutdown=GRACE_S)),
+                         f"http://{host}:{port}/")

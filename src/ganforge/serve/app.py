@@ -18,7 +18,6 @@ import contextlib
 import io
 import json
 import math
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -36,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import DataError, GanforgeError
 from ..provenance import Provenance
+from ..server_thread import ServerThread, free_port
 from ..viz import image_grid
 from .batcher import Busy, MicroBatcher
 from .limits import Limits
@@ -399,34 +399,16 @@ def serve(model: ServedModel, host: str = "127.0.0.1", port: int = 8000,
     uvicorn.Server(_uvicorn_config(create_app(model, limits), host, port, limits)).run()
 
 
-class BackgroundServer:
+class BackgroundServer(ServerThread):
     """The API served from a thread (tests, benchmarks): `with BackgroundServer(model) as url: ...`."""
+
+    what = "the server"
 
     def __init__(self, model: ServedModel, limits: Limits | None = None, host: str = "127.0.0.1",
                  port: int = 0) -> None:
         import uvicorn
 
         limits = limits or Limits()
-        if port == 0:
-            with socket.socket() as sock:
-                sock.bind((host, 0))
-                port = sock.getsockname()[1]
-        self.url = f"http://{host}:{port}"
+        port = port or free_port(host)
         self.app = create_app(model, limits)
-        self.server = uvicorn.Server(_uvicorn_config(self.app, host, port, limits))
-
-    def __enter__(self) -> str:
-        import threading
-
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        t0 = time.monotonic()
-        while not self.server.started:
-            if time.monotonic() - t0 > 30 or not self.thread.is_alive():
-                raise GanforgeError(f"the server did not start on {self.url}")
-            time.sleep(0.02)
-        return self.url
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        super().__init__(uvicorn.Server(_uvicorn_config(self.app, host, port, limits)), f"http://{host}:{port}")

@@ -163,15 +163,10 @@ class PointPlotter(Callback):
         return self.last_path
 
 
-class ImageGrid(Callback):
-    """Saves samples/step_XXXXXXX.png: a grid of G's images from the same noise every time."""
+class PeriodicPlot(Callback):
+    """A picture every `every` steps and one at the end (unless the last step just made one)."""
 
-    def __init__(self, folder: str | Path, every: int, n: int = 64, nrow: int = 8) -> None:
-        self.folder = Path(folder)
-        self.every = every
-        self.n = n
-        self.nrow = nrow
-        self.last_path: Path | None = None
+    every: int
 
     def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
         if self.every and trainer.step % self.every == 0:
@@ -180,6 +175,20 @@ class ImageGrid(Callback):
     def on_end(self, trainer: Trainer) -> None:
         if not (self.every and trainer.step % self.every == 0):
             self.plot(trainer)
+
+    def plot(self, trainer: Trainer) -> Path:
+        raise NotImplementedError
+
+
+class ImageGrid(PeriodicPlot):
+    """Saves samples/step_XXXXXXX.png: a grid of G's images from the same noise every time."""
+
+    def __init__(self, folder: str | Path, every: int, n: int = 64, nrow: int = 8) -> None:
+        self.folder = Path(folder)
+        self.every = every
+        self.n = n
+        self.nrow = nrow
+        self.last_path: Path | None = None
 
     def plot(self, trainer: Trainer) -> Path:
         from ..viz import save_image_grid
@@ -194,7 +203,7 @@ class ImageGrid(Callback):
         return self.last_path
 
 
-class TranslationGrid(Callback):
+class TranslationGrid(PeriodicPlot):
     """Saves samples/step_XXXXXXX.png for image-to-image tasks: rows of input | output | target
     triplets on the same held-out pairs every time (the task's `preview`; a smaller input is shown
     with its pixels enlarged)."""
@@ -209,14 +218,6 @@ class TranslationGrid(Callback):
 
     def on_start(self, trainer: Trainer) -> None:
         self.pairs = trainer.task.preview(self.n)
-
-    def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
-        if self.every and trainer.step % self.every == 0:
-            self.plot(trainer)
-
-    def on_end(self, trainer: Trainer) -> None:
-        if not (self.every and trainer.step % self.every == 0):
-            self.plot(trainer)
 
     def plot(self, trainer: Trainer) -> Path:
         from ..generation import translate
