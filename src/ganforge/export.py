@@ -207,7 +207,7 @@ class OnnxGenerator:
         if trunc is not None:
             zt = trunc(zt)
         step = chunk_size(self.data_shape)
-        parts = [self._run(zt[i:i + step], None if y is None else y[i:i + step])
+        parts = [self.forward(zt[i:i + step], None if y is None else y[i:i + step])
                  for i in range(0, len(zt), step)]
         return np.concatenate(parts) if parts else np.zeros((0, *self.data_shape), np.float32)
 
@@ -217,12 +217,13 @@ class OnnxGenerator:
         check_count(n, "n")
         y = as_labels(labels, n, self.num_classes, torch.device("cpu"))
         gen = torch.Generator().manual_seed(seed)
-        parts = [self._run(z, c) for z, c in iter_inputs(self.spec, self.noise_kind, n, gen,
+        parts = [self.forward(z, c) for z, c in iter_inputs(self.spec, self.noise_kind, n, gen,
                                                          torch.device("cpu"), y,
                                                          truncation=as_truncation(truncation))]
         return np.concatenate(parts)
 
-    def _run(self, z: torch.Tensor, labels: torch.Tensor | None) -> np.ndarray:
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None) -> np.ndarray:
+        """One onnxruntime pass on prepared inputs (z, labels on the CPU): what the server batches."""
         feeds = {"z": z.numpy().astype(np.float32, copy=False)}
         if labels is not None:
             feeds["labels"] = labels.numpy().astype(np.int64, copy=False)

@@ -13,8 +13,8 @@ from ganforge.errors import ConfigError, DataError
 from ganforge.generation import inpaint
 from ganforge.tasks import TASKS, Batch
 from ganforge.tasks.inpaint import InpaintTask, hole_l1
-from ganforge.training import Trainer, fit
-from ganforge.training.state import load_checkpoint, load_generator, restore, save_checkpoint
+from ganforge.training import Trainer
+from ganforge.training.state import load_generator, save_checkpoint
 
 CPU = torch.device("cpu")
 
@@ -92,18 +92,8 @@ def test_training_lowers_the_hole_l1_on_a_fixed_batch(fashion):
     assert after < 0.8 * before, (before, after)
 
 
-def test_resume_continues_exactly(fashion, tmp_path):
-    cfg = _cfg("train.steps=8")
-    straight = fit(Trainer(cfg, data=fashion), 8)
-    first = fit(Trainer(cfg, data=fashion), 3)
-    path = save_checkpoint(first, tmp_path / "k.safetensors")
-    resumed = fit(restore(Trainer(cfg, data=fashion), load_checkpoint(path)), 8)
-    for name in ("g", "d"):
-        a, b = getattr(straight, name).state_dict(), getattr(resumed, name).state_dict()
-        for k in a:
-            assert torch.equal(a[k], b[k]), f"{name}.{k}"
-    for role in straight.rng:
-        assert torch.equal(straight.rng[role].get_state(), resumed.rng[role].get_state()), role
+def test_resume_continues_exactly(fashion, tmp_path, resumes_exactly):
+    straight, _ = resumes_exactly(_cfg("train.steps=8"), fashion, 3, 8)
     save_checkpoint(straight, tmp_path / "c.safetensors")
     ckpt, g = load_generator(tmp_path / "c.safetensors")
     assert ckpt.cond_shape == (2, 16, 16) and ckpt.config.task.kind == "inpaint"

@@ -10,7 +10,7 @@ from ganforge.errors import ConfigError
 from ganforge.generation import translate
 from ganforge.tasks import TASKS, Batch, PairedTask
 from ganforge.training import Trainer, fit
-from ganforge.training.state import load_checkpoint, load_generator, restore, save_checkpoint
+from ganforge.training.state import load_generator, save_checkpoint
 
 CPU = torch.device("cpu")
 
@@ -64,19 +64,9 @@ def test_training_brings_the_output_towards_the_target(glyphs):
     assert np.mean([s["l1"] for s in stats[-10:]]) < np.mean([s["l1"] for s in stats[:10]])
 
 
-def test_resume_continues_exactly(glyphs, tmp_path):
+def test_resume_continues_exactly(glyphs, resumes_exactly):
     """Stopped at k and resumed to n == uninterrupted to n (dropout noise, batch norm, both Adams)."""
-    cfg = _cfg("train.steps=12")
-    straight = fit(Trainer(cfg, data=glyphs), 12)
-    first = fit(Trainer(cfg, data=glyphs), 5)
-    path = save_checkpoint(first, tmp_path / "k.safetensors")
-    resumed = fit(restore(Trainer(cfg, data=glyphs), load_checkpoint(path)), 12)
-    for name in ("g", "d"):
-        a, b = getattr(straight, name).state_dict(), getattr(resumed, name).state_dict()
-        for k in a:
-            assert torch.equal(a[k], b[k]), f"{name}.{k}"
-    for role in straight.rng:
-        assert torch.equal(straight.rng[role].get_state(), resumed.rng[role].get_state()), role
+    resumes_exactly(_cfg("train.steps=12"), glyphs, 5, 12)
 
 
 def test_the_checkpoint_knows_its_input_shape(glyphs, tmp_path):

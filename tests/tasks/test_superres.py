@@ -11,8 +11,8 @@ from ganforge.data.superres import degrade, downscale, parse_degrade
 from ganforge.errors import ConfigError
 from ganforge.generation import translate
 from ganforge.tasks import Batch, SuperResTask
-from ganforge.training import Trainer, fit
-from ganforge.training.state import load_checkpoint, load_generator, restore, save_checkpoint
+from ganforge.training import Trainer
+from ganforge.training.state import load_generator
 
 CPU = torch.device("cpu")
 
@@ -67,18 +67,9 @@ def test_pretraining_trains_g_on_l1_alone_and_leaves_d_still(photos):
     assert s["loss_g"] > 0 and any(not torch.equal(d0[k], v) for k, v in t.d.state_dict().items())
 
 
-def test_resume_across_the_end_of_pretraining_is_exact(photos, tmp_path):
+def test_resume_across_the_end_of_pretraining_is_exact(photos, resumes_exactly):
     cfg = _cfg("task.pretrain_steps=3", "task.degrade=bicubic,noise,jpeg")
-    straight = fit(Trainer(cfg, data=photos), 6)
-    first = fit(Trainer(cfg, data=photos), 2)
-    path = save_checkpoint(first, tmp_path / "k.safetensors")
-    resumed = fit(restore(Trainer(cfg, data=photos), load_checkpoint(path)), 6)
-    for name in ("g", "d"):
-        a, b = getattr(straight, name).state_dict(), getattr(resumed, name).state_dict()
-        for k in a:
-            assert torch.equal(a[k], b[k]), f"{name}.{k}"
-    for role in straight.rng:
-        assert torch.equal(straight.rng[role].get_state(), resumed.rng[role].get_state()), role
+    _, path = resumes_exactly(cfg, photos, 2, 6)
     ckpt, g = load_generator(path)
     assert ckpt.cond_shape == (3, 4, 4) and ckpt.config.task.kind == "superres"
     assert translate(g, torch.zeros(2, 3, 4, 4)).shape == (2, 3, 16, 16)

@@ -70,7 +70,7 @@ class ServedModel:
     def forward(self, z: torch.Tensor, y: torch.Tensor | None) -> np.ndarray:
         """One forward pass of G on a (possibly batched) input: float32 samples on the CPU."""
         if self.backend == "onnx":
-            return self.net._run(z, y)
+            return self.net.forward(z, y)
         with torch.inference_mode():
             out = self.net(z.to(self.device), None if y is None else y.to(self.device))
         return out.float().cpu().numpy()
