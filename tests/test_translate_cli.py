@@ -1,4 +1,5 @@
-"""`ganforge translate`: superres at any size with provenance; one-line errors for bad inputs."""
+"""`ganforge translate`: superres at any size with provenance, CycleGAN both ways, inpainting with a mask;
+one-line errors for bad inputs."""
 
 import numpy as np
 import pytest
@@ -61,7 +62,11 @@ def test_one_line_errors(sr_run, tmp_path, capsys, monkeypatch):
     assert main(["translate", str(sr_run), str(big), str(big), "-o", out]) == 2
     assert "more than 1 input images" in _err(capsys)
     assert main(["translate", str(sr_run), str(big), "-o", out, "--direction", "AtoB"]) == 2
-    assert "not for this model" in _err(capsys)
+    assert "--direction is for unpaired (CycleGAN) models; this one is task.kind=superres" in _err(capsys)
+    assert main(["translate", str(sr_run), str(big), "-o", out, "--direction", "up"]) == 2
+    assert "--direction must be AtoB or BtoA, not 'up'" in _err(capsys)
+    assert main(["translate", str(sr_run), str(big), "-o", out, "--mask", str(big)]) == 2
+    assert "--mask is for inpainting models; this one is task.kind=superres" in _err(capsys)
     assert main(["translate", str(sr_run), str(tmp_path / "nope.png"), "-o", out]) == 2
     assert "input not found" in _err(capsys)
     assert not (tmp_path / "out").exists()  # nothing written by a refused call
@@ -79,3 +84,39 @@ def test_a_paired_model_takes_its_training_size_only(tmp_path, capsys):
     assert main(["translate", str(tmp_path / "p2p"), str(tmp_path / "y.png"), "-o", str(tmp_path / "o")]) == 0
     with Image.open(tmp_path / "o" / "y.png") as im:
         assert im.size == (16, 16)
+
+TINY = ["train.steps=1", "g.width=4", "d.width=4", "data.size=16", "d.depth=2", "train.batch_size=2",
+        "train.plot_every=0"]
+
+
+def test_an_unpaired_model_translates_either_way(tmp_path, capsys):
+    cfg = config.load("configs/cyclegan-glyphs.yaml", TINY)
+    train(cfg, tmp_path / "cyc", progress=False)
+    x = _png(tmp_path / "x.png", 16, 16, mode="L")
+    for way in ("AtoB", "BtoA"):
+        assert main(["translate", str(tmp_path / "cyc"), str(x), "-o", str(tmp_path / way), "--direction",
+                     way]) == 0
+        assert f"unpaired of x.png, {way}" in provenance.read(tmp_path / way / "x.png")["what"]
+    with Image.open(tmp_path / "AtoB" / "x.png") as a, Image.open(tmp_path / "BtoA" / "x.png") as b:
+        assert np.asarray(a).shape == (16, 16) and not np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_an_inpainting_model_fills_the_masks_holes_and_keeps_the_rest(tmp_path, capsys):
+    cfg = config.load("configs/inpaint-fashion.yaml", TINY)
+    train(cfg, tmp_path / "inp", progress=False)
+    run, x = str(tmp_path / "inp"), _png(tmp_path / "x.png", 16, 16, mode="L")
+    hole = np.zeros((16, 16), np.uint8)
+    hole[4:9, 5:12] = 255
+    Image.fromarray(hole).save(tmp_path / "m.png")
+    assert main(["translate", run, str(x), "-o", str(tmp_path / "o"), "--mask", str(tmp_path / "m.png")]) == 0
+    with Image.open(x) as a, Image.open(tmp_path / "o" / "x.png") as b:
+        src, out = np.asarray(a), np.asarray(b)
+    keep = hole == 0
+    assert np.array_equal(src[keep], out[keep])  # valid pixels come back unchanged
+    assert main(["translate", run, str(x), "-o", str(tmp_path / "o2")]) == 2
+    assert "inpainting models need --mask MASK.png" in _err(capsys)
+    Image.fromarray(hole[:8]).save(tmp_path / "small.png")
+    small = str(tmp_path / "small.png")
+    assert main(["translate", run, str(x), "-o", str(tmp_path / "o2"), "--mask", small]) == 2
+    assert "mask" in (e := _err(capsys)) and "is 16x8; the images are 16x16" in e
+    assert not (tmp_path / "o2").exists()

@@ -132,12 +132,13 @@ class HealthConfig:
 @dataclass
 class TaskConfig:
     """What problem the run solves (a name in tasks.TASKS): `generate` (noise -> sample), `paired`
-    (pix2pix: input image -> output image, data.name a paired set), `superres` (low-resolution photo
-    -> `scale` x larger) or `inpaint` (fill masked holes). `l1_weight`: the lambda on L1(output,
-    target) (inpaint: on the hole). `pretrain_steps`: the first steps train G on its task loss alone
-    (no D step, no adversarial term). `inpaint`: `mask` mixed | strokes | boxes | data (the set's own
-    masks), each random mask's hole share within [hole_min, hole_max]. Configs written before tasks
-    existed load as `generate`."""
+    (pix2pix: input image -> output image, data.name a paired set), `unpaired` (CycleGAN), `superres`
+    (low-resolution photo -> `scale` x larger) or `inpaint` (fill masked holes). `l1_weight`: the
+    lambda on L1(output, target) (inpaint: on the hole). `pretrain_steps`: the first steps train G on
+    its task loss alone (no D step, no adversarial term). `unpaired` (CycleGAN: two domains, no
+    pairs): `cycle_weight`, `identity_weight` (a share of it) and the `pool_size` of past fakes D
+    judges. `inpaint`: `mask` mixed | strokes | boxes | data (the set's own masks), each random
+    mask's hole share within [hole_min, hole_max]. Configs written before tasks existed load as `generate`."""
 
     kind: str = "generate"
     l1_weight: float = 100.0
@@ -147,6 +148,9 @@ class TaskConfig:
     mask: str = "mixed"  # inpaint
     hole_min: float = 0.1
     hole_max: float = 0.5
+    cycle_weight: float = 10.0  # unpaired: lambda on the cycle loss |G_BA(G_AB(a)) - a| (+ B's)
+    identity_weight: float = 0.5  # unpaired: identity loss weight, as a share of cycle_weight (0 = off)
+    pool_size: int = 50  # unpaired: history of fakes D sees (Shrivastava et al. 2017), 0 = none
 
 
 @dataclass
@@ -298,6 +302,9 @@ def _check(cfg: RunConfig) -> None:
         "opt_d.weight_decay": cfg.opt_d.weight_decay,
         "task.l1_weight": cfg.task.l1_weight,
         "task.pretrain_steps": cfg.task.pretrain_steps,
+        "task.cycle_weight": cfg.task.cycle_weight,
+        "task.identity_weight": cfg.task.identity_weight,
+        "task.pool_size": cfg.task.pool_size,
     }.items():
         if v < 0:
             raise ConfigError(f"config key '{key}' must be >= 0, got {v}")
@@ -349,6 +356,9 @@ def _check_task(cfg: RunConfig) -> None:
     if cfg.task.pretrain_steps > 10_000_000:
         raise ConfigError(f"config key 'task.pretrain_steps' must be at most 10,000,000, "
                           f"got {cfg.task.pretrain_steps:,}")
+    if cfg.task.pool_size > 10_000:
+        raise ConfigError(f"config key 'task.pool_size' must be at most 10,000 (fakes kept in memory), "
+                          f"got {cfg.task.pool_size:,}")
     if cfg.task.kind == "generate":
         if cfg.task.pretrain_steps:
             raise ConfigError("task.pretrain_steps does not apply to task.kind=generate: "
@@ -356,7 +366,9 @@ def _check_task(cfg: RunConfig) -> None:
         return
     why = {
         "train.conditional": (cfg.train.conditional, "the input image is the condition"),
-        "train.augment": (bool(cfg.train.augment), "D's input and its condition would be augmented apart"),
+        # CycleGAN's critics take no condition: augmenting what they judge is sound
+        "train.augment": (bool(cfg.train.augment) and cfg.task.kind != "unpaired",
+                          "D's input and its condition would be augmented apart"),
         "train.eval_every": (cfg.train.eval_every > 0, "translation metrics are not there yet"),
     }
     for key, (on, reason) in why.items():

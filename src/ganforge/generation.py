@@ -507,6 +507,14 @@ class LoadedGenerator:
 
         return write_walk(self, path, seeds, frames, label=label, truncation=truncation, fps=fps)
 
+    def translate(self, images: torch.Tensor, direction: str | None = None,
+                  masks: torch.Tensor | None = None) -> torch.Tensor:
+        """Image-to-image models: outputs (CPU, [-1, 1]) for images (n, C, H, W) or (C, H, W) in [-1, 1];
+        `direction` AtoB | BtoA for CycleGAN models, `masks` (1 = hole) for inpainting ones."""
+        from .translate_files import translate_images
+
+        return translate_images(self, images, direction, masks)
+
     def provenance(self, seeds: str = "", labels: str = "", truncation: float | None = None,
                    what: str = "") -> Provenance:
         """What this generator stamps on a file it made with these inputs."""

@@ -22,6 +22,7 @@ from .metrics.suite import parse_metrics
 from .tasks import TASKS
 from .training.callbacks import (
     Checkpointer,
+    CycleGrid,
     EvalLogger,
     HealthWatch,
     ImageGrid,
@@ -134,7 +135,7 @@ def _resume_dir(given: Path, ckpt_path: Path, out: str | Path | None) -> tuple[P
 
 # by the data's kind for tasks that generate from noise, else by the task's name; points otherwise
 PLOTTERS = {"images": ImageGrid, "paired": TranslationGrid, "superres": TranslationGrid,
-            "inpaint": InpaintGrid}
+            "inpaint": InpaintGrid, "unpaired": CycleGrid}
 
 
 def _plotter(kind: str) -> type[PointPlotter] | type[ImageGrid] | type[TranslationGrid] | type[InpaintGrid]:

@@ -67,7 +67,7 @@ def test_the_l1_term_is_lambda_times_the_mean_over_hole_pixels(fashion):
     task = InpaintTask(fashion, 7.5, CPU)
     fake, x = torch.rand(4, 1, 16, 16) * 2 - 1, torch.rand(4, 1, 16, 16) * 2 - 1
     m = (torch.rand(4, 1, 16, 16) > 0.6).float()
-    loss, stats = task.extra_g_loss(fake, Batch(None, torch.cat([x * (1 - m), m], 1), x, None, None, x))
+    loss, stats = task.extra_g_loss(fake, Batch(None, torch.cat([x * (1 - m), m], 1), x, None, None, x), None)
     diff = np.abs(fake.numpy().astype(np.float64) - x.numpy())
     by_hand = diff[m.numpy() == 1].mean()
     assert stats["l1_hole"] == pytest.approx(by_hand, rel=1e-6)

@@ -42,7 +42,7 @@ def test_a_batch_is_aligned_pairs_with_the_input_as_every_condition(glyphs):
 def test_the_l1_term_is_lambda_times_the_mean_absolute_difference(glyphs):
     task = PairedTask(glyphs, 7.5, CPU)
     fake, target = torch.rand(4, 1, 16, 16) * 2 - 1, torch.rand(4, 1, 16, 16) * 2 - 1
-    loss, stats = task.extra_g_loss(fake, Batch(None, None, None, None, None, target))
+    loss, stats = task.extra_g_loss(fake, Batch(None, None, None, None, None, target), None)
     by_hand = 7.5 * float(np.mean(np.abs(fake.numpy().astype(np.float64) - target.numpy())))
     assert loss.item() == pytest.approx(by_hand, rel=1e-6)
     assert stats["l1"] == pytest.approx(by_hand / 7.5, rel=1e-6)

@@ -42,6 +42,20 @@ def build_paired(cfg: DataConfig) -> PairedData:
     return data.split() if data.test is None and data.size >= MIN_HELD_OUT else data
 
 
+def build_unpaired(cfg: DataConfig) -> UnpairedData:
+    """Two domains for the unpaired task: a registered unpaired set (its testA/testB as `.test`), or a
+    paired set seen unpaired (disjoint halves of its training pairs; held-out pairs kept whole, so
+    translations can be scored against the truth)."""
+    if cfg.name in PAIRED_SETS:
+        return build_paired(cfg).unpaired()
+    if cfg.name not in UNPAIRED_SETS:
+        known = ", ".join(sorted(UNPAIRED_SETS.names() + PAIRED_SETS.names()))
+        raise ConfigError(f"task.kind=unpaired needs an image-to-image data set, not {cfg.name!r} "
+                          f"(known: {known})")
+    return load_unpaired(cfg.name, path=cfg.path, size=cfg.size, channels=cfg.channels,
+                         max_bad_share=cfg.max_bad_share)
+
+
 def fit_images(data: ImageData, size: int, channels: int) -> ImageData:
     """Bring images to `channels` (1 <-> 3) and `size` (antialiased resize) when asked."""
     x = fit_tensor(data.images, size, channels)
@@ -52,5 +66,5 @@ def fit_images(data: ImageData, size: int, channels: int) -> ImageData:
 
 
 __all__ = ["IMAGE_SETS", "PAIRED_SETS", "PHOTO_SETS", "TOY_SETS", "UNPAIRED_SETS", "DataSource", "ImageData",
-           "PairedData", "PhotoData", "ToyData", "UnpairedData", "build_data", "build_paired", "fit_images",
-           "load_paired", "load_toy", "load_unpaired"]
+           "PairedData", "PhotoData", "ToyData", "UnpairedData", "build_data", "build_paired",
+           "build_unpaired", "fit_images", "load_paired", "load_toy", "load_unpaired"]

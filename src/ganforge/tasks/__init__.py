@@ -2,13 +2,15 @@
 task's own loss terms.
 
 The trainer never branches on the kind of problem; it asks its task (base.Task). `generate` (z -> x,
-with or without classes), `paired` (pix2pix), `superres` and `inpaint` (fill masked holes) are here;
-unpaired (CycleGAN) comes next."""
+with or without classes), `paired` (pix2pix), `unpaired` (CycleGAN), `superres` and `inpaint` (fill
+masked holes) are here."""
 
-from . import inpaint, paired  # noqa: F401  (register "inpaint", "paired")
-from .base import TASKS, Batch, Noise, Task
+from . import inpaint, paired, unpaired  # noqa: F401  (register "inpaint", "paired", "unpaired")
+from .base import TASKS, Batch, Noise, Task, TaskDefaults
 from .generate import GenerateTask
 from .paired import PairedTask
 from .superres import SuperResTask
+from .unpaired import UnpairedTask
 
-__all__ = ["TASKS", "Batch", "GenerateTask", "Noise", "PairedTask", "SuperResTask", "Task"]
+__all__ = ["TASKS", "Batch", "GenerateTask", "Noise", "PairedTask", "SuperResTask", "Task", "TaskDefaults",
+           "UnpairedTask"]

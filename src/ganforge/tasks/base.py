@@ -1,7 +1,10 @@
 """What a task hands the trainer: one `Batch` per step and an extra loss for G.
 
 A task is the only place that knows how G's inputs and D's inputs are made for its kind of problem;
-the trainer calls `batch` / `g_batch` / `extra_g_loss` and never asks which kind it holds."""
+the trainer calls `batch` / `g_batch` / `extra_g_loss` / `d_fakes` and never asks which kind it holds.
+`TaskDefaults` gives the usual answers (one G and one D from the config, D judging G's latest output,
+no state of the task's own); a task overrides what it does differently (CycleGAN: two of each, a
+history of fakes)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from typing import Any, NamedTuple, Protocol
 
 import torch
 
+from ..config import RunConfig
+from ..nets import Discriminator, Generator, build_d, build_g
 from ..registry import Registry
 
 # (n, generator) -> G's noise for n samples, or None when G takes none (the trainer's `noise`)
@@ -50,10 +55,49 @@ class Task(Protocol):
         """A G step's batch when no D step kept one (`real` may be None)."""
         ...
 
-    def extra_g_loss(self, fake: torch.Tensor,
-                     batch: Batch) -> tuple[torch.Tensor | float, dict[str, float]]:
-        """The task's own term in G's loss (already weighted) and its statistics."""
+    def extra_g_loss(self, fake: torch.Tensor, batch: Batch,
+                     g: Generator) -> tuple[torch.Tensor | float, dict[str, float]]:
+        """The task's own term in G's loss (already weighted) and its statistics; `g` may be run
+        again (CycleGAN's cycle and identity terms)."""
         ...
+
+    def d_fakes(self, fake: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """The fakes D judges in its step, given G's latest (detached) batch."""
+        ...
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """The task's own training state, for the checkpoint (exact resume)."""
+        ...
+
+    def load_state_tensors(self, tensors: Mapping[str, torch.Tensor]) -> None:
+        """Take back what `state_tensors` gave (tensors on the CPU)."""
+        ...
+
+
+class TaskDefaults:
+    """The answers most tasks give: one G and one D built from the config's `g` / `d`, D judging
+    G's latest fakes, no state of the task's own. Builders are static: loading a checkpoint's G
+    needs no data (`TASKS.get(kind).build_g(...)`)."""
+
+    @staticmethod
+    def build_g(cfg: RunConfig, shape: tuple[int, ...], num_classes: int,
+                cond_shape: tuple[int, ...]) -> Generator:
+        return build_g(cfg.g, shape, num_classes, cond_shape)
+
+    @staticmethod
+    def build_d(cfg: RunConfig, shape: tuple[int, ...], num_classes: int,
+                cond_shape: tuple[int, ...]) -> Discriminator:
+        return build_d(cfg.d, shape, num_classes, cond_shape)
+
+    def d_fakes(self, fake: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return fake
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def load_state_tensors(self, tensors: Mapping[str, torch.Tensor]) -> None:
+        if tensors:
+            raise ValueError(f"this task keeps no state, got {', '.join(sorted(tensors))}")
 
 
 TASKS: Registry[Any] = Registry("task")

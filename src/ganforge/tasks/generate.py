@@ -15,11 +15,11 @@ import torch
 from ..config import DataConfig, RunConfig
 from ..device import draw_int
 from ..errors import ConfigError
-from .base import TASKS, Batch, Noise
+from .base import TASKS, Batch, Noise, TaskDefaults
 
 
 @TASKS.register("generate")
-class GenerateTask:
+class GenerateTask(TaskDefaults):
     name = "generate"
     from_noise = True
     cond_shape: tuple[int, ...] = ()
@@ -71,5 +71,5 @@ class GenerateTask:
         c = self.condition(n, rng["noise"])
         return Batch(z=noise(n, rng["noise"]), c_g=c, real=None, c_d_real=None, c_d_fake=c)
 
-    def extra_g_loss(self, fake: torch.Tensor, batch: Batch) -> tuple[float, dict[str, float]]:
+    def extra_g_loss(self, fake: torch.Tensor, batch: Batch, g: Any) -> tuple[float, dict[str, float]]:
         return 0.0, {}

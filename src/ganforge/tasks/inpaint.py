@@ -22,7 +22,7 @@ from ..data.images import ImageData, to_float
 from ..data.masks import MASK_KINDS, check_bounds, random_masks
 from ..data.photos import PHOTO_SETS, PhotoData
 from ..errors import ConfigError
-from .base import TASKS, Batch, Noise
+from .base import TASKS, Batch, Noise, TaskDefaults
 
 
 def condition(images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -37,7 +37,7 @@ def hole_l1(out: torch.Tensor, target: torch.Tensor, masks: torch.Tensor) -> tor
 
 
 @TASKS.register("inpaint")
-class InpaintTask:
+class InpaintTask(TaskDefaults):
     name = "inpaint"
     from_noise = False
     num_classes = 0
@@ -111,7 +111,7 @@ class InpaintTask:
         """G needs images with their masks: a fresh batch, like a D step's."""
         return self.batch(n, rng, noise)
 
-    def extra_g_loss(self, fake: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    def extra_g_loss(self, fake: torch.Tensor, batch: Batch, g: Any) -> tuple[torch.Tensor, dict[str, float]]:
         """l1_weight * mean |fake - x| over the hole; the statistic `l1_hole` is the unweighted mean."""
         if batch.target is None or batch.c_g is None:
             raise ValueError("an inpainting batch carries its images and condition")

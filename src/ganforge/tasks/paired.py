@@ -13,11 +13,11 @@ import torch
 
 from ..config import DataConfig, RunConfig
 from ..errors import ConfigError
-from .base import TASKS, Batch, Noise
+from .base import TASKS, Batch, Noise, TaskDefaults
 
 
 @TASKS.register("paired")
-class PairedTask:
+class PairedTask(TaskDefaults):
     name = "paired"
     from_noise = False
     num_classes = 0
@@ -69,7 +69,7 @@ class PairedTask:
         """G needs inputs with their targets: a fresh batch of pairs, like a D step's."""
         return self.batch(n, rng, noise)
 
-    def extra_g_loss(self, fake: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    def extra_g_loss(self, fake: torch.Tensor, batch: Batch, g: Any) -> tuple[torch.Tensor, dict[str, float]]:
         """l1_weight * mean |fake - target|; the statistic `l1` is the unweighted mean."""
         if batch.target is None:
             raise ValueError("a paired batch carries its target")

@@ -21,13 +21,13 @@ from ..config import DataConfig, RunConfig
 from ..data.images import to_float
 from ..data.superres import build_photos, check_scale, degrade, parse_degrade
 from ..errors import ConfigError
-from .base import TASKS, Batch, Noise
+from .base import TASKS, Batch, Noise, TaskDefaults
 
 PREVIEW_SEED = 0  # held-out inputs for grids and scores are degraded with this seed: the same every run
 
 
 @TASKS.register("superres")
-class SuperResTask:
+class SuperResTask(TaskDefaults):
     name = "superres"
     from_noise = False
     num_classes = 0
@@ -81,7 +81,7 @@ class SuperResTask:
         """G needs inputs with their targets: a fresh batch, like a D step's."""
         return self.batch(n, rng, noise)
 
-    def extra_g_loss(self, fake: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    def extra_g_loss(self, fake: torch.Tensor, batch: Batch, g: Any) -> tuple[torch.Tensor, dict[str, float]]:
         """The content loss l1_weight * mean |fake - target|; the statistic `l1` is the unweighted mean."""
         if batch.target is None:
             raise ValueError("a superres batch carries its target")

@@ -236,6 +236,43 @@ class TranslationGrid(PeriodicPlot):
         return self.last_path
 
 
+class CycleGrid(TranslationGrid):
+    """samples/step_XXXXXXX.png for the unpaired task: the top half A -> B, the bottom half B -> A, each
+    a row of input | output | target triplets, on the same held-out images every time; the target is
+    the ground truth when the data knows it (glyphs), else the way back (G_BA(G_AB(a)): the cycle)."""
+
+    views: dict[str, tuple[torch.Tensor, torch.Tensor | None]] | None = None
+
+    def on_start(self, trainer: Trainer) -> None:
+        from ..tasks.unpaired import UnpairedTask
+
+        if not isinstance(trainer.task, UnpairedTask):
+            raise TypeError(f"CycleGrid shows unpaired runs, not task.kind={trainer.task.name}")
+        self.views = trainer.task.preview(self.n // 2)
+
+    def plot(self, trainer: Trainer) -> Path:
+        from ..generation import translate
+        from ..nets.cycle import CycleGenerator
+        from ..viz import save_image_grid
+
+        if self.views is None:
+            self.on_start(trainer)
+        g = trainer.sampler()
+        if not isinstance(g, CycleGenerator):
+            raise TypeError("CycleGrid needs CycleGAN's pair of generators")
+        rows = []
+        for way, back in (("AtoB", "BtoA"), ("BtoA", "AtoB")):
+            x, truth = self.views[way]  # type: ignore[index]
+            out = translate(g.direction(way), x)
+            target = truth if truth is not None else translate(g.direction(back), out)
+            x, out, target = (t.expand(-1, 3, -1, -1) if t.shape[1] == 1 else t  # grey beside colour
+                              for t in (x, out, target))
+            rows.append(torch.stack([x, out, target], 1).reshape(-1, *out.shape[1:]))
+        grid = torch.cat(rows)
+        self.last_path = save_image_grid(self.folder / f"step_{trainer.step:07d}.png", grid, 3 * self.per_row)
+        return self.last_path
+
+
 class InpaintGrid(TranslationGrid):
     """samples/step_XXXXXXX.png for the inpaint task: rows of holed input (holes white) | filled |
     original triplets, on the same held-out images and masks every time (InpaintTask.held_out)."""

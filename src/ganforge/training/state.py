@@ -140,6 +140,8 @@ def save_checkpoint(trainer: Trainer, path: str | Path, cfg: RunConfig | None = 
         _module_tensors("g_ema", trainer.g_ema, tensors)
     for role in RNG_ROLES:
         tensors[f"rng.{role}"] = trainer.rng[role].get_state()
+    for key, val in trainer.task.state_tensors().items():  # e.g. CycleGAN's history of fakes
+        tensors[f"task.{key}"] = _cpu(val)
     scalers = {k: sc.state_dict() for k, sc in (("g", trainer.scaler_g), ("d", trainer.scaler_d))
                if sc is not None}
     meta = {
@@ -297,6 +299,7 @@ def restore(trainer: Trainer, ckpt: Checkpoint) -> Trainer:
             trainer.g_ema.load_state_dict(_module_state(src, ckpt.tensors))
         for opt, state in states:
             opt.load_state_dict(state)
+        trainer.task.load_state_tensors(_module_state("task", ckpt.tensors))
     except (RuntimeError, KeyError, ValueError, TypeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(
@@ -355,9 +358,10 @@ def _match_layouts(opt: torch.optim.Optimizer) -> None:
 def generator_from(ckpt: Checkpoint, use_ema: bool = True) -> Generator:
     """The checkpoint's generator (its EMA copy when asked and present), in eval mode, on the CPU:
     callers move it to their device."""
-    from ..nets import build_g
+    from ..tasks import TASKS
 
-    g = build_g(ckpt.config.g, tuple(ckpt.data_shape), ckpt.num_classes, ckpt.cond_shape)
+    kind = TASKS.get(ckpt.config.task.kind)  # the task knows its nets (CycleGAN: two translators)
+    g = kind.build_g(ckpt.config, tuple(ckpt.data_shape), ckpt.num_classes, tuple(ckpt.cond_shape))
     _load_module(g, "g_ema" if (use_ema and ckpt.has_ema()) else "g", ckpt, "generator")
     g.eval()
     g.requires_grad_(False)

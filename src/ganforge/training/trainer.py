@@ -26,7 +26,7 @@ from ..device import Precision, make_scaler, resolve_device, resolve_precision
 from ..errors import ConfigError, GanforgeError
 from ..generation import check_noise, generate, make_noise
 from ..losses import LOSSES, d_accuracy
-from ..nets import Discriminator, DOut, Generator, build_d, build_g
+from ..nets import Discriminator, DOut, Generator
 from ..penalties import PENALTIES
 from ..tasks import TASKS, Batch
 from .ema import make_ema, update_ema
@@ -117,8 +117,8 @@ class Trainer:
             torch.set_num_threads(cfg.train.threads)
         with torch.random.fork_rng(devices=[]):  # built on the CPU: the same weights on any device
             torch.manual_seed(role_seed(cfg.seed, "init"))
-            g = build_g(cfg.g, shape, self.num_classes, cond_shape)
-            d = build_d(cfg.d, shape, self.num_classes, cond_shape)
+            g = kind.build_g(cfg, shape, self.num_classes, cond_shape)
+            d = kind.build_d(cfg, shape, self.num_classes, cond_shape)
         self.g: Generator = g.to(self.device)
         self.d: Discriminator = d.to(self.device)
         self.augment = build_augment(cfg.train.augment)
@@ -212,7 +212,7 @@ class Trainer:
         real, c_real, c_fake = self._layout(batch.real), batch.c_d_real, batch.c_d_fake
         with torch.set_grad_enabled(keep_fake), self.autocast():
             fake_g = self.g(batch.z, batch.c_g)
-        fake = fake_g.detach().float()
+        fake = self.task.d_fakes(fake_g.detach().float(), self.rng["data"])  # CycleGAN: a history pool
         self._kept = (fake_g, batch) if keep_fake else None
         if self.augment is not None:  # D sees real and fake through the same augmentation
             real = self.augment(real, self.rng["augment"])
@@ -269,7 +269,7 @@ class Trainer:
                     fake = self.g(batch.z, batch.c_g)
                 else:
                     fake, batch = kept
-                extra, extra_stats = self.task.extra_g_loss(fake, batch)  # on G's own output
+                extra, extra_stats = self.task.extra_g_loss(fake, batch, self.g)  # on G's own output
                 c = batch.c_d_fake
                 if adversarial and self.augment is not None:  # G's gradient flows back through it
                     fake = self.augment(fake, self.rng["augment"])
