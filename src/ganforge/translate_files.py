@@ -22,11 +22,10 @@ from .data.images import (
     to_uint8,
 )
 from .errors import DataError
-from .generation import LoadedGenerator, load, translate, translate_tiled
+from .generation import TILED_TASKS, LoadedGenerator, load, translate, translate_tiled
 
 MAX_INPUTS = 1000  # images in one call
 MAX_OUTPUT_PIXELS = 1 << 25  # per output image (~5,800 x 5,800): the float canvas stays under 0.5 GB
-TILED_TASKS = ("superres",)  # fully convolutional models: any input size, run in tiles
 
 
 def collect_inputs(inputs: Sequence[str | Path]) -> list[tuple[Path, Path]]:

@@ -307,7 +307,7 @@ def test_a_paired_model_translates_uploaded_images(tmp_path):
     buf = io.BytesIO()
     Image.fromarray(x.numpy(), "L").save(buf, format="PNG")
     with TestClient(create_app(model, Limits())) as c:
-        assert c.get("/v1/model").json()["task"] == "translate"
+        assert c.get("/v1/model").json()["task"] == "paired"
         r = c.post("/v1/translate", files={"image": ("g.png", buf.getvalue(), "image/png")})
         assert r.status_code == 200 and r.headers["x-ganforge-synthetic"] == "true"
         got = np.asarray(Image.open(io.BytesIO(r.content)), dtype=np.float64)
