@@ -82,6 +82,8 @@ def test_model_from_run_dir_with_scores_and_from_bare_checkpoint(image_run, tmp_
     assert info["task"] == "generate" and info["architecture"] == "dcgan" and info["data"] == "digits"
     assert info["data_shape"] == [1, 8, 8] and info["num_classes"] == 10
     assert info["classes"] == list(range(10))
+    assert info["class_names"] == [str(k) for k in range(10)]  # the data's names, kept in the checkpoint
+    assert "input_shape" not in info and info["z_dim"] == 32
     assert info["step"] == 2 and info["scores"] == {"fid": {"fid": 12.5, "n": 1000, "step": 2}}
     bare = tmp_path / "bare.safetensors"
     shutil.copy(sorted((image_run / "checkpoints").glob("*.safetensors"))[-1], bare)
