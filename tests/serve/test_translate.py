@@ -136,3 +136,21 @@ def test_the_onnx_backend_translates_as_pytorch_does(which, sr_run, inpaint_run)
         with TestClient(create_app(model, Limits())) as c:
             outs.append(_got(c.post("/v1/translate", files=files)))
     assert outs[0].shape == outs[1].shape and np.abs(outs[0] - outs[1]).max() <= 1.0
+
+
+def test_an_exported_superres_file_is_served_as_its_run(sr_run, tmp_path, capsys):
+    """`ganforge export` of a translation run, then `serve x.onnx --backend onnx`: the file alone says
+    the task, the scale and that any size goes."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from ganforge.cli import main
+
+    out = tmp_path / "sr.onnx"
+    assert main(["export", str(sr_run), "-o", str(out)]) == 0
+    assert "on 5 input images: max |diff|" in capsys.readouterr().out
+    model = load_served(out, backend="onnx")
+    assert (model.task, model.scale, model.info["any_size"], model.info["input_shape"]) == (
+        "superres", 4, True, [3, None, None])
+    with TestClient(create_app(model, Limits())) as c:
+        got = _got(c.post("/v1/translate", files={"image": ("a.png", _png(_random(6, 9)), "image/png")}))
+    assert got.shape == (24, 36, 3)
