@@ -99,6 +99,71 @@ def test_export_cli_on_a_run(image_run, tmp_path, capsys):
     assert line.startswith(f"wrote {out} (onnxruntime vs PyTorch on 5 samples: max |diff|")
     og = ganforge.load(out)
     assert (og.num_classes, og.data_shape, og.z_dim) == (10, (1, 8, 8), 32)
+    assert og.class_names == tuple(str(k) for k in range(10))  # digits: the run recorded its names
     assert main(["inspect", str(out)]) == 0 and "value_range" in capsys.readouterr().out
     assert main(["export", str(image_run), "--format", "tflite", "-o", str(out)]) == 2
     assert "unknown export format 'tflite'" in capsys.readouterr().err
+
+
+def _translator(arch: str, shape, cond_shape) -> Generator:
+    """An untrained image-to-image G with random batch-norm statistics and no zero-initialised layer
+    (RRDB's last conv starts at zero: G would be plain bicubic upsampling)."""
+    g = _trained_looking(build_g(GConfig(arch=arch, width=4, depth=1, batch_norm=True), shape, 0, cond_shape))
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in g.parameters():
+            if not p.abs().sum():
+                p.normal_(0, 0.1, generator=gen)
+    return g.eval()
+
+
+TRANSLATORS = {  # task: (arch, output shape, input shape)
+    "paired": ("unet", (1, 16, 16), (1, 16, 16)),
+    "superres": ("rrdb", (3, 16, 16), (3, 8, 8)),
+    "inpaint": ("gated", (1, 16, 16), (2, 16, 16)),
+}
+
+
+@pytest.mark.parametrize("task", list(TRANSLATORS))
+def test_translation_nets_match_pytorch(task, tmp_path):
+    """onnxruntime vs PyTorch on inputs of another batch size than the export's (and, for the fully
+    convolutional superres net, of another height and width); the metadata says how to call it."""
+    from ganforge.export import check_onnx, translation_inputs
+    from ganforge.generation import inpaint, translate
+
+    arch, shape, cond_shape = TRANSLATORS[task]
+    lab = LoadedGenerator(_translator(arch, shape, cond_shape), "normal", torch.device("cpu"), step=3)
+    path = export_onnx(lab.net, tmp_path / f"{task}.onnx", "normal", lab.provenance(what="export"), task)
+    og = ganforge.load(path)
+    images, masks = translation_inputs(lab.net.spec, task, 3, seed=2)
+    want = translate(lab.net, images) if masks is None else inpaint(lab.net, images, masks)
+    assert float(np.abs(og.forward_images(images, masks) - want.numpy()).max()) <= 1e-4
+    assert check_onnx(path, lab) <= 1e-4
+    meta = og.metadata
+    inputs = "image,mask" if masks is not None else "image"
+    assert (og.task, meta["inputs"], meta["z_dim"]) == (task, inputs, "0")
+    scale = shape[1] // cond_shape[1]
+    assert json.loads(meta["cond_shape"]) == list(cond_shape) and meta["scale"] == str(scale)
+    assert meta["any_size"] == ("true" if task == "superres" else "false")
+    if task == "superres":
+        odd = torch.rand(1, 3, 5, 7, generator=torch.Generator().manual_seed(3)) * 2 - 1
+        assert og.forward_images(odd).shape == (1, 3, 5 * scale, 7 * scale)
+        assert float(np.abs(og.forward_images(odd) - lab.net(None, odd).numpy()).max()) <= 1e-4
+    with pytest.raises(ExportError, match="give its task"):
+        export_onnx(lab.net, tmp_path / "x.onnx", "normal", lab.provenance())
+
+
+def test_onnx_translate_image_refuses_bad_inputs_in_one_line(tmp_path):
+    from ganforge.errors import DataError
+
+    arch, shape, cond_shape = TRANSLATORS["inpaint"]
+    lab = LoadedGenerator(_translator(arch, shape, cond_shape), "normal", torch.device("cpu"))
+    og = ganforge.load(export_onnx(lab.net, tmp_path / "i.onnx", "normal", lab.provenance(), "inpaint"))
+    image, mask = torch.zeros(1, 16, 16), torch.ones(1, 16, 16)
+    assert og.translate_image(image, mask).shape == (1, 16, 16)
+    bad_inputs = (((image, None), "needs a mask"), ((torch.zeros(1, 8, 8), mask), r"shape \(1, 16, 16\)"),
+                  ((image, torch.ones(1, 8, 8)), "the mask must have shape"))
+    for bad, match in bad_inputs:
+        with pytest.raises(DataError, match=match) as e:
+            og.translate_image(*bad)
+        assert "\n" not in str(e.value)

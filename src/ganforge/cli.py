@@ -93,9 +93,13 @@ EXPORT_EXAMPLE = """examples:
   ganforge export runs/mnist --format onnx -o mnist.onnx
   python -c "import ganforge; print(ganforge.load('mnist.onnx').sample(4, seed=0).shape)"
 
+  ganforge export runs/sr-x4 --format onnx -o sr.onnx      # image-to-image runs too
+
 Inputs z (float32 [N, z_dim]) and, for class-conditional models, labels (int64 [N]); N is dynamic.
-Output x in the data's range. Shape, range, classes, noise, z_dim, version and provenance are in
-the model's metadata_props ('ganforge inspect mnist.onnx'). Needs: pip install 'ganforge[onnx]'."""
+Image-to-image models take image (float32 [N, C, H, W] in [-1, 1]; H, W dynamic for superres) and,
+for inpainting, mask (float32 [N, 1, H, W], > 0.5 = hole). Output x in the data's range. Task,
+shapes, range, classes, noise, z_dim, version and provenance are in the model's metadata_props
+('ganforge inspect mnist.onnx'). Needs: pip install 'ganforge[onnx]'."""
 
 INSPECT_EXAMPLE = """examples:
   ganforge inspect grid.png
@@ -232,7 +236,7 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("-o", "--output", required=True, help="FILE.onnx")
     ex.add_argument("--no-ema", action="store_true", help="use G itself, not its EMA copy")
     ex.add_argument("--no-check", action="store_true",
-                    help="skip running the exported file against PyTorch on 5 samples")
+                    help="skip running the exported file against PyTorch on 5 samples (or input images)")
 
     ins = sub.add_parser("inspect", help="print the provenance a generated file carries",
                          epilog=INSPECT_EXAMPLE, formatter_class=fmt)
@@ -407,8 +411,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     out = export_run(args.run, args.output, args.format, use_ema=not args.no_ema)
     line = f"wrote {out}"
     if not args.no_check:
-        diff = check_onnx(out, load(args.run, device="cpu", use_ema=not args.no_ema))
-        line += f" (onnxruntime vs PyTorch on 5 samples: max |diff| {diff:.1e})"
+        g = load(args.run, device="cpu", use_ema=not args.no_ema)
+        diff = check_onnx(out, g)
+        what = "input images" if g.net.spec.cond == "image" else "samples"
+        line += f" (onnxruntime vs PyTorch on 5 {what}: max |diff| {diff:.1e})"
     print(line)
     return 0
 
@@ -486,8 +492,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
               "it has no authentication (use 127.0.0.1 and a reverse proxy to expose it)", file=sys.stderr)
     host = f"[{args.host}]" if ":" in args.host else args.host
     info = model.info
+    endpoint = "/v1/translate" if model.can_translate else "/v1/samples"
     print(f"serving {info['architecture']} generator {model.fingerprint} (step {model.step}, "
-          f"{model.backend}) at http://{host}:{args.port}/v1/samples ; Ctrl-C stops", flush=True)
+          f"{model.backend}) at http://{host}:{args.port}{endpoint} ; Ctrl-C stops", flush=True)
     serve(model, args.host, args.port, limits)
     return 0
 

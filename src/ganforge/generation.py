@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -290,6 +290,33 @@ def _ramp(length: int, first: bool, last: bool, blend: int) -> torch.Tensor:
     return w
 
 
+TileFn = Callable[[torch.Tensor], torch.Tensor]  # a batch of one tile (1, C, h, w) -> G's output for it
+
+
+def run_tiled(fn: TileFn, image: torch.Tensor, out_channels: int, tile: int = 128, overlap: int = 32,
+              scale: int = 1) -> torch.Tensor:
+    """The tiling of `translate_tiled` around any forward pass `fn` (a PyTorch G, onnxruntime), so
+    every backend blends tiles the same way. Output on the image's device."""
+    if not 1 <= tile <= MAX_TILE or not 0 <= overlap < tile or scale < 1:
+        raise DataError(f"need 1 <= tile <= {MAX_TILE}, 0 <= overlap < tile and scale >= 1 "
+                        f"(got tile {tile}, overlap {overlap}, scale {scale})")
+    _, h, w = image.shape
+    out = torch.zeros(out_channels, h * scale, w * scale, device=image.device)
+    total = torch.zeros(1, h * scale, w * scale, device=image.device)
+    ys, xs = _starts(h, tile, overlap), _starts(w, tile, overlap)
+    th, tw = min(tile, h), min(tile, w)
+    for i, y in enumerate(ys):
+        wy = _ramp(th * scale, i == 0, i == len(ys) - 1, overlap * scale)
+        for j, x in enumerate(xs):
+            wx = _ramp(tw * scale, j == 0, j == len(xs) - 1, overlap * scale)
+            res = fn(image[:, y:y + th, x:x + tw][None].float())[0].float().to(image.device)
+            wt = (wy[:, None] * wx[None, :]).to(image.device)
+            sy, sx = slice(y * scale, (y + th) * scale), slice(x * scale, (x + tw) * scale)
+            out[:, sy, sx] += res * wt
+            total[:, sy, sx] += wt
+    return out / total
+
+
 @torch.no_grad()
 def translate_tiled(g: Generator, image: torch.Tensor, tile: int = 128, overlap: int = 32,
                     scale: int = 1) -> torch.Tensor:
@@ -304,32 +331,14 @@ def translate_tiled(g: Generator, image: torch.Tensor, tile: int = 128, overlap:
         raise DataError("this generator makes samples from noise, not from input images")
     if image.dim() != 3 or image.shape[0] != spec.cond_shape[0]:
         raise DataError(f"the image must have shape ({spec.cond_shape[0]}, H, W), got {tuple(image.shape)}")
-    if not 1 <= tile <= MAX_TILE or not 0 <= overlap < tile or scale < 1:
-        raise DataError(f"need 1 <= tile <= {MAX_TILE}, 0 <= overlap < tile and scale >= 1 "
-                        f"(got tile {tile}, overlap {overlap}, scale {scale})")
-    c, h, w = image.shape
     device = next(g.parameters()).device
-    out = torch.zeros(spec.data_shape[0], h * scale, w * scale, device=image.device)
-    total = torch.zeros(1, h * scale, w * scale, device=image.device)
-    ys, xs = _starts(h, tile, overlap), _starts(w, tile, overlap)
     was_training = g.training
     g.eval()
     try:
-        for i, y in enumerate(ys):
-            th = min(tile, h)
-            wy = _ramp(th * scale, i == 0, i == len(ys) - 1, overlap * scale)
-            for j, x in enumerate(xs):
-                tw = min(tile, w)
-                wx = _ramp(tw * scale, j == 0, j == len(xs) - 1, overlap * scale)
-                part = image[:, y:y + th, x:x + tw][None].to(device, torch.float32)
-                res = g(None, part).float()[0].to(image.device)
-                wt = (wy[:, None] * wx[None, :]).to(image.device)
-                sy, sx = slice(y * scale, (y + th) * scale), slice(x * scale, (x + tw) * scale)
-                out[:, sy, sx] += res * wt
-                total[:, sy, sx] += wt
+        return run_tiled(lambda part: g(None, part.to(device)), image, spec.data_shape[0], tile, overlap,
+                         scale)
     finally:
         g.train(was_training)
-    return out / total
 
 
 def inpaint(g: Generator, images: torch.Tensor, masks: torch.Tensor,
@@ -356,6 +365,31 @@ def inpaint(g: Generator, images: torch.Tensor, masks: torch.Tensor,
     return torch.cat(out)
 
 
+TILED_TASKS = ("superres",)  # fully convolutional models: any input size, run in tiles
+MASK_TASKS = ("inpaint",)  # G takes the image and a mask of its holes
+
+
+def scale_of(spec: NetSpec) -> int:
+    """Output side / input side of an image-to-image G (1 but for super-resolution)."""
+    return spec.data_shape[1] // spec.cond_shape[1] if spec.cond == "image" else 1
+
+
+def translate_image(g: Generator, task: str, image: torch.Tensor, mask: torch.Tensor | None = None,
+                    tile: int = 128, overlap: int = 32) -> torch.Tensor:
+    """One image (C, H, W) in [-1, 1] (and, for inpainting, its mask (1, H, W)) -> G's output, run the
+    way its task runs: in tiles (any size), filled and composited (inpaint), or whole. One place picks
+    the path, so the CLI and the server agree."""
+    if task in MASK_TASKS:
+        if mask is None:
+            raise DataError("this inpainting model needs a mask (white = the hole to fill)")
+        return inpaint(g, image[None], mask[None])[0]
+    if mask is not None:
+        raise DataError("this model takes no mask (inpainting models do): send the image alone")
+    if task in TILED_TASKS:
+        return translate_tiled(g, image, tile, overlap, scale_of(g.spec))
+    return translate(g, image[None])[0]
+
+
 Labels = int | Sequence[int] | torch.Tensor | None
 
 
@@ -369,7 +403,8 @@ class LoadedGenerator:
     says what the network is."""
 
     def __init__(self, net: Generator, noise: str, device: torch.device, config: Any = None,
-                 step: int = 0, source: str = "", ema: bool = False) -> None:
+                 step: int = 0, source: str = "", ema: bool = False,
+                 class_names: Sequence[str] = ()) -> None:
         self.net = net.to(device).eval()
         self.net.requires_grad_(False)
         self.noise_kind = noise
@@ -378,6 +413,7 @@ class LoadedGenerator:
         self.step = step
         self.source = source
         self.ema = ema
+        self.class_names = tuple(class_names)  # the data's names of the classes, () when unknown
         self._fingerprint: str | None = None
 
     @property
@@ -534,7 +570,8 @@ def load(path: str | Path, device: str | torch.device = "auto", use_ema: bool = 
     ckpt = load_checkpoint(path)
     ema = use_ema and ckpt.has_ema()
     net = generator_from(ckpt, ema)
-    return LoadedGenerator(net, ckpt.config.g.noise, dev, ckpt.config, ckpt.step, str(ckpt.path), ema)
+    return LoadedGenerator(net, ckpt.config.g.noise, dev, ckpt.config, ckpt.step, str(ckpt.path), ema,
+                           ckpt.class_names)
 
 
 MAX_GRID = 1024  # images in one .png grid

@@ -24,13 +24,12 @@ from .data.images import (
     to_uint8,
 )
 from .errors import DataError
-from .generation import LoadedGenerator, inpaint, load, translate, translate_tiled
+from .generation import TILED_TASKS, LoadedGenerator, load, translate, translate_image
 from .nets import Generator
 from .nets.cycle import DIRECTIONS, CycleGenerator
 
 MAX_INPUTS = 1000  # images in one call
 MAX_OUTPUT_PIXELS = 1 << 25  # per output image (~5,800 x 5,800): the float canvas stays under 0.5 GB
-TILED_TASKS = ("superres",)  # fully convolutional models: any input size, run in tiles
 
 
 def collect_inputs(inputs: Sequence[str | Path]) -> list[tuple[Path, Path]]:
@@ -115,13 +114,12 @@ def translate_images(g: LoadedGenerator, images: torch.Tensor, direction: str | 
     if (masks is not None) != (kind == "inpaint"):
         raise DataError("inpainting models need masks" if kind == "inpaint"
                         else f"masks are for inpainting models; this one is task.kind={kind}")
-    if kind == "inpaint":
-        m = masks[None] if masks.dim() == 3 else masks  # type: ignore[union-attr]
-        y = inpaint(net, x.to(g.device), m.to(g.device))
-    elif kind in TILED_TASKS:
-        scale = net.spec.data_shape[1] // net.spec.cond_shape[1]
-        y = torch.stack([translate_tiled(net, im, tile, overlap, scale) for im in x.to(g.device)])
-    else:
+    if kind in TILED_TASKS or masks is not None:  # image by image, the way the CLI and server run them
+        m = None if masks is None else (masks[None] if masks.dim() == 3 else masks).expand(len(x), -1, -1, -1)
+        dev = g.device
+        y = torch.stack([translate_image(net, kind, x[i].to(dev), None if m is None else m[i].to(dev), tile,
+                                         overlap) for i in range(len(x))])
+    else:  # a batch of training-size images: chunked
         y = translate(net, x.to(g.device))
     y = y.cpu()
     return y[0] if one else y

@@ -82,6 +82,8 @@ def test_model_from_run_dir_with_scores_and_from_bare_checkpoint(image_run, tmp_
     assert info["task"] == "generate" and info["architecture"] == "dcgan" and info["data"] == "digits"
     assert info["data_shape"] == [1, 8, 8] and info["num_classes"] == 10
     assert info["classes"] == list(range(10))
+    assert info["class_names"] == [str(k) for k in range(10)]  # the data's names, kept in the checkpoint
+    assert "input_shape" not in info and info["z_dim"] == 32
     assert info["step"] == 2 and info["scores"] == {"fid": {"fid": 12.5, "n": 1000, "step": 2}}
     bare = tmp_path / "bare.safetensors"
     shutil.copy(sorted((image_run / "checkpoints").glob("*.safetensors"))[-1], bare)
@@ -307,7 +309,7 @@ def test_a_paired_model_translates_uploaded_images(tmp_path):
     buf = io.BytesIO()
     Image.fromarray(x.numpy(), "L").save(buf, format="PNG")
     with TestClient(create_app(model, Limits())) as c:
-        assert c.get("/v1/model").json()["task"] == "translate"
+        assert c.get("/v1/model").json()["task"] == "paired"
         r = c.post("/v1/translate", files={"image": ("g.png", buf.getvalue(), "image/png")})
         assert r.status_code == 200 and r.headers["x-ganforge-synthetic"] == "true"
         got = np.asarray(Image.open(io.BytesIO(r.content)), dtype=np.float64)

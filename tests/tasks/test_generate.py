@@ -33,3 +33,13 @@ def test_conditional_task_draws_real_labels_and_uniform_fake_ones():
 def test_conditional_needs_labels():
     with pytest.raises(ConfigError, match="needs labelled data"):
         GenerateTask(load_toy("ring8"), True, torch.device("cpu"))
+
+
+def test_class_names_come_from_the_data_when_it_names_every_class():
+    from ganforge.data.images import FASHION_CLASSES
+
+    x = torch.zeros(10, 1, 4, 4, dtype=torch.uint8)
+    fashion = ImageData("fashion-mnist", "ten", x, torch.arange(10), classes=FASHION_CLASSES)
+    assert GenerateTask(fashion, True, torch.device("cpu")).class_names == tuple(FASHION_CLASSES)
+    assert GenerateTask(fashion, False, torch.device("cpu")).class_names == ()  # unconditional
+    assert GenerateTask(_labelled(), True, torch.device("cpu")).class_names == ()  # unnamed classes

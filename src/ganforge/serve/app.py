@@ -1,7 +1,8 @@
 """The HTTP API of `ganforge serve`: FastAPI routes over one served model.
 
 POST /v1/samples   {"n", "seed", "labels", "truncation", "format": png | npy | json}
-POST /v1/translate multipart: image (and mask, for inpainting); image-to-image models only
+POST /v1/translate multipart: image (and mask, for inpainting); image-to-image models only: paired
+                   at the training size, superres at any size (in tiles), inpaint with its mask
 GET  /v1/model     what the model is (task, architecture, shape, classes, step, scores)
 GET  /healthz      liveness
 GET  /metrics      Prometheus text: requests, latency, batch sizes
@@ -40,7 +41,7 @@ from ..viz import image_grid
 from .batcher import Busy, MicroBatcher
 from .limits import Limits
 from .metrics import Metrics
-from .model import ServedModel
+from .model import Refused, ServedModel
 
 ROUTES = ("/v1/samples", "/v1/translate", "/v1/model", "/healthz", "/metrics")
 JSON_TYPES = ("application/json",)
@@ -226,7 +227,16 @@ def _npy(x: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _read_image(data: bytes, what: str, mode: str, limits: Limits) -> torch.Tensor:
+def _check_size(what: str, w: int, h: int, scale: int, limits: Limits) -> None:
+    """413 before decoding: a side past max_image_side, or an output (scale x) past max_output_pixels."""
+    if max(w, h) > limits.max_image_side:
+        raise ApiError(413, f"{what} is {w}x{h}; at most {limits.max_image_side} pixels a side", what)
+    if w * h * scale * scale > limits.max_output_pixels:
+        raise ApiError(413, f"{what} is {w}x{h}: its {w * scale}x{h * scale} output would pass the "
+                       f"server's limit of {limits.max_output_pixels:,} pixels", what)
+
+
+def _read_image(data: bytes, what: str, mode: str, limits: Limits, scale: int = 1) -> torch.Tensor:
     """Upload bytes -> (1, C, H, W) float in [-1, 1]; corrupt 400, too large 413, one line each."""
     from PIL import Image, UnidentifiedImageError
 
@@ -234,10 +244,7 @@ def _read_image(data: bytes, what: str, mode: str, limits: Limits) -> torch.Tens
         raise ApiError(400, f"{what} is empty", what)
     try:
         with Image.open(io.BytesIO(data)) as im:
-            w, h = im.size
-            if max(w, h) > limits.max_image_side:
-                raise ApiError(413, f"{what} is {w}x{h}; at most {limits.max_image_side} pixels a side",
-                               what)
+            _check_size(what, *im.size, scale, limits)
             im.load()
             arr = np.asarray(im.convert(mode), dtype=np.float32)
     except ApiError:
@@ -323,7 +330,8 @@ def create_app(model: ServedModel, limits: Limits | None = None) -> FastAPI:
         return {**model.info, "limits": {"max_n": limits.max_n, "max_batch": limits.max_batch,
                                          "max_body_bytes": limits.max_body_bytes,
                                          "max_upload_bytes": limits.max_upload_bytes,
-                                         "max_image_side": limits.max_image_side}}
+                                         "max_image_side": limits.max_image_side,
+                                         "max_output_pixels": limits.max_output_pixels}}
 
     @app.post("/v1/samples")
     async def samples(request: Request) -> Response:
@@ -359,9 +367,8 @@ def create_app(model: ServedModel, limits: Limits | None = None) -> FastAPI:
                 raise ApiError(422, f"unknown field {unknown[:50]!r} (known: image, mask)", unknown[:50])
             image_bytes = await _upload(form, "image", required=True)
             mask_bytes = await _upload(form, "mask", required=False)
-        channels = model.spec.cond_shape[0] if model.spec.cond == "image" else model.spec.data_shape[0]
-        mode = IMAGE_MODES.get(channels, "RGB") if model.images else "RGB"
-        image = await asyncio.to_thread(_read_image, image_bytes or b"", "image", mode, limits)
+        mode = IMAGE_MODES.get(model.image_channels, "RGB") if model.images else "RGB"
+        image = await asyncio.to_thread(_read_image, image_bytes or b"", "image", mode, limits, model.scale)
         mask = None
         if mask_bytes is not None:
             mask = await asyncio.to_thread(_read_image, mask_bytes, "mask", "L", limits)
@@ -373,10 +380,13 @@ def create_app(model: ServedModel, limits: Limits | None = None) -> FastAPI:
             raise ApiError(409, "this model generates from noise; use /v1/samples")
         loop = asyncio.get_running_loop()
         try:
+            model.check_upload(image, mask)
             out = await loop.run_in_executor(batcher.executor, model.translate, image, mask)
+        except Refused as e:
+            raise ApiError(422, str(e), e.field) from None
         except DataError as e:
-            raise ApiError(422, str(e), "mask" if mask is not None else "image") from None
-        prov = model.provenance(0, "", None, "translation of an uploaded image")
+            raise ApiError(422, str(e).splitlines()[0][:300], "image") from None
+        prov = model.provenance(0, "", None, f"{model.task} of an uploaded image")
         return Response(_png(out, prov), media_type="image/png", headers=_provenance_headers(prov))
 
     return app

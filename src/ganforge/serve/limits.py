@@ -19,11 +19,12 @@ class Limits:
     max_body_bytes: int = 1 << 20  # a JSON request body
     max_upload_bytes: int = 16 << 20  # a multipart request (image + mask)
     max_image_side: int = 1024  # pixels, each side of an uploaded image
+    max_output_pixels: int = 1 << 24  # pixels of one translation (super-resolution: scale^2 x the input's)
     max_json_values: int = 1 << 18  # values in one format=json answer (~2 MB of text)
 
     def __post_init__(self) -> None:
         for name in ("max_n", "max_batch", "max_queue", "max_concurrency", "max_body_bytes",
-                     "max_upload_bytes", "max_image_side", "max_json_values"):
+                     "max_upload_bytes", "max_image_side", "max_output_pixels", "max_json_values"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {v!r}")

@@ -2,8 +2,10 @@
 
 The server draws each request's inputs itself (`inputs`: the same calls `LoadedGenerator.sample`
 makes, from the request's own seed) and hands only the forward pass (`forward`) to the batcher, so
-a request's samples do not depend on what it was batched with. The facts /v1/model shows and the
-provenance every response carries are read once, at start.
+a request's samples do not depend on what it was batched with. Image-to-image models translate one
+upload at a time, the way their task runs (generation.translate_image: paired whole, superres in
+tiles, inpaint with its mask), on either backend. The facts /v1/model shows and the provenance every
+response carries are read once, at start.
 """
 
 from __future__ import annotations
@@ -20,12 +22,30 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, DataError
-from ..generation import LoadedGenerator, Truncation, as_labels, iter_inputs, translate
+from ..generation import (
+    MASK_TASKS,
+    TILED_TASKS,
+    LoadedGenerator,
+    Truncation,
+    as_labels,
+    iter_inputs,
+    scale_of,
+    translate_image,
+)
 from ..nets.contract import NetSpec
 from ..provenance import Provenance
 
 BACKENDS = ("torch", "onnx")
 MAX_EVAL_JSON = 1 << 20  # bytes of eval.json read for /v1/model
+TILE, OVERLAP = 128, 32  # super-resolution tiles: one tile's activations in memory, whatever the upload
+
+
+class Refused(DataError):
+    """An upload this model cannot translate: the field at fault and a one-line reason."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass
@@ -42,6 +62,8 @@ class ServedModel:
     info: dict[str, Any] = field(default_factory=dict)  # what /v1/model shows
     net: Any = None  # torch Generator or OnnxGenerator
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    task: str = "generate"  # the run's task.kind: how an image-to-image G is run
+    class_names: tuple[str, ...] = ()
 
     @property
     def images(self) -> bool:
@@ -49,9 +71,19 @@ class ServedModel:
 
     @property
     def can_translate(self) -> bool:
-        """Image-to-image models (the paired task's U-Net) take an image, not noise (PyTorch backend:
-        ONNX export covers generators of noise so far)."""
-        return self.spec.cond == "image" and self.backend == "torch"
+        """Image-to-image models (paired, superres, inpaint) take an image, not noise."""
+        return self.spec.cond == "image"
+
+    @property
+    def image_channels(self) -> int:
+        """Channels of the uploaded image (an inpainting G's input adds the mask's)."""
+        if self.task in MASK_TASKS or not self.can_translate:
+            return self.spec.data_shape[0]
+        return self.spec.cond_shape[0]
+
+    @property
+    def scale(self) -> int:
+        return scale_of(self.spec)
 
     def inputs(self, n: int, seed: int, labels: int | Sequence[int] | None = None,
                truncation: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -75,19 +107,33 @@ class ServedModel:
             out = self.net(z.to(self.device), None if y is None else y.to(self.device))
         return out.float().cpu().numpy()
 
-    def translate(self, image: torch.Tensor, mask: torch.Tensor | None) -> np.ndarray:
-        """Image -> image (x in [-1, 1], (1, C, H, W); mask (1, 1, H, W) in {0, 1} for inpainting)."""
+    def check_upload(self, image: torch.Tensor, mask: torch.Tensor | None) -> None:
+        """Refused (field, one line) when this model cannot take the upload: the same for both backends."""
         if not self.can_translate:
-            raise DataError("this model generates from noise; use /v1/samples")
-        if mask is not None:
-            raise DataError("this model takes no mask (inpainting models do): send the image alone")
-        c, h, w = self.spec.cond_shape
-        if tuple(image.shape[1:]) != (c, h, w):
-            raise DataError(f"this model translates {w}x{h} images with {c} channel(s); got "
-                            f"{image.shape[-1]}x{image.shape[-2]} with {image.shape[1]}")
+            raise Refused("image", "this model generates from noise; use /v1/samples")
+        if self.task in MASK_TASKS and mask is None:
+            raise Refused("mask", "this inpainting model needs a mask: a file field 'mask' of the image's "
+                          "size, white = the hole to fill")
+        if self.task not in MASK_TASKS and mask is not None:
+            raise Refused("mask", "this model takes no mask (inpainting models do): send the image alone")
+        c, h, w = self.image_channels, *self.spec.cond_shape[1:]
+        if self.task not in TILED_TASKS and tuple(image.shape[1:]) != (c, h, w):
+            got = f"{image.shape[-1]}x{image.shape[-2]} with {image.shape[1]}"
+            raise Refused("image", f"this {self.task} model translates {w}x{h} images with {c} channel(s) "
+                          f"(its training size); got {got}")
+
+    def translate(self, image: torch.Tensor, mask: torch.Tensor | None) -> np.ndarray:
+        """One upload -> G's output (1, C, H', W'): image (1, C, H, W) in [-1, 1], mask (1, 1, H, W) in
+        {0, 1} (inpainting). Super-resolution runs in tiles, so memory stays bounded at any size."""
+        self.check_upload(image, mask)
+        m = None if mask is None else mask[0]
+        # a `direction` (unpaired models: G.ab / G.ba) would pick the net here, in this one place
+        if self.backend == "onnx":
+            return self.net.translate_image(image[0], m, TILE, OVERLAP)[None]
         with torch.inference_mode():
-            out = translate(self.net, image.to(self.device))
-        return out.float().cpu().numpy()
+            out = translate_image(self.net, self.task, image[0].to(self.device),
+                                  None if m is None else m.to(self.device), TILE, OVERLAP)
+        return out[None].float().cpu().numpy()
 
     def provenance(self, seed: int, labels: str, truncation: float | None, what: str) -> Provenance:
         return Provenance(generator=self.fingerprint, checkpoint=Path(self.checkpoint).name if
@@ -122,22 +168,28 @@ def _scores(run_dir: Path | None) -> dict[str, Any]:
     return out
 
 
-def _info(spec: NetSpec, noise: str, backend: str, fingerprint: str, step: int, ema: bool,
-          arch: str, data: str, scores: dict[str, Any]) -> dict[str, Any]:
-    images = len(spec.data_shape) == 3
-    return {
-        "task": "translate" if spec.cond == "image" else "generate",
-        "architecture": arch, "data": data, "data_shape": list(spec.data_shape),
-        "value_range": [-1, 1] if images else "data units",
-        "z_dim": spec.z_dim, "noise": noise, "conditional": spec.cond == "class",
+def _info(m: ServedModel, arch: str, data: str, scores: dict[str, Any]) -> dict[str, Any]:
+    """What /v1/model shows: enough to call the model right without the run's files."""
+    spec = m.spec
+    info = {
+        "task": m.task, "architecture": arch, "data": data, "data_shape": list(spec.data_shape),
+        "value_range": [-1, 1] if m.images else "data units",
+        "z_dim": 0 if m.can_translate else spec.z_dim, "noise": m.noise, "conditional": spec.cond == "class",
         "num_classes": spec.num_classes,
-        # the checkpoint holds no class names (reading the data set for them is not the server's
-        # job): the classes are their indices, as /v1/samples takes them
-        "classes": list(range(spec.num_classes)),
-        "step": step, "ema": ema, "generator": fingerprint, "backend": backend,
-        "formats": ["png", "npy", "json"] if images else ["npy", "json"],
+        "classes": list(range(spec.num_classes)),  # what /v1/samples' labels take
+        "class_names": list(m.class_names) or None,  # the data's names, when the run recorded them
+        "step": m.step, "ema": m.ema, "generator": m.fingerprint, "backend": m.backend,
+        "formats": ["png"] if m.can_translate else ["png", "npy", "json"] if m.images else ["npy", "json"],
         "scores": scores,
     }
+    if m.can_translate:
+        any_size = m.task in TILED_TASKS
+        c, h, w = m.image_channels, *spec.cond_shape[1:]
+        info |= {"input_shape": [c, None, None] if any_size else [c, h, w],
+                 "output_shape": [spec.data_shape[0], None, None] if any_size else list(spec.data_shape),
+                 "scale": m.scale, "any_size": any_size, "mask": m.task in MASK_TASKS,
+                 "trained_on": {"input_shape": [c, h, w], "output_shape": list(spec.data_shape)}}
+    return info
 
 
 def load_served(path: str | Path, backend: str = "torch", device: str = "auto",
@@ -145,36 +197,46 @@ def load_served(path: str | Path, backend: str = "torch", device: str = "auto",
     """The model of a run directory, a checkpoint file or (backend onnx) an exported .onnx file.
     backend="onnx" with a run or checkpoint exports it to a temporary file first (deleted once
     onnxruntime has read it); onnxruntime runs on the CPU."""
-    from ..export import OnnxGenerator, export_onnx
-    from ..generation import load
-    from ..training.state import run_dir_of
-
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
     path = Path(path)
     if path.suffix.lower() == ".onnx":
         if backend != "onnx":
             raise ConfigError(f"{path} is an ONNX model: serve it with --backend onnx")
-        og = OnnxGenerator(path)
-        meta = og.metadata
-        step = int(meta.get("step", "0") or 0)
-        ema = meta.get("ema") == "true"
-        info = _info(og.spec, og.noise_kind, "onnx", meta.get("generator", ""), step, ema,
-                     "onnx", "", {})
-        return ServedModel(og.spec, og.noise_kind, "onnx", meta.get("generator", ""), step,
-                           meta.get("checkpoint", str(path)), ema, info, og)
+        return _from_onnx_file(path)
     if backend == "onnx" and device not in ("auto", "cpu"):
         raise ConfigError(f"the onnx backend runs on the CPU; --device {device} is for --backend torch")
+    return _from_checkpoint(path, backend, device, use_ema)
+
+
+def _from_onnx_file(path: Path) -> ServedModel:
+    from ..export import OnnxGenerator
+
+    og = OnnxGenerator(path)
+    meta = og.metadata
+    step = int(meta.get("step", "0") or 0)
+    m = ServedModel(og.spec, og.noise_kind, "onnx", meta.get("generator", ""), step,
+                    meta.get("checkpoint", str(path)), meta.get("ema") == "true", net=og, task=og.task,
+                    class_names=og.class_names)
+    m.info = _info(m, "onnx", "", {})
+    return m
+
+
+def _from_checkpoint(path: Path, backend: str, device: str, use_ema: bool) -> ServedModel:
+    from ..export import OnnxGenerator, export_onnx
+    from ..generation import load
+    from ..training.state import run_dir_of
+
     g: LoadedGenerator = load(path, device="cpu" if backend == "onnx" else device, use_ema=use_ema)
-    cfg = g.config
+    task = g.config.task.kind
+    net: Any = g.net
+    if backend == "onnx":
+        with tempfile.TemporaryDirectory(prefix="ganforge-serve-") as tmp:
+            onnx_path = export_onnx(g.net, Path(tmp) / "model.onnx", g.noise_kind,
+                                    g.provenance(what="served by onnxruntime"), task, g.class_names)
+            net = OnnxGenerator(onnx_path)
+    m = ServedModel(g.net.spec, g.noise_kind, backend, g.fingerprint, g.step, g.source, g.ema, net=net,
+                    device=g.device, task=task, class_names=g.class_names)
     run_dir = path if path.is_dir() else run_dir_of(g.source)
-    info = _info(g.net.spec, g.noise_kind, backend, g.fingerprint, g.step, g.ema, cfg.g.arch,
-                 cfg.data.name, _scores(run_dir))
-    if backend == "torch":
-        return ServedModel(g.net.spec, g.noise_kind, "torch", g.fingerprint, g.step, g.source, g.ema,
-                           info, g.net, g.device)
-    with tempfile.TemporaryDirectory(prefix="ganforge-serve-") as tmp:
-        onnx_path = export_onnx(g.net, Path(tmp) / "model.onnx", g.noise_kind,
-                                g.provenance(what="served by onnxruntime"))
-        og = OnnxGenerator(onnx_path)
-    return ServedModel(g.net.spec, g.noise_kind, "onnx", g.fingerprint, g.step, g.source, g.ema, info, og)
+    m.info = _info(m, g.config.g.arch, g.config.data.name, _scores(run_dir))
+    return m

@@ -38,7 +38,8 @@ class Task(Protocol):
     """What the trainer asks of a task. `shape`: one sample of G's output (what D judges);
     `cond_shape`: G's input image (C, H, W), () when G takes none; `stat_names`: the keys that
     `extra_g_loss` adds to a step's statistics; `from_noise`: G makes samples from noise alone (what
-    the health quality checks, image grids and metrics of generation need)."""
+    the health quality checks, image grids and metrics of generation need). A task with classes
+    (`num_classes` > 0) also gives `class_names` (the data's names, or ()): checkpoints keep them."""
 
     name: str
     from_noise: bool

@@ -35,6 +35,15 @@ class GenerateTask(TaskDefaults):
         if conditional and not self.num_classes:
             raise ConfigError(f"train.conditional needs labelled data; {data.name} has none")
 
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The data's names of the classes G takes (checkpoints keep them for the server and the
+        export); () when unconditional or when the data names no classes."""
+        if not self.num_classes:  # labelled data is an image set: it has `classes`
+            return ()
+        names = tuple(str(c) for c in self.data.classes)
+        return names if len(names) == self.num_classes else ()
+
     @classmethod
     def from_config(cls, data: Any, cfg: RunConfig, device: torch.device) -> GenerateTask:
         return cls(data, cfg.train.conditional, device)

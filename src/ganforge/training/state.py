@@ -154,6 +154,7 @@ def save_checkpoint(trainer: Trainer, path: str | Path, cfg: RunConfig | None = 
         "data_shape": json.dumps(list(trainer.task.shape)),
         "cond_shape": json.dumps(list(trainer.task.cond_shape)),
         "num_classes": str(trainer.num_classes),
+        "class_names": json.dumps(list(trainer.class_names)),
         "opt_g": _opt_flat(trainer.opt_g, "opt_g", tensors),
         "opt_d": _opt_flat(trainer.opt_d, "opt_d", tensors),
         "device": str(trainer.device),
@@ -204,6 +205,11 @@ class Checkpoint:
                 and all(isinstance(v, int) and v > 0 for v in cond)):
             raise CheckpointError(f"{path}: metadata 'cond_shape' must be [] or [C, H, W]")
         self.cond_shape: tuple[int, ...] = tuple(cond)
+        names = _meta_json(path, meta, "class_names", [])  # written since serve showed names; none before
+        if not (isinstance(names, list) and all(isinstance(v, str) for v in names)
+                and len(names) in (0, self.num_classes)):
+            raise CheckpointError(f"{path}: metadata 'class_names' must be [] or one name per class")
+        self.class_names: tuple[str, ...] = tuple(names)
 
     def has_ema(self) -> bool:
         return any(k.startswith("g_ema.") for k in self.tensors)

@@ -110,6 +110,7 @@ class Trainer:
         self.data = data if data is not None else kind.load_data(cfg.data)
         self.task = kind.from_config(self.data, cfg, self.device)
         self.num_classes = self.task.num_classes
+        self.class_names: tuple[str, ...] = tuple(self.task.class_names) if self.num_classes else ()
         shape, cond_shape = self.task.shape, self.task.cond_shape
         self.loss = LOSSES.get(cfg.loss.name)
         self.penalty = None if cfg.loss.penalty == "none" else PENALTIES.get(cfg.loss.penalty)
