@@ -120,3 +120,27 @@ def test_an_inpainting_model_fills_the_masks_holes_and_keeps_the_rest(tmp_path, 
     assert main(["translate", run, str(x), "-o", str(tmp_path / "o2"), "--mask", small]) == 2
     assert "mask" in (e := _err(capsys)) and "is 16x8; the images are 16x16" in e
     assert not (tmp_path / "o2").exists()
+
+
+def test_an_unpaired_run_serves_and_exports_one_translator(tmp_path):
+    import torch
+
+    from ganforge.export import OnnxGenerator, export_run
+    from ganforge.generation import load
+    from ganforge.serve.model import load_served
+
+    train(config.load("configs/cyclegan-glyphs.yaml", TINY), tmp_path / "cyc", progress=False)
+    g = load(tmp_path / "cyc")
+    x = torch.rand(1, 1, 16, 16) * 2 - 1
+    served = load_served(tmp_path / "cyc", direction="BtoA")
+    assert served.can_translate and served.net is not g.net
+    with torch.no_grad():
+        want = g.net.ba(None, x)
+    assert torch.allclose(torch.from_numpy(served.translate(x, None)), want, atol=1e-5)
+    out = export_run(tmp_path / "cyc", tmp_path / "ab.onnx", direction="AtoB")
+    onnx = OnnxGenerator(out)
+    assert "(AtoB)" in str(onnx.metadata)
+    with torch.no_grad():
+        want_ab = g.net.ab(None, x)
+    got = torch.from_numpy(onnx.translate_image(x[0], None, 128, 32))
+    assert torch.allclose(got, want_ab[0], atol=1e-4)

@@ -235,6 +235,8 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--format", default="onnx", help="onnx (the only one today)")
     ex.add_argument("-o", "--output", required=True, help="FILE.onnx")
     ex.add_argument("--no-ema", action="store_true", help="use G itself, not its EMA copy")
+    ex.add_argument("--direction", help="unpaired (CycleGAN) runs: the translator to export, AtoB "
+                    "(default) or BtoA")
     ex.add_argument("--no-check", action="store_true",
                     help="skip running the exported file against PyTorch on 5 samples (or input images)")
 
@@ -275,6 +277,8 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--backend", default="torch", help="torch (default) or onnx (onnxruntime on the CPU; "
                     "a run is exported to a temporary file first)")
     sv.add_argument("--no-ema", action="store_true", help="use G itself, not its EMA copy")
+    sv.add_argument("--direction", help="unpaired (CycleGAN) runs: the translator to serve, AtoB (default) "
+                    "or BtoA")
     sv.add_argument("--max-n", type=int, default=256, help="samples per request (default 256)")
     sv.add_argument("--max-batch", type=int, default=256,
                     help="samples per forward pass, across batched requests (default 256; >= --max-n)")
@@ -408,10 +412,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .export import check_onnx, export_run
     from .generation import load
 
-    out = export_run(args.run, args.output, args.format, use_ema=not args.no_ema)
+    out = export_run(args.run, args.output, args.format, use_ema=not args.no_ema, direction=args.direction)
     line = f"wrote {out}"
     if not args.no_check:
-        g = load(args.run, device="cpu", use_ema=not args.no_ema)
+        g = load(args.run, device="cpu", use_ema=not args.no_ema).one_way(args.direction)
         diff = check_onnx(out, g)
         what = "input images" if g.net.spec.cond == "image" else "samples"
         line += f" (onnxruntime vs PyTorch on 5 {what}: max |diff| {diff:.1e})"
@@ -486,7 +490,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     limits = Limits(max_n=args.max_n, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms)
     if args.backend == "torch":
         resolve_device(args.device)  # a missing device is one line now
-    model = load_served(args.run, backend=args.backend, device=args.device, use_ema=not args.no_ema)
+    model = load_served(args.run, backend=args.backend, device=args.device, use_ema=not args.no_ema,
+                        direction=args.direction)
     if not is_loopback(args.host):
         print(f"ganforge: warning: binding to {args.host} makes the API reachable from other machines; "
               "it has no authentication (use 127.0.0.1 and a reverse proxy to expose it)", file=sys.stderr)

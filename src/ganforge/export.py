@@ -202,12 +202,16 @@ def export_onnx(net: Generator, out: str | Path, noise: str, prov: Provenance, t
     return out
 
 
-def export_run(run: str | Path, out: str | Path, fmt: str = "onnx", use_ema: bool = True) -> Path:
-    """`ganforge export`: a run's (or a checkpoint's) generator, its EMA copy when it has one."""
+def export_run(run: str | Path, out: str | Path, fmt: str = "onnx", use_ema: bool = True,
+               direction: str | None = None) -> Path:
+    """`ganforge export`: a run's (or a checkpoint's) generator, its EMA copy when it has one; a CycleGAN
+    run's translator for `direction` (AtoB by default)."""
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
-    g = _load_torch(run, use_ema)
-    prov = g.provenance(what="generator exported to ONNX")
+    whole = _load_torch(run, use_ema)
+    g = whole.one_way(direction)
+    way = f" ({direction or 'AtoB'})" if g is not whole else ""
+    prov = g.provenance(what=f"generator exported to ONNX{way}")
     return export_onnx(g.net, out, g.noise_kind, prov, g.config.task.kind, g.class_names)
 
 

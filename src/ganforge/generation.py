@@ -543,6 +543,20 @@ class LoadedGenerator:
 
         return write_walk(self, path, seeds, frames, label=label, truncation=truncation, fps=fps)
 
+    def one_way(self, direction: str | None = None) -> LoadedGenerator:
+        """A CycleGAN model as one of its translators (`direction` AtoB, the default, or BtoA): what serving
+        and export take. Any other model as it is; a direction given to it is refused."""
+        from .nets.cycle import CycleGenerator
+
+        if not isinstance(self.net, CycleGenerator):
+            if direction is not None:
+                raise DataError(f"--direction is for unpaired (CycleGAN) models; this one is task.kind="
+                                f"{self.config.task.kind if self.config is not None else 'generate'}")
+            return self
+        net = self.net.direction(direction or "AtoB")
+        return LoadedGenerator(net, self.noise_kind, self.device, self.config, self.step, self.source,
+                               self.ema, self.class_names)
+
     def translate(self, images: torch.Tensor, direction: str | None = None,
                   masks: torch.Tensor | None = None) -> torch.Tensor:
         """Image-to-image models: outputs (CPU, [-1, 1]) for images (n, C, H, W) or (C, H, W) in [-1, 1];

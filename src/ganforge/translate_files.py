@@ -77,14 +77,10 @@ def _read(path: Path, channels: int) -> torch.Tensor:
 def translator(g: LoadedGenerator, direction: str | None = None) -> Generator:
     """The net that maps inputs to outputs: a CycleGAN model's `direction` (default AtoB), else G itself
     (a direction given to a one-way model is refused)."""
-    net, kind = g.net, g.config.task.kind
-    if net.spec.cond != "image":
-        raise DataError(f"{g.source} makes samples from noise (task.kind={kind}); use 'ganforge sample'")
-    if isinstance(net, CycleGenerator):
-        return net.direction(direction or "AtoB")
-    if direction is not None:
-        raise DataError(f"--direction is for unpaired (CycleGAN) models; this one is task.kind={kind}")
-    return net
+    if g.net.spec.cond != "image":
+        raise DataError(f"{g.source} makes samples from noise (task.kind={g.config.task.kind}); use "
+                        "'ganforge sample'")
+    return g.one_way(direction).net
 
 
 def _mask(path: str | Path, size: tuple[int, int]) -> torch.Tensor:

@@ -127,7 +127,6 @@ class ServedModel:
         {0, 1} (inpainting). Super-resolution runs in tiles, so memory stays bounded at any size."""
         self.check_upload(image, mask)
         m = None if mask is None else mask[0]
-        # a `direction` (unpaired models: G.ab / G.ba) would pick the net here, in this one place
         if self.backend == "onnx":
             return self.net.translate_image(image[0], m, TILE, OVERLAP)[None]
         with torch.inference_mode():
@@ -193,20 +192,23 @@ def _info(m: ServedModel, arch: str, data: str, scores: dict[str, Any]) -> dict[
 
 
 def load_served(path: str | Path, backend: str = "torch", device: str = "auto",
-                use_ema: bool = True) -> ServedModel:
+                use_ema: bool = True, direction: str | None = None) -> ServedModel:
     """The model of a run directory, a checkpoint file or (backend onnx) an exported .onnx file.
     backend="onnx" with a run or checkpoint exports it to a temporary file first (deleted once
-    onnxruntime has read it); onnxruntime runs on the CPU."""
+    onnxruntime has read it); onnxruntime runs on the CPU. A CycleGAN run serves one translator,
+    `direction` (AtoB by default)."""
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
     path = Path(path)
     if path.suffix.lower() == ".onnx":
         if backend != "onnx":
             raise ConfigError(f"{path} is an ONNX model: serve it with --backend onnx")
+        if direction is not None:
+            raise ConfigError(f"{path} holds one translator already; --direction picks one of a run's two")
         return _from_onnx_file(path)
     if backend == "onnx" and device not in ("auto", "cpu"):
         raise ConfigError(f"the onnx backend runs on the CPU; --device {device} is for --backend torch")
-    return _from_checkpoint(path, backend, device, use_ema)
+    return _from_checkpoint(path, backend, device, use_ema, direction)
 
 
 def _from_onnx_file(path: Path) -> ServedModel:
@@ -222,12 +224,14 @@ def _from_onnx_file(path: Path) -> ServedModel:
     return m
 
 
-def _from_checkpoint(path: Path, backend: str, device: str, use_ema: bool) -> ServedModel:
+def _from_checkpoint(path: Path, backend: str, device: str, use_ema: bool,
+                     direction: str | None = None) -> ServedModel:
     from ..export import OnnxGenerator, export_onnx
     from ..generation import load
     from ..training.state import run_dir_of
 
     g: LoadedGenerator = load(path, device="cpu" if backend == "onnx" else device, use_ema=use_ema)
+    g = g.one_way(direction)  # a CycleGAN run: one of its translators
     task = g.config.task.kind
     net: Any = g.net
     if backend == "onnx":
