@@ -324,7 +324,7 @@ def fmt_metric(name: str, v: dict[str, Any]) -> str:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate_run, headline
+    from .evaluation import as_json, evaluate_run
 
     r = evaluate_run(args.run, n=args.n, seed=args.seed, use_ema=False if args.no_ema else None,
                       metrics=args.metrics, features=args.features, ref=args.ref,
@@ -333,11 +333,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     for w in r["warnings"]:
         print(f"ganforge: warning: {w}", file=sys.stderr)
     if args.json:  # the headline values on top (as the foundation's eval printed them), then the detail
-        print(json.dumps({**headline(r["metrics"], r["computed"]), **r}))
+        print(json.dumps(as_json(r)))
         return 0
     print(f"{r['data']} at step {r['checkpoint_step']}:")
     for name in r["computed"]:
-        print("  " + fmt_metric(name, r["metrics"][name]))
+        print("  " + r["lines"][name])
     print(f"written: {r['eval_json']}" if r["eval_json"] else
           "not written: the checkpoint belongs to no run directory (use --json to keep the scores)")
     return 0
