@@ -178,7 +178,7 @@ def headline(results: dict[str, dict[str, Any]], names: list[str]) -> dict[str, 
     return out
 
 
-def _load_task(cfg: RunConfig) -> Any:
+def load_task(cfg: RunConfig) -> Any:
     """The run's task with its data, on the CPU (scorers move what they need); data that is gone is a
     one-line DataError."""
     from .tasks import TASKS
@@ -210,7 +210,7 @@ def evaluate_run(run: str | Path, n: int | None = None, seed: int | None = None,
     dev = resolve_device(device or "auto")  # where this machine evaluates, not where it trained
     opts = {"inception_weights": inception_weights} if inception_weights else {}
     req = EvalRequest(cfg, n or cfg.eval.n_samples or None, seed, metrics, features, ref, progress, opts, dev)
-    scorer = SCORERS.get(cfg.task.kind)(_load_task(cfg), req)
+    scorer = SCORERS.get(cfg.task.kind)(load_task(cfg), req)
     scores = scorer(generator_from(ckpt, use).to(dev))
     common = {"checkpoint": str(ckpt.path), "checkpoint_step": ckpt.step, "seed": seed,
               "generator": "ema" if use else "g", **scores.provenance, "versions": versions(),
