@@ -57,8 +57,8 @@ def held_out_n(req: EvalRequest, shape: tuple[int, ...]) -> int:
     fits = max(1, MAX_BYTES // (4 * 4 * math.prod(shape)))
     if req.n is None:
         return min(MAX_HELD_OUT, fits)
-    if not 2 <= req.n <= min(MAX_HELD_OUT, fits):
-        raise DataError(f"-n must be in 2..{min(MAX_HELD_OUT, fits):,} held-out images of shape "
+    if not 1 <= req.n <= min(MAX_HELD_OUT, fits):
+        raise DataError(f"-n must be in 1..{min(MAX_HELD_OUT, fits):,} held-out images of shape "
                         f"{tuple(shape)}, got {req.n:,}")
     return req.n
 
@@ -80,8 +80,6 @@ class HeldOutScorer:
     def __init__(self, req: EvalRequest, inputs: torch.Tensor, targets: torch.Tensor,
                  run: Callable[[Generator, torch.Tensor], torch.Tensor], baseline: Baseline,
                  stats: tuple[Stat, ...], inputs_text: str) -> None:
-        if len(targets) < 2:
-            raise DataError(f"cannot evaluate: {len(targets)} held-out image(s); at least 2 are needed")
         self.inputs, self.targets, self.run, self.stats = inputs, targets, run, stats
         self.method = baseline.method
         self.provenance = {"inputs": inputs_text, "held_out_images": len(targets), "baseline": baseline.about}
@@ -89,6 +87,8 @@ class HeldOutScorer:
         self.warnings: list[str] = []
         self.real = None
         if self.extractor is not None:
+            if len(targets) < 2:
+                raise DataError(f"FID needs at least 2 held-out images, got {len(targets)} (use a larger -n)")
             self.real = self.extractor.extract(targets, progress=req.progress).features
             if len(targets) < self.extractor.dim:
                 self.warnings.append(f"fid: {len(targets)} images < feature dim {self.extractor.dim}: the "
