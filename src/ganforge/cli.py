@@ -32,6 +32,8 @@ EVAL_EXAMPLE = """examples:
 
 EVAL_TAIL = """features: identity, pixels[:S], lenet-mnist, lenet-fashion, inception (local weights only);
 default: the data's natural ones (identity for points, lenet-mnist / lenet-fashion / pixels for images).
+Image-to-image runs (paired, superres, inpaint): psnr, ssim, l1 (inpaint: hole_psnr, hole_l1, psnr, ssim)
+on held-out images, each beside a baseline (identity, bicubic, biharmonic); FID with --features.
 Scores are merged into RUN/eval.json, each with its provenance (extractor + hash, n, reference split,
 seed, checkpoint step, versions). --json prints one object: the computed metrics' headline values at
 its top level (mixtures: modes, modes_total, hq, reverse_kl), the detail under "metrics"."""
@@ -173,7 +175,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="the FID Inception weights file (or $GANFORGE_INCEPTION_WEIGHTS)")
     e.add_argument("-n", type=int, default=None,
                    help="generated samples (default: eval.n_samples, else the protocol's: 2,500 "
-                        "points, 26,000 stacked MNIST, 10,000 images)")
+                        "points, 26,000 stacked MNIST, 10,000 images); image-to-image runs: held-out "
+                        "images (default: all, up to 10,000)")
     e.add_argument("--seed", type=int, default=None, help="sampling seed (default: eval.seed)")
     e.add_argument("--no-ema", action="store_true", help="use G itself, not its EMA copy")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
