@@ -4,7 +4,8 @@
 
 The same held-out images (the run's data set, its test part) and the same random masks (the run's
 task.mask and hole bounds, drawn from --seed) go to the run's G (generation.inpaint) and to
-skimage.restoration.inpaint_biharmonic; a "mean fill" row (each hole filled with the mean of the
+skimage.restoration.inpaint_biharmonic (ganforge.metrics.baselines, as `ganforge eval` uses it; the
+statistics are ganforge.metrics.translation's); a "mean fill" row (each hole filled with the mean of the
 image's valid pixels) shows the floor. PSNR (skimage.metrics.peak_signal_noise_ratio, images in
 [0, 1], data_range 1) is taken over the hole pixels of all images together (their pooled MSE), with the
 median of the per-image hole PSNRs (a hole in Fashion-MNIST's black background can be filled exactly:
@@ -20,25 +21,26 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _runs import write_results  # noqa: E402
 
 
-def _fid(ext: Any, real: np.ndarray, out: np.ndarray) -> float:
-    """FID between the features of images `out` (in [0, 1]) and the reference features `real`."""
+def _row(name: str, out: torch.Tensor, x: torch.Tensor, m: torch.Tensor, ext: Any, real: Any) -> str:
+    """One method's row: the package's hole statistics (ganforge.metrics.translation) of its fill."""
     from ganforge.metrics.frechet import frechet_distance
+    from ganforge.metrics.translation import hole_l1, hole_psnr, hole_psnr_median
 
-    return frechet_distance(ext.extract(torch.from_numpy(out).float() * 2 - 1).features, real)
+    whole = hole_psnr(out, x, torch.ones_like(m))  # all pixels pooled
+    fid = f" {frechet_distance(ext.extract(out).features, real):.3f} |" if ext is not None else ""
+    return (f"| {name} | {hole_psnr(out, x, m):.2f} | {hole_psnr_median(out, x, m):.2f} | {whole:.2f} | "
+            f"{hole_l1(out, x, m) / 2:.4f} |{fid}")  # hole L1 on [0, 1], as this table always had it
 
 
 def main() -> None:
-    from skimage.metrics import peak_signal_noise_ratio as psnr
-    from skimage.restoration import inpaint_biharmonic
-
     from ganforge.generation import inpaint
+    from ganforge.metrics.baselines import biharmonic, mean_fill
     from ganforge.tasks.inpaint import InpaintTask
     from ganforge.training.state import load_generator
 
@@ -57,32 +59,19 @@ def main() -> None:
     cfg = ckpt.config
     task = InpaintTask.from_config(InpaintTask.load_data(cfg.data), cfg, torch.device("cpu"))
     x, m = task.held_out(a.n, a.seed)
-    filled = inpaint(g, x, m)
-    x01, m01 = ((x + 1) / 2).clamp(0, 1).numpy(), m.numpy()[:, 0].astype(bool)
-    ours = ((filled + 1) / 2).clamp(0, 1).numpy()
     t1 = time.time()
-    bih = np.stack([np.clip(inpaint_biharmonic(im.transpose(1, 2, 0), hole, channel_axis=-1), 0, 1)
-                    .transpose(2, 0, 1) for im, hole in zip(x01, m01, strict=True)])
+    bih = biharmonic(x, m)
     t_bih = time.time() - t1
-    mean = np.stack([np.where(hole[None], im[:, ~hole].mean(1)[:, None, None], im)
-                     for im, hole in zip(x01, m01, strict=True)])
     ext, real = None, None
     if a.features:
         from ganforge.metrics.features import build_extractor
 
         ext = build_extractor(a.features, tuple(x.shape[1:]), progress=True)
         real = ext.extract(x).features
-    rows = []
-    for name, out in (("ganforge G (" + cfg.g.arch + f", step {ckpt.step})", ours), ("biharmonic", bih),
-                      ("mean fill", mean)):
-        t_hole = np.concatenate([t[:, h].ravel() for t, h in zip(x01, m01, strict=True)])
-        o_hole = np.concatenate([o[:, h].ravel() for o, h in zip(out, m01, strict=True)])
-        with np.errstate(divide="ignore"):  # a hole in the plain background can be filled exactly: inf
-            per = [psnr(t[:, h], o[:, h], data_range=1.0) for t, o, h in zip(x01, out, m01, strict=True)]
-        rows.append(f"| {name} | {psnr(t_hole, o_hole, data_range=1.0):.2f} | {np.median(per):.2f} | "
-                    f"{psnr(x01, out, data_range=1.0):.2f} | {np.abs(t_hole - o_hole).mean():.4f} |"
-                    + (f" {_fid(ext, real, out):.3f} |" if ext is not None else ""))
-    share = m01.mean()
+    rows = [_row(name, out, x, m, ext, real) for name, out in (
+        ("ganforge G (" + cfg.g.arch + f", step {ckpt.step})", inpaint(g, x, m)), ("biharmonic", bih),
+        ("mean fill", mean_fill(x, m)))]
+    share = float(m.mean())
     lines = [f"# Inpainting: hole PSNR on {len(x)} held-out {cfg.data.name} images "
              f"({tuple(x.shape[1:])}, task.mask={cfg.task.mask}, mean hole share {share:.2f}, seed {a.seed})",
              "", "| method | hole PSNR (dB) | median per-image hole PSNR | whole-image PSNR | hole L1 |"

@@ -8,6 +8,8 @@
   above bicubic.
 - paired: the run's G on the held-out characters of its glyph pairs, against the identity (the input
   as the output): SSIM to the true glyph (target >= 0.8), L1, PSNR.
+- the scores are the package's (ganforge.task_eval, what `ganforge eval RUN` writes to eval.json): this
+  script adds the run's training time and the verdicts.
 - inpainting has its own table (benchmarks/inpaint_holes.py -> results/inpaint_holes.md).
 
 Each row names the run's step and the wall time its training took (from its metrics log), so a row
@@ -20,8 +22,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-
-import torch
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _runs import write_results  # noqa: E402
@@ -40,13 +41,24 @@ def _row(task: str, method: str, step: str, minutes: str, s: dict[str, float], n
             f"{s['l1']:.4f} |")
 
 
-def main() -> None:
-    from ganforge.data.superres import upscale_bicubic
-    from ganforge.generation import translate
-    from ganforge.metrics.translation import scores
-    from ganforge.tasks import TASKS
+def _scores(run: str, kind: str, n: int) -> tuple[Any, dict[str, float], dict[str, float], str, int]:
+    """The run's checkpoint, G's and the baseline's scores, the baseline's name and the image count:
+    the package's own evaluation of the task (ganforge.task_eval), as `ganforge eval` computes it."""
+    from ganforge.evaluation import load_task
+    from ganforge.task_eval import SCORERS, EvalRequest
     from ganforge.training.state import load_generator
 
+    ckpt, g = load_generator(run)
+    cfg = ckpt.config
+    if cfg.task.kind != kind:
+        sys.exit(f"{run} is a {cfg.task.kind} run, not {kind}")
+    s = SCORERS.get(kind)(load_task(cfg), EvalRequest(cfg, n, cfg.eval.seed))(g)
+    ours = {k: s.results[k][k] for k in ("psnr", "ssim", "l1")}
+    base = {k: s.results[k]["baseline"][k] for k in ("psnr", "ssim", "l1")}
+    return ckpt, ours, base, s.results["psnr"]["baseline"]["method"], s.provenance["held_out_images"]
+
+
+def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--superres", help="a superres run directory")
     p.add_argument("--paired", help="a paired (pix2pix) run directory")
@@ -57,35 +69,24 @@ def main() -> None:
         sys.exit("give --superres RUN and/or --paired RUN")
     t0 = time.time()
     rows, verdicts = [], []
-    cpu = torch.device("cpu")
     for kind, run in (("superres", a.superres), ("paired", a.paired)):
         if not run:
             continue
-        ckpt, g = load_generator(run)
+        ckpt, ours, base, method, n = _scores(run, kind, a.n)
         cfg = ckpt.config
-        if cfg.task.kind != kind:
-            sys.exit(f"{run} is a {cfg.task.kind} run, not {kind}")
-        cls = TASKS.get(kind)
-        task = cls.from_config(cls.load_data(cfg.data), cfg, cpu)
-        x, target = task.preview(a.n)
-        with torch.no_grad():
-            out = translate(g, x)
-        ours = scores(out, target)
         step, mins = str(ckpt.step), _minutes(Path(run), Path(ckpt.path))
         if kind == "superres":
-            base = scores(upscale_bicubic(x, cfg.task.scale).clamp(-1, 1), target)
             name = f"superres x{cfg.task.scale} ({cfg.data.name})"
-            rows.append(_row(name, "bicubic", "-", "-", base, len(x)))
             gain = ours["psnr"] - base["psnr"]
             verdicts.append(f"superres: {gain:+.2f} dB PSNR over bicubic (target +1.5 dB): "
                             f"{'met' if gain >= 1.5 else 'MISSED'}.")
         else:
-            base = scores(x, target)
             name = f"paired ({cfg.data.name})"
-            rows.append(_row(name, "identity (input as output)", "-", "-", base, len(x)))
+            method += " (input as output)"
             verdicts.append(f"paired: SSIM to the true glyph {ours['ssim']:.3f} (target >= 0.8): "
                             f"{'met' if ours['ssim'] >= 0.8 else 'MISSED'}.")
-        rows.append(_row(name, f"ganforge ({cfg.g.arch} G)", step, mins, ours, len(x)))
+        rows.append(_row(name, method, "-", "-", base, n))
+        rows.append(_row(name, f"ganforge ({cfg.g.arch} G)", step, mins, ours, n))
         print(rows[-2], rows[-1], sep="\n", flush=True)
     lines = ["# Image-to-image on held-out data", "",
              "Each trained run beside the baseline a user would otherwise pick, on the same held-out images "

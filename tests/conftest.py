@@ -62,3 +62,29 @@ def image_run(tmp_path_factory):
                               "train.augment": "", "train.precision": "fp32",
                               "train.channels_last": False})
     return out
+
+
+# Tiny translation runs: task -> (recipe, its own settings, baseline, the names its eval scores)
+TRANSLATION_TINY = ["--set", "train.steps=4", "--set", "train.eval_every=2", "--set", "train.batch_size=4",
+        "--set", "g.width=4", "--set", "d.width=4", "--set", "data.size=16", "--set", "train.log_every=2",
+        "--set", "train.plot_every=0", "--set", "train.ckpt_every=0", "--set", "eval.n_during=8"]
+TRANSLATION_RUNS = {
+    "paired": ("configs/pix2pix-glyphs.yaml", [], "identity", ["psnr", "ssim", "l1"]),
+    "superres": ("configs/sr-x4.yaml", ["--set", "g.depth=1", "--set", "task.pretrain_steps=2"], "bicubic",
+                 ["psnr", "ssim", "l1"]),
+    "inpaint": ("configs/inpaint-fashion.yaml", [], "biharmonic", ["hole_psnr", "hole_l1", "psnr", "ssim"]),
+}
+
+
+@pytest.fixture(scope="session")
+def translation_runs(tmp_path_factory):
+    """One 4-step run of each translation task (paired, superres, inpaint), evaluated every 2 steps
+    during training and then by `ganforge eval -n 12`: for the eval and report tests. Returns the
+    runs' folder and TRANSLATION_RUNS, TRANSLATION_TINY (test files cannot import conftest)."""
+    from ganforge.cli import main
+
+    root = tmp_path_factory.mktemp("task-evals")
+    for task, (recipe, extra, _, _) in TRANSLATION_RUNS.items():
+        assert main(["train", recipe, "--out", str(root / task), "--quiet", *TRANSLATION_TINY, *extra]) == 0
+        assert main(["eval", str(root / task), "-n", "12", "--quiet"]) == 0
+    return root, TRANSLATION_RUNS, TRANSLATION_TINY

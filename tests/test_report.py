@@ -207,3 +207,23 @@ def test_report_in_a_browser(report):
             page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
         finally:
             b.close()
+
+
+@pytest.mark.parametrize("task", ["paired", "superres", "inpaint"])
+def test_report_of_a_translation_run_shows_scores_beside_baselines(translation_runs, task):
+    """Tiny runs of each translation task (conftest): scores with their baseline in their own column,
+    training-time scores over time (baseline dashed), the input | output | target triplets."""
+    root, specs, _ = translation_runs
+    _, _, method, names = specs[task]
+    assert main(["report", str(root / task)]) == 0
+    page = (root / task / "report.html").read_text()
+    scores = page.split('<section id="scores">')[1].split("</section>")[0]
+    assert "<th>baseline (same images)</th>" in scores
+    ev = json.loads((root / task / "eval.json").read_text())["metrics"]
+    for name in names:
+        assert f'data-testid="score-{name}"><td>{name}</td><td>{name} = {ev[name][name]:.6g}</td>' in scores
+        b = re.search(rf'data-testid="baseline-{name}">([^<]*)</td>', scores).group(1)
+        assert b == f"{method}: {name} = {ev[name]['baseline'][name]:.6g}"
+    assert "<dt>held_out_images</dt><dd>12</dd>" in scores
+    for tid in [f"plot-metric-{name}" for name in names] + ["sample-step-4"]:
+        assert f'data-testid="{tid}"' in page, tid

@@ -176,12 +176,14 @@ def test_evaluate_loads_the_data_set_once(tiny_cfg, tmp_path, monkeypatch):
     runs.train(tiny_cfg("train.steps=10", "train.ckpt_every=10"), tmp_path / "run", progress=False,
                plots=False)
     calls = []
+    build = data_module.build_data
 
     def counting(cfg):
         calls.append(cfg.name)
-        return data_module.build_data(cfg)
+        return build(cfg)
 
-    monkeypatch.setattr(evaluation, "build_data", counting)  # where the name is looked up
+    for where in (evaluation, data_module):  # the task's load_data and the Evaluator look it up there
+        monkeypatch.setattr(where, "build_data", counting)
     r = evaluate_run(tmp_path / "run", n=200, metrics="modes,swd,fid")
     assert r["computed"] == ["modes", "swd", "fid"]
     assert calls == ["grid25"]

@@ -143,10 +143,10 @@ def evaluate(path: str | Path, metrics: Iterable[str] | str | None = None, *, n:
     merged into RUN/eval.json unless write=False. `metrics`: e.g. ["fid", "kid"]; None = the
     data's defaults. The headline values (e.g. modes, hq, fid) sit at the top level, the detail
     under "metrics", as in `ganforge eval --json`."""
+    from .evaluation import as_json
     from .evaluation import evaluate_run as _evaluate
-    from .evaluation import headline
 
     names = metrics if metrics is None or isinstance(metrics, str) else list(metrics)
     r = _evaluate(path, n=n, seed=seed, use_ema=use_ema, write=write, metrics=names,
                   features=features, ref=ref, progress=progress, device=device)
-    return {**headline(r["metrics"], r["computed"]), **r}  # as `ganforge eval --json` prints it
+    return as_json(r)  # as `ganforge eval --json` prints it

@@ -32,6 +32,8 @@ EVAL_EXAMPLE = """examples:
 
 EVAL_TAIL = """features: identity, pixels[:S], lenet-mnist, lenet-fashion, inception (local weights only);
 default: the data's natural ones (identity for points, lenet-mnist / lenet-fashion / pixels for images).
+Image-to-image runs (paired, superres, inpaint): psnr, ssim, l1 (inpaint: hole_psnr, hole_l1, psnr, ssim)
+on held-out images, each beside a baseline (identity, bicubic, biharmonic); FID with --features.
 Scores are merged into RUN/eval.json, each with its provenance (extractor + hash, n, reference split,
 seed, checkpoint step, versions). --json prints one object: the computed metrics' headline values at
 its top level (mixtures: modes, modes_total, hq, reverse_kl), the detail under "metrics"."""
@@ -177,7 +179,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="the FID Inception weights file (or $GANFORGE_INCEPTION_WEIGHTS)")
     e.add_argument("-n", type=int, default=None,
                    help="generated samples (default: eval.n_samples, else the protocol's: 2,500 "
-                        "points, 26,000 stacked MNIST, 10,000 images)")
+                        "points, 26,000 stacked MNIST, 10,000 images); image-to-image runs: held-out "
+                        "images (default: all, up to 10,000)")
     e.add_argument("--seed", type=int, default=None, help="sampling seed (default: eval.seed)")
     e.add_argument("--no-ema", action="store_true", help="use G itself, not its EMA copy")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -332,7 +335,7 @@ def fmt_metric(name: str, v: dict[str, Any]) -> str:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate_run, headline
+    from .evaluation import as_json, evaluate_run
 
     r = evaluate_run(args.run, n=args.n, seed=args.seed, use_ema=False if args.no_ema else None,
                       metrics=args.metrics, features=args.features, ref=args.ref,
@@ -341,11 +344,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     for w in r["warnings"]:
         print(f"ganforge: warning: {w}", file=sys.stderr)
     if args.json:  # the headline values on top (as the foundation's eval printed them), then the detail
-        print(json.dumps({**headline(r["metrics"], r["computed"]), **r}))
+        print(json.dumps(as_json(r)))
         return 0
     print(f"{r['data']} at step {r['checkpoint_step']}:")
     for name in r["computed"]:
-        print("  " + fmt_metric(name, r["metrics"][name]))
+        print("  " + r["lines"][name])
     print(f"written: {r['eval_json']}" if r["eval_json"] else
           "not written: the checkpoint belongs to no run directory (use --json to keep the scores)")
     return 0

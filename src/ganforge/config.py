@@ -106,14 +106,17 @@ class TrainConfig:
 @dataclass
 class EvalConfig:
     """What `ganforge eval` (and the training-time eval, train.eval_every) measures, and on how many
-    samples; samples always come from the training noise (no truncation, no rejection)."""
+    samples; samples always come from the training noise (no truncation, no rejection). Translation
+    tasks (paired, superres, inpaint) score their held-out images instead: n_samples / n_during bound
+    how many, and eval.features names the feature space of their FID (none: no FID)."""
 
     n_samples: int = 0  # 0 = the protocol's count: 2,500 points, 26,000 stacked MNIST, 10,000 images
-    seed: int = 12345
+    #                     (translation tasks: all held-out images, up to 10,000)
+    seed: int = 12345  # noise; inpaint: its held-out masks
     use_ema: bool = True
     metrics: str = ""  # e.g. "fid,kid,pr"; "" = the data's defaults (see ganforge eval --help)
-    features: str = ""  # extractor for fid/kid/pr/dc/is; "" = the data's natural one
-    n_during: int = 2000  # samples per training-time eval (train.eval_every)
+    features: str = ""  # extractor for fid/kid/pr/dc/is; "" = the data's natural one (translation: no FID)
+    n_during: int = 2000  # samples (translation: held-out images at most) per training-time eval
 
 
 @dataclass
@@ -369,7 +372,8 @@ def _check_task(cfg: RunConfig) -> None:
         # CycleGAN's critics take no condition: augmenting what they judge is sound
         "train.augment": (bool(cfg.train.augment) and cfg.task.kind != "unpaired",
                           "D's input and its condition would be augmented apart"),
-        "train.eval_every": (cfg.train.eval_every > 0, "translation metrics are not there yet"),
+        "eval.metrics": (bool(cfg.eval.metrics), "its scores are fixed by the task (PSNR, SSIM, L1 beside "
+                         "a baseline; FID with eval.features)"),
     }
     for key, (on, reason) in why.items():
         if on:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
 import platform
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from .metrics.classifier import cache_root
 from .metrics.features import build_extractor, default_extractor
 from .metrics.modes import COVERED_RULE, STACKED_N, mode_stats, stacked_mnist_modes
 from .metrics.registry import METRICS, needs_of
-from .metrics.suite import Reference, Report, compute, fingerprint, parse_metrics
+from .metrics.suite import Reference, Report, compute, fingerprint
 
 
 def versions() -> dict[str, str]:
@@ -179,18 +178,28 @@ def headline(results: dict[str, dict[str, Any]], names: list[str]) -> dict[str, 
     return out
 
 
-MAX_EVAL = 1_000_000  # samples one evaluation may ask for
-MAX_EVAL_BYTES = 4 << 30  # ...and what they may hold in memory (the statistics need them all)
+def load_task(cfg: RunConfig) -> Any:
+    """The run's task with its data, on the CPU (scorers move what they need); data that is gone is a
+    one-line DataError."""
+    from .tasks import TASKS
+
+    cls = TASKS.get(cfg.task.kind)
+    try:
+        data = cls.load_data(cfg.data)
+    except DataError as e:
+        raise DataError(f"cannot evaluate: the run's data is unavailable ({e})") from None
+    return cls.from_config(data, cfg, torch.device("cpu"))
 
 
 def evaluate_run(run: str | Path, n: int | None = None, seed: int | None = None,
              use_ema: bool | None = None, write: bool = True, metrics: str | list[str] | None = None,
              features: str | None = None, ref: str | None = None, progress: bool = False,
              inception_weights: str | None = None, device: str | None = None) -> dict[str, Any]:
-    """Score a run's latest checkpoint (or a checkpoint file); merges the scores into RUN/eval.json,
-    each with provenance. Reads the checkpoint and generates; never imports the training loop."""
+    """Score a run's latest checkpoint (or a checkpoint file) with its task's entry (task_eval.SCORERS:
+    samples from noise, or held-out images beside a baseline); merges the scores into RUN/eval.json,
+    each with provenance. Reads the checkpoint; never imports the training loop."""
     from .device import resolve_device
-    from .generation import check_count, generate
+    from .task_eval import SCORERS, EvalRequest
     from .training.state import generator_from, load_checkpoint, run_dir_of
 
     run = Path(run)
@@ -198,49 +207,42 @@ def evaluate_run(run: str | Path, n: int | None = None, seed: int | None = None,
     cfg = ckpt.config
     seed = cfg.eval.seed if seed is None else seed
     use = (cfg.eval.use_ema if use_ema is None else use_ema) and ckpt.has_ema()
-    try:
-        data = build_data(cfg.data)
-    except DataError as e:
-        raise DataError(f"cannot evaluate: the run's data is unavailable ({e})") from None
-    names = parse_metrics(metrics) or parse_metrics(cfg.eval.metrics) or default_metrics(data)
-    n = n or cfg.eval.n_samples or protocol_n(data, names)
-    check_count(n, "-n", MAX_EVAL)
-    if n < 2:
-        raise DataError(f"-n must be >= 2, got {n}")
-    if n * math.prod(data.shape) * 4 > MAX_EVAL_BYTES:
-        raise DataError(f"-n {n:,} samples of shape {tuple(data.shape)} would hold "
-                        f"{n * math.prod(data.shape) * 4 / 2**30:.1f} GiB in memory; the limit is "
-                        f"{MAX_EVAL_BYTES / 2**30:.0f} GiB (use a smaller -n)")
     dev = resolve_device(device or "auto")  # where this machine evaluates, not where it trained
-    g = generator_from(ckpt, use).to(dev)
-    x = generate(g, cfg.g.noise, n, torch.Generator().manual_seed(seed))
     opts = {"inception_weights": inception_weights} if inception_weights else {}
-    report = Evaluator(cfg, names, n, seed, features, ref, progress, opts, data=data, device=dev)(x)
-    if "modes" in names and isinstance(data, StackedData) and n != STACKED_N:
-        report.warnings.append(f"modes: the stacked-MNIST protocol uses {STACKED_N:,} samples, this is "
-                               f"{n:,}; modes and KL are not comparable with published rows")
+    req = EvalRequest(cfg, n or cfg.eval.n_samples or None, seed, metrics, features, ref, progress, opts, dev)
+    scorer = SCORERS.get(cfg.task.kind)(load_task(cfg), req)
+    scores = scorer(generator_from(ckpt, use).to(dev))
     common = {"checkpoint": str(ckpt.path), "checkpoint_step": ckpt.step, "seed": seed,
-              "generator": "ema" if use else "g",
-              "noise": "training distribution; no truncation, no rejection",
-              "versions": versions(),
+              "generator": "ema" if use else "g", **scores.provenance, "versions": versions(),
               "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-    for entry in report.results.values():
+    for entry in scores.results.values():
         entry["provenance"] = {**entry.pop("provenance", {}), **common}
     owner = run if run.is_dir() else run_dir_of(ckpt.path)
-    path = owner / "eval.json" if owner is not None else None  # nothing is written outside a run
-    write = write and path is not None
-    old: dict[str, Any] = {}
-    if write and path.exists():
-        try:
-            old = json.loads(path.read_text()).get("metrics", {})
-        except (ValueError, AttributeError):
-            old = {}
-    result = {"data": cfg.data.name, "run": str(run), "eval_json": str(path) if write else None,
-              "checkpoint_step": ckpt.step,
-              "metrics": {**old, **report.results}, "warnings": report.warnings,
-              "computed": list(report.results)}
-    if write and path is not None:
+    path = owner / "eval.json" if owner is not None and write else None  # nothing written outside a run
+    result = {"data": cfg.data.name, "task": cfg.task.kind, "run": str(run),
+              "eval_json": str(path) if path else None, "checkpoint_step": ckpt.step,
+              "metrics": {**_old_metrics(path), **scores.results}, "warnings": scores.warnings,
+              "computed": list(scores.results)}
+    if path is not None:
         tmp = path.with_name(".eval.json.tmp")
         tmp.write_text(json.dumps(result, indent=2) + "\n")
         tmp.replace(path)
-    return result
+    return {**result, "headline": scores.headline, "lines": scores.lines}
+
+
+def _old_metrics(path: Path | None) -> dict[str, Any]:
+    """The scores an earlier eval wrote (later evals merge into them); {} when none are readable."""
+    if path is None or not path.exists():
+        return {}
+    try:
+        old = json.loads(path.read_text()).get("metrics", {})
+    except (ValueError, AttributeError):
+        return {}
+    return old if isinstance(old, dict) else {}
+
+
+def as_json(result: dict[str, Any]) -> dict[str, Any]:
+    """What `ganforge eval --json` prints and `ganforge.evaluate` returns: the headline values at the
+    top level, then the detail (eval.json's fields)."""
+    rest = {k: v for k, v in result.items() if k not in ("headline", "lines")}
+    return {**result["headline"], **rest}

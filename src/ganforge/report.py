@@ -318,8 +318,9 @@ def _metrics_over_time(r: RunData) -> str:
         return _section("metrics-over-time", _note(
             "no evaluations during training; to get them, train with --set train.eval_every=1000 "
             "(scores eval.metrics on eval.n_during samples every 1000 steps)", "no-evals"))
-    figs = [f"<figure>{_img(plot_metric(pts, k), f'plot-metric-{k}', f'{k} against step')}</figure>"
-            for k, pts in series.items()]
+    lines = baselines(r)
+    figs = [f"<figure>{_img(plot_metric(pts, k, lines.get(k)), f'plot-metric-{k}', f'{k} against step')}"
+            "</figure>" for k, pts in series.items()]
     return _section("metrics-over-time", f'<div class="grid">{"".join(figs)}</div>')
 
 
@@ -390,22 +391,49 @@ def _nested(v: Any, depth: int = 0) -> str:
     return _e(_fmt(v))
 
 
+def _numbers(v: dict[str, Any]) -> str:
+    """'k = v, ...' for the numbers of a score (None: a score with nothing to measure)."""
+    return ", ".join(f"{k} = {_fmt(x) if x is not None else 'n/a'}" for k, x in v.items()
+                     if is_num(x) or x is None)
+
+
+def _baseline(v: dict[str, Any]) -> str:
+    """'method: k = v' for a score measured beside a baseline (translation tasks), else '-'."""
+    b = v.get("baseline")
+    if not isinstance(b, dict):
+        return "-"
+    return f"{b.get('method', 'baseline')}: {_numbers(b) or '-'}"
+
+
+def baselines(r: RunData) -> dict[str, tuple[str, float]]:
+    """Each eval.json score's baseline value (name -> (method, value)): the metrics-over-time plots
+    draw it as a line beside G's training-time scores."""
+    metrics = r.eval_json.get("metrics") if r.eval_json else None
+    out = {}
+    for name, v in (metrics.items() if isinstance(metrics, dict) else ()):
+        b = v.get("baseline") if isinstance(v, dict) else None
+        if isinstance(b, dict) and is_num(b.get(name)):
+            out[name] = (str(b.get("method", "baseline")), float(b[name]))
+    return out
+
+
 def _scores(r: RunData) -> str:
     ej = r.eval_json
     if ej is None:
         return _section("scores", _note("no eval.json: score the latest checkpoint with "
                                         f"'ganforge eval {r.path}'", "no-scores"))
     metrics = ej.get("metrics") if isinstance(ej.get("metrics"), dict) else {}
+    with_baselines = bool(baselines(r))
     rows, details = [], []
     for name, v in metrics.items():
         v = v if isinstance(v, dict) else {"value": v}
-        nums = ", ".join(f"{k} = {_fmt(x) if x is not None else 'n/a'}" for k, x in v.items()
-                         if is_num(x) or x is None)  # None: a score with nothing to measure
         prov = v.get("provenance") if isinstance(v.get("provenance"), dict) else {}
         step = prov.get("checkpoint_step", ej.get("checkpoint_step", ""))
-        rows.append(f'<tr data-testid="score-{_e(name)}"><td>{_e(name)}</td><td>{_e(nums or "-")}</td>'
-                    f'<td class="num">{_e(step)}</td></tr>')
-        other = {k: x for k, x in v.items() if k != "provenance" and not is_num(x) and x is not None}
+        base = f'<td data-testid="baseline-{_e(name)}">{_e(_baseline(v))}</td>' if with_baselines else ""
+        rows.append(f'<tr data-testid="score-{_e(name)}"><td>{_e(name)}</td><td>{_e(_numbers(v) or "-")}</td>'
+                    f'{base}<td class="num">{_e(step)}</td></tr>')
+        other = {k: x for k, x in v.items()
+                 if k not in ("provenance", "baseline") and not is_num(x) and x is not None}
         body = ""
         if other:
             body += f"<h4>details</h4>{_nested(other)}"
@@ -416,9 +444,11 @@ def _scores(r: RunData) -> str:
                            f"{body}</details>")
     head = (f"<p>{_e(ej.get('data', ''))} at checkpoint step {_e(ej.get('checkpoint_step', '?'))}</p>"
             if ej.get("checkpoint_step") is not None else "")
-    table = ('<table data-testid="scores"><thead><tr><th>metric</th><th>values</th><th>checkpoint step'
-             f'</th></tr></thead><tbody>{"".join(rows)}</tbody></table>') if rows else \
-        _note("eval.json has no scores")
+    head_base = "<th>baseline (same images)</th>" if with_baselines else ""
+    table = _note("eval.json has no scores")
+    if rows:
+        table = ('<table data-testid="scores"><thead><tr><th>metric</th><th>values</th>'
+                 f'{head_base}<th>checkpoint step</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
     warnings = ej.get("warnings") if isinstance(ej.get("warnings"), list) else []
     items = "".join(f"<li>{_e(w)}</li>" for w in warnings)
     warn = f'<h3>Warnings</h3><ul data-testid="eval-warnings">{items}</ul>' if warnings else \

@@ -147,10 +147,16 @@ def plot_health(bands: list[tuple[int, int, str]], events: list[tuple[int, dict[
     return _png(fig)
 
 
-def plot_metric(points: list[tuple[int, float]], name: str) -> bytes:
+def plot_metric(points: list[tuple[int, float]], name: str,
+                baseline: tuple[str, float] | None = None) -> bytes:
+    """A training-time score against step; `baseline` (method, value): a dashed line, so a translation
+    run's score reads against what the baseline scores on the same images."""
     fig = _figure(3.6, 2.4)
     ax = fig.add_subplot()
     ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", ms=3, lw=1.2, color="#6a51a3")
+    if baseline is not None:
+        ax.axhline(baseline[1], ls="--", lw=1, color="#737373", label=baseline[0])
+        ax.legend(fontsize=7)
     ax.set_title(name, fontsize=10)
     ax.set_xlabel("step", fontsize=8)
     ax.tick_params(labelsize=7)

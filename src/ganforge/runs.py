@@ -12,13 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from .config import RunConfig
 from .data.images import ImageData
 from .errors import CheckpointError, ConfigError
-from .evaluation import Evaluator, default_metrics, flat_scores
-from .metrics.suite import parse_metrics
+from .task_eval import SCORERS, EvalRequest
 from .tasks import TASKS
 from .training.callbacks import (
     Checkpointer,
@@ -222,22 +219,18 @@ def _roll_back(trainer: Trainer, out: Path, attempt: int, why: str, progress: bo
 
 
 def _training_eval(trainer: Trainer, log: Path, progress: bool) -> EvalLogger:
-    """train.eval_every: eval.metrics on eval.n_during samples of the EMA copy (G when none),
-    the same fixed noise seed each time, logged to metrics.jsonl as {"step", "eval": {...}}."""
+    """train.eval_every: the task's scores (task_eval.SCORERS) of the EMA copy (G when none) on
+    eval.n_during samples (fixed noise) or held-out images (at most), logged to metrics.jsonl as
+    {"step", "eval": {...}}. Built once: reference features and baselines are not recomputed."""
     cfg = trainer.cfg
-    names = parse_metrics(cfg.eval.metrics) or default_metrics(trainer.data)
-    n, seed = cfg.eval.n_during, cfg.eval.seed
-    evaluator = Evaluator(cfg, names, n, seed, progress=False, data=trainer.data, device=trainer.device)
+    req = EvalRequest(cfg, cfg.eval.n_during, cfg.eval.seed, device=trainer.device)
+    scorer = SCORERS.get(cfg.task.kind)(trainer.task, req)
     if progress:
         from tqdm import tqdm
 
-        tqdm.write(f"evaluating {', '.join(names)} on {n} samples every {cfg.train.eval_every} steps",
-                   file=sys.stderr)
+        tqdm.write(f"evaluating {cfg.task.kind} scores every {cfg.train.eval_every} steps", file=sys.stderr)
 
     def measure(t: Trainer) -> dict[str, float]:
-        x = t.generate(n, torch.Generator().manual_seed(seed), use_ema=cfg.eval.use_ema)
-        return flat_scores(evaluator(x))
+        return scorer(t.sampler(cfg.eval.use_ema)).scalars
 
     return EvalLogger(log, cfg.train.eval_every, measure)
-
-

@@ -43,3 +43,21 @@ def test_l1_and_scores_and_errors():
     assert set(scores(out, target)) == {"psnr", "ssim", "l1"}
     with pytest.raises(DataError, match="must be the same"):
         psnr(out, target[:, :, :10])
+
+
+def test_hole_scores_are_the_pooled_formula_over_the_hole_pixels():
+    from ganforge.metrics.translation import hole_l1, hole_psnr, hole_psnr_median
+
+    out, target = _pair(3)
+    masks = torch.zeros(3, 1, 20, 24)
+    masks[:, :, 4:10, 5:15] = 1
+    h = masks.expand_as(out).bool()
+    o, t = ((out + 1) / 2).double()[h].numpy(), ((target + 1) / 2).double()[h].numpy()
+    assert hole_psnr(out, target, masks) == pytest.approx(10 * np.log10(1 / np.mean((o - t) ** 2)), rel=1e-9)
+    assert hole_l1(out, target, masks) == pytest.approx(2 * np.abs(o - t).mean(), rel=1e-6)
+    per = [peak_signal_noise_ratio(t.reshape(3, -1)[i], o.reshape(3, -1)[i], data_range=1) for i in range(3)]
+    assert hole_psnr_median(out, target, masks) == pytest.approx(np.median(per), rel=1e-9)
+    # filling the holes exactly leaves the score independent of the valid pixels
+    assert hole_psnr(torch.where(h, out, target * 0), target, masks) == hole_psnr(out, target, masks)
+    with pytest.raises(DataError, match="masks must be"):
+        hole_psnr(out, target, masks[:, :, :10])

@@ -91,12 +91,16 @@ class InpaintTask(TaskDefaults):
             m = self.masks(n, gen)
         return x.to(self.device), m.to(self.device)
 
+    def held_out_set(self) -> ImageData:
+        """The set's held-out part, or the training images when it holds none out."""
+        if isinstance(self.data, PhotoData) and self.data.test is not None:
+            return self.data.test
+        return self.data
+
     def held_out(self, n: int, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """The first n held-out images (training ones when none are held out) with masks: the set's
         own where it has them, else random ones from `seed`. On the CPU: for grids and measurements."""
-        test = self.data
-        if isinstance(self.data, PhotoData) and self.data.test is not None:
-            test = self.data.test
+        test = self.held_out_set()
         x = to_float(test.images[:n])
         if self.mask == "data" and isinstance(test, PhotoData) and test.masks is not None:
             return x, (test.masks[:n] > 127).float()
