@@ -73,12 +73,14 @@ TRANSLATION_RUNS = {
     "superres": ("configs/sr-x4.yaml", ["--set", "g.depth=1", "--set", "task.pretrain_steps=2"], "bicubic",
                  ["psnr", "ssim", "l1"]),
     "inpaint": ("configs/inpaint-fashion.yaml", [], "biharmonic", ["hole_psnr", "hole_l1", "psnr", "ssim"]),
+    "unpaired": ("configs/cyclegan-glyphs.yaml", [], "identity",
+                 [f"{way}_{k}" for way in ("AtoB", "BtoA") for k in ("psnr", "ssim", "l1", "glyph_acc")]),
 }
 
 
 @pytest.fixture(scope="session")
 def translation_runs(tmp_path_factory):
-    """One 4-step run of each translation task (paired, superres, inpaint), evaluated every 2 steps
+    """One 4-step run of each translation task (paired, superres, inpaint, unpaired), evaluated every 2 steps
     during training and then by `ganforge eval -n 12`: for the eval and report tests. Returns the
     runs' folder and TRANSLATION_RUNS, TRANSLATION_TINY (test files cannot import conftest)."""
     from ganforge.cli import main

@@ -18,7 +18,7 @@ from ganforge.evaluation import evaluate_run
 from ganforge.task_eval import SCORERS
 
 N = 12  # held-out images scored by `ganforge eval -n` (conftest's translation_runs)
-TASKS = ["paired", "superres", "inpaint"]
+TASKS = ["paired", "superres", "inpaint", "unpaired"]
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +123,25 @@ def test_a_run_whose_data_is_gone_is_a_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot evaluate: the run's data is unavailable" in err[0]
     assert not (run / "eval.json").exists()  # nothing written
+
+
+def test_unpaired_glyph_accuracy_uses_every_character_of_the_target_font(runs):
+    """The templates gathered from the unpaired run's halves and truths are the target font's renders of
+    every character, as rendering the set whole gives them; the identity's score is recomputed."""
+    import torch
+
+    from ganforge.data import build_unpaired, load_paired
+    from ganforge.data.images import to_float
+    from ganforge.metrics.glyphs import GlyphClassifier
+    from ganforge.task_eval.unpaired import glyph_templates
+
+    cfg = config.load(str(runs / "unpaired" / "config.yaml"))
+    data = build_unpaired(cfg.data)
+    whole = load_paired("glyphs", size=cfg.data.size, every=0)
+    assert torch.equal(glyph_templates(data, "b"), to_float(whole.b))
+    assert torch.equal(glyph_templates(data, "a"), to_float(whole.a))
+    a, labels = to_float(data.test.a[:N]), data.test.labels_a[:N]
+    expected = GlyphClassifier(to_float(whole.b)).accuracy(a, labels)
+    acc = json.loads((runs / "unpaired" / "eval.json").read_text())["metrics"]["AtoB_glyph_acc"]
+    assert acc["baseline"]["AtoB_glyph_acc"] == pytest.approx(expected) and 0 < expected < 1
+    assert "glyph classifier" in acc["provenance"]["statistic"]

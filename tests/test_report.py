@@ -209,7 +209,7 @@ def test_report_in_a_browser(report):
             b.close()
 
 
-@pytest.mark.parametrize("task", ["paired", "superres", "inpaint"])
+@pytest.mark.parametrize("task", ["paired", "superres", "inpaint", "unpaired"])
 def test_report_of_a_translation_run_shows_scores_beside_baselines(translation_runs, task):
     """Tiny runs of each translation task (conftest): scores with their baseline in their own column,
     training-time scores over time (baseline dashed), the input | output | target triplets."""

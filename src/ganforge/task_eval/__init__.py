@@ -2,11 +2,11 @@
 
 `ganforge eval` (evaluation.evaluate_run) and the training-time eval (runs.py, train.eval_every) look
 the run's task up here and never ask which kind it is. generate: the registered metrics on samples
-drawn from noise; paired, superres, inpaint: PSNR / SSIM / L1 (and FID in a named feature space) of G
-on the task's held-out images, each beside a baseline's on the same images. A new task adds one module
-that registers its entry and one import line below."""
+drawn from noise; paired, superres, inpaint, unpaired (each direction): PSNR / SSIM / L1 (and FID in a
+named feature space) of G on the task's held-out images, each beside a baseline's on the same images. A
+new task adds one module that registers its entry and one import line below."""
 
-from . import generate, inpaint, paired, superres  # noqa: F401  (each registers its task kind)
+from . import generate, inpaint, paired, superres, unpaired  # noqa: F401  (each registers its task kind)
 from .base import SCORERS, EvalRequest, Scorer, Scores
 
 __all__ = ["SCORERS", "EvalRequest", "Scorer", "Scores"]
