@@ -19,7 +19,9 @@ TRAIN_EXAMPLE = """examples:
   ganforge train --resume runs/grid25                                  # ...and continue
   ganforge train --resume runs/grid25 --set train.steps=8000           # train for longer
   ganforge train --resume runs/grid25/checkpoints/step_0001000.safetensors --out runs/branch
-  ganforge train configs/mnist-dcgan.yaml --device cuda --set train.precision=auto"""
+  ganforge train configs/mnist-dcgan.yaml --device cuda --set train.precision=auto
+  ganforge train configs/mnist-dcgan.yaml --nproc 2                    # one job, 2 processes (DDP)
+  torchrun --nproc-per-node 4 -m ganforge train configs/mnist-dcgan.yaml --out runs/mnist"""
 
 EVAL_EXAMPLE = """examples:
   ganforge eval runs/grid25                      # modes, high quality share, reverse KL, SWD
@@ -166,6 +168,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--no-plots", action="store_true", help="skip the PNG plots of points")
     t.add_argument("--device", help=DEVICE_HELP)
+    t.add_argument("--nproc", type=int, metavar="N",
+                   help="train as one job of N processes on this machine (torchrun for you: "
+                        "DistributedDataParallel, gloo on CPUs, nccl with one GPU per process; "
+                        "train.batch_size is the global batch)")
 
     e = sub.add_parser("eval", help="score a run's latest checkpoint (metrics with provenance)",
                        help_epilog=eval_help, formatter_class=fmt)
@@ -297,6 +303,10 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_train(args: argparse.Namespace) -> int:
     from . import config, runs
 
+    if args.nproc is not None:
+        from .launch import launch
+
+        return launch(args.nproc, _without_nproc(args.argv))
     progress = not args.quiet
     if args.resume:
         if args.config:
@@ -311,6 +321,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
         trainer, info = runs.train(cfg, out, force=args.force, progress=progress,
                                    plots=not args.no_plots, until=args.until, device=args.device)
+    if not trainer.world.main:  # under torchrun rank 0 speaks for the job
+        return 0
     last = info["last_log"]
     line = f"trained {info['run']} to step {info['step']}"
     if last:
@@ -324,6 +336,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if info["plot"]:
         print(f"plot: {info['plot']}")
     return 0
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    """The command line each process of a --nproc job runs: this one, without --nproc N."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
 
 
 def fmt_metric(name: str, v: dict[str, Any]) -> str:
@@ -510,6 +535,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if not args.verb:
         parser.print_help()
         return 2

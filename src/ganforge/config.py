@@ -101,6 +101,8 @@ class TrainConfig:
     augment: str = ""  # images: DiffAugment policy, e.g. "color,translation,cutout"
     conditional: bool = False  # class-conditional G and D, classes taken from the data's labels
     eval_every: int = 0  # log eval.metrics to metrics.jsonl every K steps; 0 = off
+    sync_bn: bool = False  # under torchrun on CUDA: batch-norm statistics over the global batch
+    dist_timeout: float = 600.0  # seconds a rank waits for the others before the job stops (torchrun)
 
 
 @dataclass
@@ -260,6 +262,7 @@ def _check(cfg: RunConfig) -> None:
         "d.pack": cfg.d.pack,
         "loss.penalty_every": cfg.loss.penalty_every,
         "eval.n_during": cfg.eval.n_during,
+        "train.dist_timeout": cfg.train.dist_timeout,
     }
     for key, v in positive.items():
         if v < 1:

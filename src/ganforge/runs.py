@@ -1,7 +1,8 @@
 """Run directories: train, resume, evaluate and sample a run. The CLI is a thin layer over these.
 
 A run directory holds `config.yaml`, `metrics.jsonl`, `checkpoints/`, `samples/` and `eval.json`;
-nothing is written outside it.
+nothing is written outside it. Under torchrun every rank trains (training/distributed.py) and rank 0
+alone writes the run directory; the other ranks read only what they resume from.
 """
 
 from __future__ import annotations
@@ -9,14 +10,20 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from .config import RunConfig
 from .data.images import ImageData
+from .device import resolve_device
 from .errors import CheckpointError, ConfigError
 from .task_eval import SCORERS, EvalRequest
 from .tasks import TASKS
+from .training import distributed
 from .training.callbacks import (
     Checkpointer,
     CycleGrid,
@@ -29,6 +36,7 @@ from .training.callbacks import (
     ProgressBar,
     TranslationGrid,
 )
+from .training.distributed import World
 from .training.health import Event, Thresholds
 from .training.state import (
     checkpoint_path,
@@ -68,11 +76,37 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
     `device` overrides train.device; `callbacks` run after the built-in ones."""
     out = Path(out)
     _check_until(cfg, until)
-    trainer = Trainer(cfg, device=device)  # bad names, files, devices fail here, before out is touched
-    say_skipped(trainer.data)
-    _prepare_new_run(out, force)
-    (out / "config.yaml").write_text(cfg.to_yaml())
-    return trainer, _fit(trainer, out, progress, plots, until, list(callbacks))
+    world = distributed.from_env()
+    dev = _rank_device(cfg, device, world)
+    with distributed.session(world, dev, cfg.train.dist_timeout), _one_line_comm_errors():
+        trainer = Trainer(cfg, device=dev, world=world)  # bad names, files, devices fail here,
+        if world.main:                                  # before out is touched
+            say_skipped(trainer.data)
+
+        def start() -> None:
+            _prepare_new_run(out, force)
+            (out / "config.yaml").write_text(cfg.to_yaml())
+
+        world.first("preparing the run directory", start)
+        return trainer, _fit(trainer, out, progress, plots, until, list(callbacks))
+
+
+def _rank_device(cfg: RunConfig, device: str | None, world: World) -> torch.device:
+    """The device, chosen once: --device, else train.device; under torchrun, this rank's."""
+    asked = device if device is not None else cfg.train.device
+    return distributed.rank_device(resolve_device(asked), world, asked)
+
+
+@contextmanager
+def _one_line_comm_errors() -> Iterator[None]:
+    """A collective that fails inside training (DDP's all-reduce runs in backward) raises c10d's
+    long error; the user reads one line saying that another rank died or hung."""
+    try:
+        yield
+    except RuntimeError as e:
+        if distributed.is_comm_failure(e):
+            raise distributed.lost_contact(e) from None
+        raise
 
 
 def _check_until(cfg: RunConfig, until: int | None) -> int:
@@ -92,21 +126,29 @@ def resume(run: str | Path, cfg: RunConfig | None = None, overrides: list[str] |
     from .config import apply_overrides, from_dict
 
     run = Path(run)
-    ckpt = load_checkpoint(run)
+    ckpt = load_checkpoint(run)  # every rank reads it (multi-node: a shared file system)
     run_dir, new = _resume_dir(run, ckpt.path, out)
     if cfg is None:
         cfg = from_dict(apply_overrides(ckpt.config.to_dict(), overrides or []))
-    trainer = restore(Trainer(cfg, device=device), ckpt)
-    say_skipped(trainer.data)
-    if trainer.step >= cfg.train.steps:
-        raise ConfigError(f"{run} is already at step {trainer.step} of train.steps="
-                          f"{cfg.train.steps}; train longer with --set train.steps=N")
-    _check_until(cfg, until)
-    if new:  # a branch starts with the checkpoint it came from: rollbacks and resumes find it
-        _prepare_new_run(run_dir, force)
-        save_checkpoint(trainer, checkpoint_path(run_dir, trainer.step))
-    (run_dir / "config.yaml").write_text(cfg.to_yaml())
-    return trainer, _fit(trainer, run_dir, progress, plots, until, list(callbacks))
+    world = distributed.from_env()
+    dev = _rank_device(cfg, device, world)
+    with distributed.session(world, dev, cfg.train.dist_timeout), _one_line_comm_errors():
+        trainer = restore(Trainer(cfg, device=dev, world=world), ckpt)
+        if world.main:
+            say_skipped(trainer.data)
+        if trainer.step >= cfg.train.steps:
+            raise ConfigError(f"{run} is already at step {trainer.step} of train.steps="
+                              f"{cfg.train.steps}; train longer with --set train.steps=N")
+        _check_until(cfg, until)
+
+        def start() -> None:
+            if new:  # a branch starts with the checkpoint it came from: rollbacks and resumes find it
+                _prepare_new_run(run_dir, force)
+                save_checkpoint(trainer, checkpoint_path(run_dir, trainer.step))
+            (run_dir / "config.yaml").write_text(cfg.to_yaml())
+
+        world.first("preparing the run directory", start)
+        return trainer, _fit(trainer, run_dir, progress, plots, until, list(callbacks))
 
 
 def _resume_dir(given: Path, ckpt_path: Path, out: str | Path | None) -> tuple[Path, bool]:
@@ -153,30 +195,55 @@ def health_watch(cfg: RunConfig, log: Path, verbose: bool) -> HealthWatch | None
     return HealthWatch(log, every, th, verbose=verbose)
 
 
+class _Rank0Callbacks:
+    """The built-in callbacks of one pass of the loop (logs, health, checkpoints, plots, evals,
+    progress) and the user's. Under torchrun only rank 0 has any: the others train and write
+    nothing."""
+
+    def __init__(self, trainer: Trainer, out: Path, progress: bool, plots: bool, stop: int,
+                 extra: list[Any]) -> None:
+        cfg = trainer.cfg
+        self.logger: JsonlLogger | None = None
+        self.watch: HealthWatch | None = None
+        self.plotter: PointPlotter | ImageGrid | TranslationGrid | None = None
+        self.all: list[Any] = []
+        if not trainer.world.main:
+            return
+        self.logger = JsonlLogger(out / "metrics.jsonl", cfg.train.log_every)
+        self.watch = health_watch(cfg, out / "metrics.jsonl", verbose=True)  # events print even if quiet
+        if plots:
+            kind = trainer.data.kind if trainer.task.from_noise else trainer.task.name
+            self.plotter = _plotter(kind)(out / "samples", cfg.train.plot_every)
+        self.all = [self.watch] if self.watch else []
+        self.all += [self.logger, Checkpointer(out, cfg.train.ckpt_every, cfg.train.keep_last)]
+        if self.plotter:
+            self.all.append(self.plotter)
+        if cfg.train.eval_every:
+            self.all.append(_training_eval(trainer, out / "metrics.jsonl", progress))
+        if progress:
+            self.all.append(ProgressBar(stop))
+        self.all += extra
+
+    def info(self, out: Path, step: int, retries: int) -> dict[str, Any]:
+        plotter, watch = self.plotter, self.watch
+        return {"run": str(out), "step": step, "last_log": self.logger.last if self.logger else {},
+                "plot": str(plotter.last_path) if plotter and plotter.last_path else None,
+                "state": watch.health.state if watch else None,
+                "events": [ev.line() for ev in watch.health.events] if watch else [],
+                "retries": retries}
+
+
 def _fit(trainer: Trainer, out: Path, progress: bool, plots: bool,
          until: int | None = None, extra: list[Any] | None = None) -> dict[str, Any]:
-    """The loop with its callbacks; on divergence, roll back and lower the lrs (health.on_diverge)."""
+    """The loop with its callbacks; on divergence, roll back and lower the lrs (health.on_diverge).
+    Under torchrun the callbacks run on rank 0 only; every rank rolls back together."""
     retries = 0
     while True:
         cfg = trainer.cfg
         stop = _check_until(cfg, until)
-        logger = JsonlLogger(out / "metrics.jsonl", cfg.train.log_every)
-        watch = health_watch(cfg, out / "metrics.jsonl", verbose=True)  # events print even if quiet
-        plotter: PointPlotter | ImageGrid | TranslationGrid | None = None
-        if plots:
-            kind = trainer.data.kind if trainer.task.from_noise else trainer.task.name
-            plotter = _plotter(kind)(out / "samples", cfg.train.plot_every)
-        callbacks: list[Any] = [watch] if watch else []
-        callbacks += [logger, Checkpointer(out, cfg.train.ckpt_every, cfg.train.keep_last)]
-        if plotter:
-            callbacks.append(plotter)
-        if cfg.train.eval_every:
-            callbacks.append(_training_eval(trainer, out / "metrics.jsonl", progress))
-        if progress:
-            callbacks.append(ProgressBar(stop))
-        callbacks += extra or []
+        cbs = _Rank0Callbacks(trainer, out, progress, plots, stop, extra or [])
         try:
-            fit(trainer, stop, callbacks)
+            fit(trainer, stop, cbs.all)
             break
         except TrainingDiverged as e:
             if cfg.health.on_diverge != "rollback" or retries >= cfg.health.max_retries:
@@ -187,11 +254,7 @@ def _fit(trainer: Trainer, out: Path, progress: bool, plots: bool,
                 raise TrainingDiverged(f"training diverged{tried}: {e}{where}") from None
             retries += 1
             trainer = _roll_back(trainer, out, retries, str(e), progress)
-    return {"run": str(out), "step": trainer.step, "last_log": logger.last,
-            "plot": str(plotter.last_path) if plotter and plotter.last_path else None,
-            "state": watch.health.state if watch else None,
-            "events": [ev.line() for ev in watch.health.events] if watch else [],
-            "retries": retries}
+    return cbs.info(out, trainer.step, retries)
 
 
 def _roll_back(trainer: Trainer, out: Path, attempt: int, why: str, progress: bool) -> Trainer:
@@ -202,10 +265,12 @@ def _roll_back(trainer: Trainer, out: Path, attempt: int, why: str, progress: bo
     f = cfg.health.lr_factor
     new = replace(cfg, opt_g=replace(cfg.opt_g, lr=cfg.opt_g.lr * f),
                   opt_d=replace(cfg.opt_d, lr=cfg.opt_d.lr * f))
-    saved = list_checkpoints(out)
-    fresh = Trainer(new, trainer.data, device=trainer.device)
+    saved = list_checkpoints(out)  # every rank: rank 0 wrote it before the ranks agreed to stop
+    fresh = Trainer(new, trainer.data, device=trainer.device, world=trainer.world)
     if saved:  # the config's (lowered) lrs win over the checkpoint's
         fresh = restore(fresh, load_checkpoint(saved[-1][1]))
+    if not trainer.world.main:
+        return fresh
     (out / "config.yaml").write_text(new.to_yaml())
     ev = Event(fresh.step, "recovery", "Running",
                f"{why}; rolled back to step {fresh.step} with opt_g.lr {new.opt_g.lr:.3g} and opt_d.lr "

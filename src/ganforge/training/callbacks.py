@@ -62,7 +62,8 @@ def _step_of(line: str) -> float:
 
 
 class JsonlLogger(Callback):
-    """Appends one JSON line per `every` steps to metrics.jsonl: means over the interval."""
+    """Appends one JSON line per `every` steps to metrics.jsonl: means over the interval (under
+    torchrun, of statistics already averaged over the ranks), with the job's world_size."""
 
     def __init__(self, path: str | Path, every: int) -> None:
         self.path = Path(path)
@@ -100,7 +101,8 @@ class JsonlLogger(Callback):
         rec: dict[str, Any] = {"step": trainer.step, "epoch": round(epoch_of(trainer), 4)}
         rec.update({k: round(v / self._count[k], 6) for k, v in self._acc.items()})
         rate = self._n * trainer.cfg.train.batch_size / max(now - self._t, 1e-9)
-        rec["samples_per_s"] = round(rate, 1)
+        rec["samples_per_s"] = round(rate, 1)  # the job's: batch_size is the global batch
+        rec["world_size"] = trainer.world.size
         if self._state:
             rec["state"] = self._state
         self.last = rec

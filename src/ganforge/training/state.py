@@ -160,6 +160,7 @@ def save_checkpoint(trainer: Trainer, path: str | Path, cfg: RunConfig | None = 
         "device": str(trainer.device),
         "rng_devices": json.dumps({r: trainer.rng[r].device.type for r in RNG_ROLES}),
         "scalers": json.dumps(scalers),
+        "world_size": str(trainer.world.size),  # processes that trained it (any number resumes it)
     }
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=path.parent)
     os.close(fd)
@@ -210,6 +211,7 @@ class Checkpoint:
                 and len(names) in (0, self.num_classes)):
             raise CheckpointError(f"{path}: metadata 'class_names' must be [] or one name per class")
         self.class_names: tuple[str, ...] = tuple(names)
+        self.world_size = _meta_int(path, meta, "world_size", 1)  # written since torchrun; 1 before
 
     def has_ema(self) -> bool:
         return any(k.startswith("g_ema.") for k in self.tensors)

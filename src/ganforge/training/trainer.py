@@ -5,6 +5,10 @@ penalty, augment), so a run is reproducible from its config and resumes exactly 
 The device is chosen once (`train.device`) and everything the trainer owns lives there: nets, EMA,
 optimiser state, the noise / penalty / augment generators, batches. Data draws stay on the CPU,
 where the data set is held, and each batch is moved.
+
+Under torchrun (`world`, training/distributed.py) G and D train wrapped in DistributedDataParallel
+and each rank keeps its rows of the global batch; with one process nothing of that runs, and the
+numbers are those of the single-process trainer.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from ..losses import LOSSES, d_accuracy
 from ..nets import Discriminator, DOut, Generator
 from ..penalties import PENALTIES
 from ..tasks import TASKS, Batch
+from .distributed import SOLO, World, sync_batch_norm, wrap
 from .ema import make_ema, update_ema
 from .health import DivergenceMonitor, Thresholds
 from .rng import RNG_ROLES, role_generators, role_seed
@@ -98,12 +103,18 @@ def _cat(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
 class Trainer:
     """Holds the nets, optimisers and RNGs of one run; `train_step()` does one G update.
 
-    `device` overrides `train.device` (the CLI's --device); nothing else chooses a device."""
+    `device` overrides `train.device` (the CLI's --device); nothing else chooses a device. `world`
+    is this process's place in a torchrun job (runs.py joins it and gives each rank its device)."""
 
     def __init__(self, cfg: RunConfig, data: DataSource | None = None,
-                 device: str | torch.device | None = None) -> None:
+                 device: str | torch.device | None = None, world: World = SOLO) -> None:
         check_parts(cfg)
         self.cfg = cfg
+        self.world = world
+        self.local_batch = world.local_batch(cfg.train.batch_size)
+        if self.local_batch % cfg.d.pack:
+            raise ConfigError(f"each of the {world.size} processes gets {self.local_batch} samples, "
+                              f"not a multiple of d.pack ({cfg.d.pack}); change train.batch_size")
         self.device = resolve_device(device if device is not None else cfg.train.device)
         self.precision: Precision = resolve_precision(cfg.train.precision, self.device)
         kind = TASKS.get(cfg.task.kind)
@@ -120,6 +131,8 @@ class Trainer:
             torch.manual_seed(role_seed(cfg.seed, "init"))
             g = kind.build_g(cfg, shape, self.num_classes, cond_shape)
             d = kind.build_d(cfg, shape, self.num_classes, cond_shape)
+        if cfg.train.sync_bn:
+            g, d = sync_batch_norm(g, self.device, world), sync_batch_norm(d, self.device, world)
         self.g: Generator = g.to(self.device)
         self.d: Discriminator = d.to(self.device)
         self.augment = build_augment(cfg.train.augment)
@@ -129,6 +142,11 @@ class Trainer:
         if self.channels_last:
             self.g.to(memory_format=torch.channels_last)
             self.d.to(memory_format=torch.channels_last)
+        # self.g / self.d are the nets themselves (checkpoints, EMA, sampling, D's verdicts); the
+        # DDP wrappers (the nets themselves for one process) run the forward passes whose
+        # gradients must be averaged over ranks
+        self.g_ddp = wrap(self.g, self.device, world)
+        self.d_ddp = wrap(self.d, self.device, world)
         self.g_ema: Generator | None = make_ema(self.g) if cfg.train.ema > 0 else None
         self.opt_g = build_optimizer(cfg.opt_g, self.g.parameters())
         self.opt_d = build_optimizer(cfg.opt_d, self.d.parameters())
@@ -152,6 +170,7 @@ class Trainer:
             self.opt_g = build_optimizer(cfg.opt_g, self.g.parameters())
         if cfg.opt_d.name != old.opt_d.name:
             self.opt_d = build_optimizer(cfg.opt_d, self.d.parameters())
+        self.local_batch = self.world.local_batch(cfg.train.batch_size)
         _apply_opt_settings(self.opt_g, cfg.opt_g)
         _apply_opt_settings(self.opt_d, cfg.opt_d)
         if cfg.train.ema > 0 and self.g_ema is None:
@@ -194,6 +213,8 @@ class Trainer:
         return gnorm
 
     def _check(self, stats: dict[str, float], step: int) -> None:
+        """Divergence, judged on the mean over ranks, so that every rank stops on the same step."""
+        stats.update(self.world.mean(stats))
         verdict = self.divergence.observe(step, stats)
         if verdict is not None:
             self.diverged = verdict[2]
@@ -208,21 +229,25 @@ class Trainer:
         With `keep_fake`, G's forward pass keeps its graph so that the G step that follows can
         reuse the same fake batch (as the canonical DCGAN example does) instead of a new one."""
         cfg = self.cfg
-        n = cfg.train.batch_size
-        batch = self.task.batch(n, self.rng, self.noise)
+        n = self.local_batch
+        batch = self._rows(self.task.batch(cfg.train.batch_size, self.rng, self.noise))
         real, c_real, c_fake = self._layout(batch.real), batch.c_d_real, batch.c_d_fake
+        # only a forward pass whose graph G's step will use goes through DDP
+        g = self.g_ddp if keep_fake else self.g
         with torch.set_grad_enabled(keep_fake), self.autocast():
-            fake_g = self.g(batch.z, batch.c_g)
+            fake_g = g(batch.z, batch.c_g)
         fake = self.task.d_fakes(fake_g.detach().float(), self.rng["data"])  # CycleGAN: a history pool
         self._kept = (fake_g, batch) if keep_fake else None
         if self.augment is not None:  # D sees real and fake through the same augmentation
-            real = self.augment(real, self.rng["augment"])
-            fake = self.augment(fake, self.rng["augment"])
+            real = self.augment(real, self.world.fork(self.rng["augment"]))
+            fake = self.augment(fake, self.world.fork(self.rng["augment"]))
         with self.autocast():
             if cfg.d.batch_norm or cfg.d.mbstd:  # batch statistics must not mix real and fake
-                out_r, out_f = self.d(real, c_real), self.d(fake, c_fake)
+                # two DDP forwards, one backward: each parameter's gradient is still accumulated
+                # (and all-reduced) once
+                out_r, out_f = self.d_ddp(real, c_real), self.d_ddp(fake, c_fake)
             else:  # one pass over both halves: half the per-call overhead
-                out = self.d(torch.cat([real, fake]), _cat(c_real, c_fake))
+                out = self.d_ddp(torch.cat([real, fake]), _cat(c_real, c_fake))
                 s_r, s_f = out.score.split(n // self.d.spec.pack)
                 l_r, l_f = out.logits.split(n) if out.logits is not None else (None, None)
                 out_r, out_f = DOut(s_r, l_r), DOut(s_f, l_f)
@@ -233,10 +258,13 @@ class Trainer:
         every = cfg.loss.penalty_every
         if self.penalty is not None and index % every == 0:
             # Lazy regularisation (Karras et al. 2020, StyleGAN2 sec. 3.1): every k-th step, x k.
+            # Through D itself, not its DDP wrapper: DDP does not support the double backward of
+            # autograd.grad(create_graph=True). The penalty's gradient joins the loss's in the
+            # same backward, so DDP's hook still fires once per parameter, with the sum.
             def critic(x: torch.Tensor) -> torch.Tensor:
                 return self.d(x, c_real).score
 
-            p = self.penalty(critic, real, fake, self.rng["penalty"], self.d.spec.pack)
+            p = self.penalty(critic, real, fake, self.world.fork(self.rng["penalty"]), self.d.spec.pack)
             total = total + cfg.loss.penalty_weight * every * p
             pen = p.item()
         gnorm = self._update(total, self.opt_d, self.d, self.scaler_d)
@@ -250,6 +278,12 @@ class Trainer:
         self._check(stats, self.step + 1)
         return stats
 
+    def _rows(self, batch: Batch) -> Batch:
+        """This rank's rows of a batch drawn for the global batch (all of it for one process)."""
+        if self.world.size == 1:
+            return batch
+        return Batch(*(self.world.rows(t) for t in batch))
+
     def adversarial(self) -> bool:
         """False for the first `task.pretrain_steps` steps: G learns from its task's own loss alone
         (ESRGAN's PSNR-oriented pre-training) and D does not step. A schedule read from the config, the
@@ -259,21 +293,24 @@ class Trainer:
     def g_step(self) -> dict[str, float]:
         """One G update, on the fake batch kept by the last D step or else on fresh noise; while
         pre-training, on the task's loss alone (D is not run)."""
-        n = self.cfg.train.batch_size
         adversarial = self.adversarial()
         kept, self._kept = self._kept, None
         self.d.requires_grad_(False)  # G's step needs no gradients for D's weights
         try:
             with self.autocast():
                 if kept is None:
-                    batch = self.task.g_batch(n, self.rng, self.noise)
-                    fake = self.g(batch.z, batch.c_g)
+                    batch = self._rows(self.task.g_batch(self.cfg.train.batch_size, self.rng, self.noise))
+                    fake = self.g_ddp(batch.z, batch.c_g)
                 else:
                     fake, batch = kept
+                # G's first pass went through DDP; a task that runs G again (CycleGAN's cycle and
+                # identity) gets G itself: its gradients join the same backward, all-reduced once
                 extra, extra_stats = self.task.extra_g_loss(fake, batch, self.g)  # on G's own output
                 c = batch.c_d_fake
                 if adversarial and self.augment is not None:  # G's gradient flows back through it
-                    fake = self.augment(fake, self.rng["augment"])
+                    fake = self.augment(fake, self.world.fork(self.rng["augment"]))
+                # D is frozen here: D itself, not its DDP wrapper, which would wait for gradients
+                # of D's weights that this backward never makes
                 out = self.d(fake, c) if adversarial else None
             if out is not None:
                 loss_g = self.loss.g(out.score.float()) + self._aux(out.logits, c)
@@ -379,6 +416,31 @@ class _FinishTheStep:
             signal.signal(signal.SIGINT, self._old)
 
 
+_GO_ON, _CTRL_C, _DIVERGED = 0, 1, 2
+
+
+def _after_step(trainer: Trainer, callbacks: list[Any], stats: dict[str, Any],
+                ctrl_c: _FinishTheStep) -> None:
+    """The callbacks of a step, then whether to stop. Under torchrun the ranks agree first (the
+    worst wins): a Ctrl-C seen by one rank, or a health verdict made on rank 0 alone, stops every
+    rank after the same step, so none waits for a step the others never take."""
+    diverged: TrainingDiverged | None = None
+    try:
+        for cb in callbacks:
+            cb.on_step(trainer, stats)
+    except TrainingDiverged as e:
+        diverged = e
+    mine = _DIVERGED if diverged else _CTRL_C if ctrl_c.requested else _GO_ON
+    verdict = trainer.world.agree(mine)
+    if verdict == _DIVERGED:
+        if diverged is None:
+            trainer.diverged = trainer.diverged or "another rank's health check saw divergence"
+            diverged = TrainingDiverged(trainer.diverged)
+        raise diverged
+    if verdict == _CTRL_C:
+        raise KeyboardInterrupt
+
+
 def fit(trainer: Trainer, until: int, callbacks: Iterable[Any] = ()) -> Trainer:
     """Train until `trainer.step == until`, calling each callback around every step
     (training/callbacks.py: on_start, on_step, on_end, on_interrupt)."""
@@ -391,10 +453,7 @@ def fit(trainer: Trainer, until: int, callbacks: Iterable[Any] = ()) -> Trainer:
             while trainer.step < until:
                 stats = trainer.train_step()
                 stats["time"] = time.perf_counter() - t0
-                for cb in callbacks:
-                    cb.on_step(trainer, stats)
-                if ctrl_c.requested:
-                    raise KeyboardInterrupt
+                _after_step(trainer, callbacks, stats, ctrl_c)
     except (KeyboardInterrupt, TrainingDiverged):
         for cb in callbacks:
             cb.on_interrupt(trainer)
