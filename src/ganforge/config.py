@@ -372,9 +372,6 @@ def _check_task(cfg: RunConfig) -> None:
         return
     why = {
         "train.conditional": (cfg.train.conditional, "the input image is the condition"),
-        # CycleGAN's critics take no condition: augmenting what they judge is sound
-        "train.augment": (bool(cfg.train.augment) and cfg.task.kind != "unpaired",
-                          "D's input and its condition would be augmented apart"),
         "eval.metrics": (bool(cfg.eval.metrics), "its scores are fixed by the task (PSNR, SSIM, L1 beside "
                          "a baseline; FID with eval.features)"),
     }

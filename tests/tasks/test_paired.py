@@ -125,3 +125,16 @@ def test_the_recipe_loads_and_a_run_writes_triplets(tmp_path):
     w, h = Image.open(out["plot"]).size
     assert w > h  # 4 triplets per row, 61 held-out characters shown as 24 -> 6 rows of 12 tiles
     assert "l1" in (tmp_path / "run" / "metrics.jsonl").read_text()
+
+
+def test_diffaugment_moves_the_output_and_its_input_together(glyphs, resumes_exactly):
+    """train.augment on a conditioned D: one draw for the stacked pair (an input equal to its output
+    stays equal after augmenting), and the run still resumes exactly."""
+    t = Trainer(_cfg("train.augment=color,translation,cutout"), data=glyphs)
+    a, _ = t.task.pairs(6, torch.Generator().manual_seed(0))
+    x, c = t._augmented(a, a.clone())
+    assert torch.equal(x, c) and not torch.equal(x, a)
+    small = torch.nn.functional.avg_pool2d(a, 2)  # a smaller input (superres) is brought to x's size
+    x2, c2 = t._augmented(a, small)
+    assert c2.shape == a.shape
+    resumes_exactly(_cfg("train.steps=6", "train.augment=translation,cutout"), glyphs, 3, 6)

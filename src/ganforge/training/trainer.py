@@ -223,6 +223,19 @@ class Trainer:
                 "(loss.penalty=gp|r1), then resume from the last checkpoint"
             )
 
+    def _augmented(self, x: torch.Tensor,
+                   c: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x through one DiffAugment draw; an image condition (pix2pix's input, inpainting's holed
+        image and mask, superres's input brought to x's size) rides along in the same draw, stacked on
+        the channels, so D judges the transformed pair and x stays c's partner. Class labels stay."""
+        gen = self.world.fork(self.rng["augment"])
+        if c is None or c.dim() != 4:
+            return self.augment(x, gen), c  # type: ignore[misc]
+        if c.shape[-2:] != x.shape[-2:]:
+            c = F.interpolate(c.float(), size=x.shape[-2:], mode="bicubic", align_corners=False)
+        both = self.augment(torch.cat([x, c.to(x.dtype)], 1), gen)  # type: ignore[misc]
+        return both[:, :x.shape[1]], both[:, x.shape[1]:]
+
     def d_step(self, index: int = 0, keep_fake: bool = False) -> dict[str, float]:
         """One D update; `index` counts D steps over the run (for lazy penalties).
 
@@ -239,8 +252,8 @@ class Trainer:
         fake = self.task.d_fakes(fake_g.detach().float(), self.rng["data"])  # CycleGAN: a history pool
         self._kept = (fake_g, batch) if keep_fake else None
         if self.augment is not None:  # D sees real and fake through the same augmentation
-            real = self.augment(real, self.world.fork(self.rng["augment"]))
-            fake = self.augment(fake, self.world.fork(self.rng["augment"]))
+            real, c_real = self._augmented(real, c_real)
+            fake, c_fake = self._augmented(fake, c_fake)
         with self.autocast():
             if cfg.d.batch_norm or cfg.d.mbstd:  # batch statistics must not mix real and fake
                 # two DDP forwards, one backward: each parameter's gradient is still accumulated
@@ -308,7 +321,7 @@ class Trainer:
                 extra, extra_stats = self.task.extra_g_loss(fake, batch, self.g)  # on G's own output
                 c = batch.c_d_fake
                 if adversarial and self.augment is not None:  # G's gradient flows back through it
-                    fake = self.augment(fake, self.world.fork(self.rng["augment"]))
+                    fake, c = self._augmented(fake, c)
                 # D is frozen here: D itself, not its DDP wrapper, which would wait for gradients
                 # of D's weights that this backward never makes
                 out = self.d(fake, c) if adversarial else None
