@@ -24,6 +24,9 @@ class AdversarialLoss:
     g: Callable[[Tensor], Tensor]
     prob: Callable[[Tensor], Tensor]  # D output -> P(real) in [0, 1], 0.5 on the decision line
     doc: str = ""
+    # relativistic losses: G's loss also reads D's scores of real samples, g_real(fake, real); then
+    # the trainer runs the (frozen) D on the step's real batch and calls this instead of `g`
+    g_real: Callable[[Tensor, Tensor], Tensor] | None = None
 
 
 LOSSES: Registry[AdversarialLoss] = Registry("loss")
@@ -79,6 +82,17 @@ _add(AdversarialLoss(
     g=lambda f: -f.mean(),
     prob=torch.sigmoid,
     doc="Wasserstein critic loss (Arjovsky et al. 2017); pair with clip, gp or spectral norm",
+))
+
+# Jolicoeur-Martineau 2018, "The relativistic discriminator", RaGAN; ESRGAN's D (Wang et al. 2018,
+# eq. 1-2): D estimates how much more real a real sample is than the average fake, and vice versa.
+_add(AdversarialLoss(
+    "ragan",
+    d=lambda r, f: F.softplus(-(r - f.mean())).mean() + F.softplus(f - r.mean()).mean(),
+    g=lambda f: F.softplus(-f).mean(),  # only where no real scores exist (never in a trainer step)
+    prob=torch.sigmoid,
+    doc="relativistic average GAN loss (Jolicoeur-Martineau 2018), ESRGAN's",
+    g_real=lambda f, r: F.softplus(r - f.mean()).mean() + F.softplus(-(f - r.mean())).mean(),
 ))
 
 

@@ -297,6 +297,17 @@ class Trainer:
             return batch
         return Batch(*(self.world.rows(t) for t in batch))
 
+    def _real_scores(self, batch: Batch) -> torch.Tensor:
+        """The frozen D's scores of the step's real samples (relativistic losses in G's step), seen
+        through DiffAugment as the fakes are."""
+        if batch.real is None:
+            raise ValueError("a relativistic loss needs the step's real samples in G's batch")
+        real, c = self._layout(batch.real), batch.c_d_real
+        if self.augment is not None:
+            real, c = self._augmented(real, c)
+        with self.autocast():
+            return self.d(real, c).score.float()
+
     def adversarial(self) -> bool:
         """False for the first `task.pretrain_steps` steps: G learns from its task's own loss alone
         (ESRGAN's PSNR-oriented pre-training) and D does not step. A schedule read from the config, the
@@ -325,7 +336,10 @@ class Trainer:
                 # D is frozen here: D itself, not its DDP wrapper, which would wait for gradients
                 # of D's weights that this backward never makes
                 out = self.d(fake, c) if adversarial else None
-            if out is not None:
+            if out is not None and self.loss.g_real is not None:  # relativistic: real scores too
+                real_scores = self._real_scores(batch)
+                loss_g = self.loss.g_real(out.score.float(), real_scores) + self._aux(out.logits, c)
+            elif out is not None:
                 loss_g = self.loss.g(out.score.float()) + self._aux(out.logits, c)
             else:
                 loss_g = torch.zeros((), device=self.device)
