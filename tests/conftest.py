@@ -69,7 +69,7 @@ TRANSLATION_TINY = ["--set", "train.steps=4", "--set", "train.eval_every=2", "--
         "--set", "g.width=4", "--set", "d.width=4", "--set", "data.size=16", "--set", "train.log_every=2",
         "--set", "train.plot_every=0", "--set", "train.ckpt_every=0", "--set", "eval.n_during=8"]
 TRANSLATION_RUNS = {
-    "paired": ("configs/pix2pix-glyphs.yaml", [], "identity", ["psnr", "ssim", "l1"]),
+    "paired": ("configs/pix2pix-glyphs.yaml", [], "identity", ["psnr", "ssim", "l1", "glyph_acc"]),
     "superres": ("configs/sr-x4.yaml", ["--set", "g.depth=1", "--set", "task.pretrain_steps=2"], "bicubic",
                  ["psnr", "ssim", "l1"]),
     "inpaint": ("configs/inpaint-fashion.yaml", [], "biharmonic", ["hole_psnr", "hole_l1", "psnr", "ssim"]),

@@ -14,12 +14,12 @@ import torch
 from ..data.images import to_float
 from ..errors import DataError
 from ..generation import translate
-from ..metrics.glyphs import GlyphClassifier
 from ..nets.contract import Generator
 from ..nets.cycle import CycleGenerator
 from ..tasks.unpaired import UnpairedTask
 from .base import SCORERS, EvalRequest, Scores, refuse
-from .heldout import IMAGE_STATS, Baseline, HeldOutScorer, Stat, held_out_n
+from .glyph_stat import drawn_classes, glyph_stat
+from .heldout import IMAGE_STATS, Baseline, HeldOutScorer, held_out_n
 
 IDENTITY = "identity: each input taken as its output (what doing nothing scores)"
 
@@ -27,32 +27,11 @@ IDENTITY = "identity: each input taken as its output (what doing nothing scores)
 def glyph_templates(data: Any, side: str) -> torch.Tensor | None:
     """Every class drawn in domain `side` ("a" or "b"), in class order, gathered from the images and
     truths of the training and held-out parts; None unless the data is labelled and covers every class."""
-    k = len(data.classes)
-    if not k or data.labels_a is None or data.a_truth is None:
-        return None
-    found: dict[int, torch.Tensor] = {}
+    parts = []
     for part in (data, data.test) if data.test is not None else (data,):
-        drawn = ((part.b, part.labels_b), (part.a_truth, part.labels_a)) if side == "b" else \
-            ((part.a, part.labels_a), (part.b_truth, part.labels_b))
-        for images, labels in drawn:
-            if images is None or labels is None:
-                return None
-            for img, y in zip(images, labels.tolist(), strict=True):
-                found.setdefault(int(y), img)
-    if len(found) != k or set(found) != set(range(k)):
-        return None
-    return to_float(torch.stack([found[i] for i in range(k)]))
-
-
-def _accuracy_stat(data: Any, side: str, labels: torch.Tensor | None) -> Stat | None:
-    templates = glyph_templates(data, side)
-    if templates is None or labels is None or len(templates) < 2:
-        return None
-    clf = GlyphClassifier(templates)
-    return Stat("glyph_acc", f"share of outputs the nearest-template glyph classifier reads as the right "
-                f"character (normalised cross-correlation, shifts <= {clf.shift} px, over the target "
-                f"domain's {len(templates)} characters; picture-identical homoglyphs count as one)", "",
-                lambda out, _targets: clf.accuracy(out, labels))
+        parts += [(part.b, part.labels_b), (part.a_truth, part.labels_a)] if side == "b" else \
+            [(part.a, part.labels_a), (part.b_truth, part.labels_b)]
+    return drawn_classes(parts, len(data.classes))
 
 
 class UnpairedScorer:
@@ -100,7 +79,7 @@ def unpaired_scorer(task: UnpairedTask, req: EvalRequest) -> UnpairedScorer:
         x = to_float(x[:n])
         identity = Baseline("identity", IDENTITY, x)
         if truth is not None:
-            acc = _accuracy_stat(task.data, side, None if labels is None else labels[:n])
+            acc = glyph_stat(glyph_templates(task.data, side), None if labels is None else labels[:n])
             stats = IMAGE_STATS + ((acc,) if acc is not None else ())
             targets = to_float(truth[:n])
             about = f"{len(x)} {where} {way[0]} images with their true {way[-1]}"
