@@ -16,7 +16,7 @@ def test_unknown_name_lists_known_ones():
 
 
 def test_required_parts_are_registered():
-    assert set(LOSSES.names()) == {"minimax", "ns", "lsgan", "hinge", "wasserstein"}
+    assert set(LOSSES.names()) == {"minimax", "ns", "lsgan", "hinge", "wasserstein", "ragan"}
     assert set(PENALTIES.names()) == {"gp", "r1"}
 
 

@@ -168,6 +168,9 @@ HINTLESS = """() => {
     return bad; }"""
 
 
+STORED = "() => localStorage.getItem('ganforge-lab-explain')"
+
+
 def test_teaching_panel_hints_and_collapse(server, browser):
     page, errors = _open(server, browser, 1100)
     panel = page.get_by_test_id("explain")
@@ -187,11 +190,13 @@ def test_teaching_panel_hints_and_collapse(server, browser):
     # collapse: survives a reload
     page.locator('[data-testid="explain"] > summary').click()
     assert page.evaluate("() => document.querySelector('[data-testid=explain]').open") is False
+    _wait(lambda: page.evaluate(STORED) == "closed")  # the toggle event stores it after the click
     page.reload()
     _wait(lambda: _epoch(page) == 0)
     assert page.evaluate("() => document.querySelector('[data-testid=explain]').open") is False
     assert not page.get_by_text("Like I'm five").is_visible()
     page.locator('[data-testid="explain"] > summary').click()
+    _wait(lambda: page.evaluate(STORED) == "open")
     page.reload()
     _wait(lambda: _epoch(page) == 0)
     assert page.evaluate("() => document.querySelector('[data-testid=explain]').open") is True
