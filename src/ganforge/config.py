@@ -101,6 +101,7 @@ class TrainConfig:
     augment: str = ""  # images: DiffAugment policy, e.g. "color,translation,cutout"
     conditional: bool = False  # class-conditional G and D, classes taken from the data's labels
     eval_every: int = 0  # log eval.metrics to metrics.jsonl every K steps; 0 = off
+    sampler: str = "random"  # rows per batch: random (with replacement) | epoch (a permutation per epoch)
     sync_bn: bool = False  # under torchrun on CUDA: batch-norm statistics over the global batch
     dist_timeout: float = 600.0  # seconds a rank waits for the others before the job stops (torchrun)
 
@@ -352,6 +353,8 @@ def _check(cfg: RunConfig) -> None:
 
 def _check_task(cfg: RunConfig) -> None:
     """The task kind, and the settings that do not apply to it (one line each)."""
+    if cfg.train.sampler not in ("random", "epoch"):
+        raise ConfigError(f"config key 'train.sampler' must be random or epoch, got {cfg.train.sampler!r}")
     from .tasks import TASKS  # later kinds (unpaired, superres, inpaint) register there
 
     TASKS.get(cfg.task.kind)

@@ -18,6 +18,7 @@ import torch
 
 from ..errors import DataError
 from ..registry import Registry
+from .draws import Draws, random_draws
 
 IMAGE_SETS: Registry = Registry("image data set")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -57,14 +58,16 @@ class ImageData:
     def num_classes(self) -> int:
         return int(self.labels.max()) + 1 if self.labels is not None else 0
 
-    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        idx = torch.randint(len(self.images), (n,), generator=generator)
+    def sample(self, n: int, generator: torch.Generator, draws: Draws = random_draws) -> torch.Tensor:
+        """n images in [-1, 1]; `draws` picks the rows (data/draws.py: train.sampler)."""
+        idx = draws(len(self.images), n, generator)
         return to_float(self.images[idx])
 
-    def sample_labeled(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample_labeled(self, n: int, generator: torch.Generator,
+                       draws: Draws = random_draws) -> tuple[torch.Tensor, torch.Tensor]:
         if self.labels is None:
             raise DataError(f"{self.name} has no labels")
-        idx = torch.randint(len(self.images), (n,), generator=generator)
+        idx = draws(len(self.images), n, generator)
         return to_float(self.images[idx]), self.labels[idx]
 
 
@@ -419,8 +422,9 @@ class StackedData(ImageData):
     """Stacked MNIST (VEEGAN / PacGAN): three independent random digits as the R, G, B channels;
     label 100a + 10b + c, so 1,000 modes. Drawn afresh for every batch from the base set."""
 
-    def _draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = torch.randint(len(self.images), (n, 3), generator=generator)
+    def _draw(self, n: int, generator: torch.Generator,
+              draws: Draws = random_draws) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = draws(len(self.images), 3 * n, generator).reshape(n, 3)
         x = self.images[idx.reshape(-1), 0].reshape(n, 3, *self.images.shape[2:])
         assert self.labels is not None
         lab = self.labels[idx]
@@ -434,11 +438,12 @@ class StackedData(ImageData):
     def num_classes(self) -> int:
         return 1000
 
-    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        return to_float(self._draw(n, generator)[0])
+    def sample(self, n: int, generator: torch.Generator, draws: Draws = random_draws) -> torch.Tensor:
+        return to_float(self._draw(n, generator, draws)[0])
 
-    def sample_labeled(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = self._draw(n, generator)
+    def sample_labeled(self, n: int, generator: torch.Generator,
+                       draws: Draws = random_draws) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = self._draw(n, generator, draws)
         return to_float(x), y
 
 

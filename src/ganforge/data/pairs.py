@@ -23,6 +23,7 @@ import torch
 
 from ..errors import ConfigError, DataError
 from ..registry import Registry
+from .draws import Draws, random_draws
 from .images import (
     BAD_IMAGE_ERRORS,
     _fit_image,
@@ -94,16 +95,17 @@ class PairedData(_TwoDomains):
             return len(self.classes)
         return int(self.labels.max()) + 1 if self.labels is not None and len(self.labels) else 0
 
-    def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(self, n: int, generator: torch.Generator,
+               draws: Draws = random_draws) -> tuple[torch.Tensor, torch.Tensor]:
         """n pairs in [-1, 1]; one index draw serves both sides, so they stay aligned."""
-        idx = torch.randint(len(self.a), (n,), generator=generator)
+        idx = draws(len(self.a), n, generator)
         return to_float(self.a[idx]), to_float(self.b[idx])
 
-    def sample_labeled(self, n: int,
-                       generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def sample_labeled(self, n: int, generator: torch.Generator,
+                       draws: Draws = random_draws) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if self.labels is None:
             raise DataError(f"{self.name} has no labels")
-        idx = torch.randint(len(self.a), (n,), generator=generator)
+        idx = draws(len(self.a), n, generator)
         return to_float(self.a[idx]), to_float(self.b[idx]), self.labels[idx]
 
     def take(self, idx: torch.Tensor | list[int]) -> PairedData:
@@ -208,10 +210,11 @@ class UnpairedData(_TwoDomains):
     def has_truth(self) -> bool:
         return self.a_truth is not None
 
-    def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(self, n: int, generator: torch.Generator, draws: Draws = random_draws,
+               draws_b: Draws = random_draws) -> tuple[torch.Tensor, torch.Tensor]:
         """n images from A and n from B in [-1, 1], two independent draws (A's first): not pairs."""
-        ia = torch.randint(len(self.a), (n,), generator=generator)
-        ib = torch.randint(len(self.b), (n,), generator=generator)
+        ia = draws(len(self.a), n, generator)
+        ib = draws_b(len(self.b), n, generator)
         return to_float(self.a[ia]), to_float(self.b[ib])
 
     def truth(self, side: str = "a") -> PairedData:

@@ -21,6 +21,7 @@ import torch
 
 from ..errors import DataError
 from ..registry import Registry
+from .draws import Draws, random_draws
 from .images import (
     BAD_IMAGE_ERRORS,
     ImageData,
@@ -54,11 +55,12 @@ class PhotoData(ImageData):
             raise DataError(f"{self.name}: masks {tuple(self.masks.shape)} do not fit images "
                             f"{tuple(self.images.shape)}")
 
-    def sample_masked(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample_masked(self, n: int, generator: torch.Generator,
+                      draws: Draws = random_draws) -> tuple[torch.Tensor, torch.Tensor]:
         """n images in [-1, 1] and their masks as float {0, 1} (1 = hole), from one index draw."""
         if self.masks is None:
             raise DataError(f"{self.name} has no masks (put them in a masks/ folder beside the images)")
-        idx = torch.randint(len(self.images), (n,), generator=generator)
+        idx = draws(len(self.images), n, generator)
         return to_float(self.images[idx]), (self.masks[idx] > 127).float()
 
     def fit(self, size: int = 0, channels: int = 0) -> PhotoData:

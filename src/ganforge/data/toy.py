@@ -17,6 +17,7 @@ import torch
 
 from ..errors import DataError
 from ..registry import Registry
+from .draws import Draws, random_draws
 
 TOY_SETS: Registry = Registry("toy data set")
 
@@ -47,7 +48,10 @@ class ToyData:
         """Number of distinct training points, or None for a distribution sampled afresh."""
         return None if self.points is None else len(self.points)
 
-    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+    def sample(self, n: int, generator: torch.Generator, draws: Draws = random_draws) -> torch.Tensor:
+        """n points: a mixture is sampled afresh (it has no rows); a point set's rows come from `draws`."""
+        if self.kind == "points":
+            return _sample_points(self, n, generator, draws)
         return _SAMPLERS[self.kind](self, n, generator)
 
     def density(self, x: torch.Tensor) -> torch.Tensor:
@@ -89,9 +93,9 @@ def _sample_mixture(data: ToyData, n: int, gen: torch.Generator) -> torch.Tensor
     return data.modes[idx] + data.std * torch.randn(n, data.dim, generator=gen)
 
 
-def _sample_points(data: ToyData, n: int, gen: torch.Generator) -> torch.Tensor:
+def _sample_points(data: ToyData, n: int, gen: torch.Generator, draws: Draws = random_draws) -> torch.Tensor:
     assert data.points is not None
-    return data.points[torch.randint(len(data.points), (n,), generator=gen)]
+    return data.points[draws(len(data.points), n, gen)]
 
 
 def _sample_spiral(data: ToyData, n: int, gen: torch.Generator) -> torch.Tensor:

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple, Protocol
 import torch
 
 from ..config import RunConfig
+from ..data.draws import Draws, make_draws, random_draws
 from ..nets import Discriminator, Generator, build_d, build_g
 from ..registry import Registry
 
@@ -66,6 +67,10 @@ class Task(Protocol):
         """The fakes D judges in its step, given G's latest (detached) batch."""
         ...
 
+    def use_sampler(self, name: str) -> None:
+        """`train.sampler`: how rows of the task's data are drawn (data/draws.py)."""
+        ...
+
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """The task's own training state, for the checkpoint (exact resume)."""
         ...
@@ -79,6 +84,16 @@ class TaskDefaults:
     """The answers most tasks give: one G and one D built from the config's `g` / `d`, D judging
     G's latest fakes, no state of the task's own. Builders are static: loading a checkpoint's G
     needs no data (`TASKS.get(kind).build_g(...)`)."""
+
+    streams = 1  # data streams whose rows are drawn (CycleGAN: A and B)
+    _draws: tuple[Draws, ...] = ()
+
+    def use_sampler(self, name: str) -> None:
+        """`train.sampler`: random (with replacement) or epoch (a permutation per epoch), one per stream."""
+        self._draws = tuple(make_draws(name) for _ in range(self.streams))
+
+    def draws(self, stream: int = 0) -> Draws:
+        return self._draws[stream] if self._draws else random_draws
 
     @staticmethod
     def build_g(cfg: RunConfig, shape: tuple[int, ...], num_classes: int,
@@ -94,11 +109,17 @@ class TaskDefaults:
         return fake
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        return {}
+        """The samplers' positions (train.sampler=epoch), as `draws{i}.perm` / `draws{i}.pos`."""
+        return {f"draws{i}.{k}": v for i, d in enumerate(self._draws) for k, v in d.state().items()}
 
     def load_state_tensors(self, tensors: Mapping[str, torch.Tensor]) -> None:
-        if tensors:
-            raise ValueError(f"this task keeps no state, got {', '.join(sorted(tensors))}")
+        own = {f"draws{i}" for i in range(len(self._draws))}
+        extra = sorted(k for k in tensors if k.split(".")[0] not in own)
+        if extra:
+            raise ValueError(f"unknown task state {', '.join(extra)}")
+        for i, d in enumerate(self._draws):
+            head = f"draws{i}."
+            d.load({k[len(head):]: v for k, v in tensors.items() if k.startswith(head)})
 
 
 TASKS: Registry[Any] = Registry("task")

@@ -59,9 +59,9 @@ class GenerateTask(TaskDefaults):
         # data draws stay on the CPU (where the data set lives, uint8 for images); the batch moves
         # (a plain copy: non_blocking copies of a temporary CPU tensor are unsafe on MPS)
         if self.num_classes:
-            x, y = self.data.sample_labeled(n, gen)
+            x, y = self.data.sample_labeled(n, gen, self.draws())
             return x.to(self.device), y.to(self.device)
-        return self.data.sample(n, gen).to(self.device), None
+        return self.data.sample(n, gen, self.draws()).to(self.device), None
 
     def condition(self, n: int, gen: torch.Generator) -> torch.Tensor | None:
         """G's condition for n fakes (also D's condition when it judges them)."""

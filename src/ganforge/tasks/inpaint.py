@@ -85,9 +85,9 @@ class InpaintTask(TaskDefaults):
     def images(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """n training images and their masks on the device: one index draw, then the masks."""
         if self.mask == "data":
-            x, m = self.data.sample_masked(n, gen)
+            x, m = self.data.sample_masked(n, gen, self.draws())
         else:
-            x = self.data.sample(n, gen)
+            x = self.data.sample(n, gen, self.draws())
             m = self.masks(n, gen)
         return x.to(self.device), m.to(self.device)
 

@@ -50,7 +50,7 @@ class PairedTask(TaskDefaults):
 
     def pairs(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """n aligned (input, target) pairs on the device; one index draw serves both."""
-        a, b = self.data.sample(n, gen)
+        a, b = self.data.sample(n, gen, self.draws())
         return a.to(self.device), b.to(self.device)
 
     def preview(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:

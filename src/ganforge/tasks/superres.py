@@ -63,7 +63,7 @@ class SuperResTask(TaskDefaults):
 
     def pairs(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """n (input, target) pairs on the device: HR crops first, then their degradation, from `gen`."""
-        hr = self.data.sample(n, gen)
+        hr = self.data.sample(n, gen, self.draws())
         return self.lowres(hr, gen).to(self.device), hr.to(self.device)
 
     def preview(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:

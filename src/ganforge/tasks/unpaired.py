@@ -72,6 +72,7 @@ class UnpairedTask(TaskDefaults):
     from_noise = False
     num_classes = 0
     stat_names: tuple[str, ...] = ("cycle", "identity")
+    streams = 2  # A's rows and B's rows are drawn apart
 
     def __init__(self, data: Any, cycle_weight: float, identity_weight: float, pool_size: int,
                  device: torch.device) -> None:
@@ -122,7 +123,7 @@ class UnpairedTask(TaskDefaults):
 
     # --- batches and losses ----------------------------------------------------------------------
     def batch(self, n: int, rng: Mapping[str, torch.Generator], noise: Noise) -> Batch:
-        a, b = self.data.sample(n, rng["data"])
+        a, b = self.data.sample(n, rng["data"], self.draws(0), self.draws(1))
         a, b = a.to(self.device), b.to(self.device)
         return Batch(z=noise(n, rng["noise"]), c_g=torch.cat([a, b], 1), real=torch.cat([b, a], 1),
                      c_d_real=None, c_d_fake=None)
@@ -155,10 +156,12 @@ class UnpairedTask(TaskDefaults):
         return self.pool(fake, gen)
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        return self.pool.state()
+        return {**super().state_tensors(), **self.pool.state()}
 
     def load_state_tensors(self, tensors: Mapping[str, torch.Tensor]) -> None:
-        self.pool.load(tensors, self.stacked)
+        """The history pool (`pool`) and the samplers' positions (`draws*`, TaskDefaults)."""
+        self.pool.load({k: v for k, v in tensors.items() if not k.startswith("draws")}, self.stacked)
+        super().load_state_tensors({k: v for k, v in tensors.items() if k.startswith("draws")})
 
     # --- what grids and scores show -------------------------------------------------------------
     def preview(self, n: int) -> dict[str, tuple[torch.Tensor, torch.Tensor | None]]:

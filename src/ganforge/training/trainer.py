@@ -120,6 +120,7 @@ class Trainer:
         kind = TASKS.get(cfg.task.kind)
         self.data = data if data is not None else kind.load_data(cfg.data)
         self.task = kind.from_config(self.data, cfg, self.device)
+        self.task.use_sampler(cfg.train.sampler)  # which rows each batch takes (data/draws.py)
         self.num_classes = self.task.num_classes
         self.class_names: tuple[str, ...] = tuple(self.task.class_names) if self.num_classes else ()
         shape, cond_shape = self.task.shape, self.task.cond_shape
