@@ -1,0 +1,405 @@
+"""Tables: a CSV or a pandas DataFrame, its column types, and a reversible encoding for a tabular GAN.
+
+`read_table` turns a file or a frame into a `TableData` (the frame plus one kind per column); every
+malformed input is a one-line `DataError`, never a traceback. `TableTransformer` encodes rows into the
+float vector a generator learns and decodes its outputs back to a frame with the same columns, order
+and dtypes. Continuous columns get CTGAN's mode-specific normalisation (Xu et al. 2019, "Modeling
+Tabular Data using Conditional GAN"): a variational Gaussian mixture per column, each value written as
+(mode one-hot, offset within the mode), because a single min-max scale squeezes multi-modal columns
+into a few tanh values. Unlike CTGAN, the mixture is fit on a bounded subsample (time and memory stay
+bounded on any table), every random choice comes from the caller's seed, and decoding keeps each
+column inside the values it had in training (positive stays positive, integers stay integers,
+categories only from the training set).
+"""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..errors import DataError
+
+KINDS = ("continuous", "integer", "categorical", "boolean", "datetime")
+NUMERIC_KINDS = ("continuous", "integer", "datetime")
+MAX_COLUMNS = 1000  # wider tables are almost always a mistake (a transposed file, a wrong delimiter)
+MAX_CATEGORIES = 1000  # an inferred text column with more distinct values looks like an identifier
+BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "t": True, "f": False}
+# datetime resolutions tried, coarsest first: decoding rounds to the column's own resolution
+DATETIME_STEPS_NS = (86_400 * 10**9, 3_600 * 10**9, 60 * 10**9, 10**9, 10**6, 10**3, 1)
+
+
+@dataclass
+class TableData:
+    """A table ready for a GAN: the frame as read, one kind per kept column, and why others went."""
+
+    frame: pd.DataFrame
+    kinds: dict[str, str]
+    source: str = "DataFrame"
+    dropped: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """One line for logs and reports: size and how many columns of each kind."""
+        counts = {k: sum(v == k for v in self.kinds.values()) for k in KINDS}
+        kinds = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+        return f"{self.source}: {len(self.frame)} rows, {kinds}"
+
+
+def read_table(source: str | Path | pd.DataFrame, types: dict[str, str] | None = None,
+               max_columns: int = MAX_COLUMNS) -> TableData:
+    """Read a CSV file or take a DataFrame; infer column kinds, `types` overriding them by name."""
+    if isinstance(source, pd.DataFrame):
+        frame, name = source.reset_index(drop=True), "DataFrame"
+    else:
+        frame, name = read_csv(source, max_columns), str(source)
+    if frame.shape[1] > max_columns:
+        raise DataError(f"{name}: {frame.shape[1]} columns, more than the limit of {max_columns}")
+    if len(frame) == 0 or frame.shape[1] == 0:
+        raise DataError(f"{name}: the table has no rows or no columns")
+    kinds, dropped = infer_kinds(frame, types)
+    if not kinds:
+        why = "; ".join(f"{c}: {r}" for c, r in dropped.items())
+        raise DataError(f"{name}: no usable columns ({why})")
+    for col, kind in kinds.items():
+        check_column(frame[col], kind)
+    return TableData(frame[list(kinds)], kinds, name, dropped)
+
+
+def read_csv(path: str | Path, max_columns: int = MAX_COLUMNS) -> pd.DataFrame:
+    """Read a CSV after a streaming check of its shape, so ragged rows name their line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        _check_rows(path, max_columns)
+        return pd.read_csv(path, encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text") from None
+    except (csv.Error, pd.errors.ParserError) as e:
+        raise DataError(f"{path}: malformed CSV ({str(e).splitlines()[0]})") from None
+
+
+def _check_rows(path: Path, max_columns: int) -> None:
+    """Every non-blank row must have the header's number of fields (pandas pads short rows)."""
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = next((r for r in reader if r), None)
+        if header is None:
+            raise DataError(f"{path}: empty file")
+        if len(header) > max_columns:
+            raise DataError(f"{path}: {len(header)} columns, more than the limit of {max_columns}")
+        rows = 0
+        for row in reader:
+            if row and len(row) != len(header):
+                raise DataError(f"{path}: line {reader.line_num} has {len(row)} fields, "
+                                f"the header has {len(header)}")
+            rows += bool(row)
+    if rows == 0:
+        raise DataError(f"{path}: a header but no rows")
+
+
+def infer_kinds(frame: pd.DataFrame, types: dict[str, str] | None = None,
+                max_categories: int = MAX_CATEGORIES) -> tuple[dict[str, str], dict[str, str]]:
+    """Each column's kind (`types` wins); columns that cannot be modelled go to `dropped` with why."""
+    types = dict(types or {})
+    unknown = [c for c in types if c not in frame.columns]
+    if unknown:
+        raise DataError(f"types name unknown columns {unknown} (columns: {list(frame.columns)})")
+    bad = {c: k for c, k in types.items() if k not in KINDS}
+    if bad:
+        raise DataError(f"unknown column types {bad} (known: {', '.join(KINDS)})")
+    kinds, dropped = {}, {}
+    for col in frame.columns:
+        kind = types.get(col) or infer_kind(frame[col], max_categories)
+        if frame[col].isna().all():
+            dropped[str(col)] = "every value is missing"
+        elif kind is None:
+            dropped[str(col)] = f"text with more than {max_categories} distinct values"
+        else:
+            kinds[col] = kind
+    return kinds, dropped
+
+
+def infer_kind(s: pd.Series, max_categories: int = MAX_CATEGORIES) -> str | None:
+    """The kind a column's values suggest; None for free text or identifiers (too many values)."""
+    v = s.dropna()
+    if pd.api.types.is_bool_dtype(s):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "datetime"
+    if pd.api.types.is_numeric_dtype(s):
+        return "integer" if bool((v == np.round(v)).all()) else "continuous"
+    values = v.unique()
+    if len(values) <= 2 and all(_as_bool(x) is not None for x in values):
+        return "boolean"
+    if _parse_datetimes(v).notna().all() and len(v):
+        return "datetime"
+    return "categorical" if len(values) <= max_categories else None
+
+
+def _as_bool(x: object) -> bool | None:
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    return BOOL_WORDS.get(str(x).strip().lower())
+
+
+def _parse_datetimes(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pd.to_datetime(s.astype(str), errors="coerce", format="ISO8601", utc=False)
+
+
+def check_column(s: pd.Series, kind: str) -> None:
+    """Refuse values that do not fit a forced kind, naming the first one and its row."""
+    v = s.dropna()
+    if kind in ("continuous", "integer"):
+        ok = pd.to_numeric(v, errors="coerce").notna() if not pd.api.types.is_numeric_dtype(v) else None
+    elif kind == "datetime":
+        ok = _parse_datetimes(v).notna()
+    elif kind == "boolean":
+        ok = v.map(lambda x: _as_bool(x) is not None)
+        if v.nunique() > 2:
+            raise DataError(f"column {s.name!r} is boolean but has {v.nunique()} distinct values")
+    else:
+        ok = None
+    if ok is not None and not ok.all():
+        row = ok.index[~ok.to_numpy(bool)][0]
+        raise DataError(f"column {s.name!r} is {kind} but row {row + 1} holds {v[row]!r}")
+
+
+@dataclass(frozen=True)
+class OutputSpan:
+    """A slice of the encoded vector and the activation a generator head should give it."""
+
+    column: str
+    role: str  # value (a mode's offset), mode, category, missing
+    activation: str  # tanh | softmax
+    start: int
+    size: int
+
+
+class _NumericColumn:
+    """Continuous, integer and datetime columns: standardise, then a Gaussian mixture's modes."""
+
+    def __init__(self, kind: str, max_modes: int, threshold: float, max_rows: int, seed: int):
+        self.kind, self.max_modes, self.threshold = kind, max_modes, threshold
+        self.max_rows, self.seed = max_rows, seed
+
+    def to_float(self, s: pd.Series) -> np.ndarray:
+        """Values as float64 (datetimes in units of the column's resolution), NaN where missing."""
+        if self.kind != "datetime":
+            return pd.to_numeric(s, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+        t = _parse_datetimes(s)
+        out = np.full(len(s), np.nan)
+        ok = t.notna().to_numpy()
+        if t.dt.tz is not None:
+            t = t.dt.tz_convert(None)
+        ns = t[ok].astype("datetime64[ns]").astype("int64").to_numpy()
+        out[ok] = (ns - self.origin) // self.step  # from the earliest value: float64 stays exact
+        return out
+
+    def fit(self, s: pd.Series) -> None:
+        from sklearn.mixture import BayesianGaussianMixture
+
+        if self.kind == "datetime":
+            self._fit_datetime(s)
+        x = self.to_float(s)
+        x = x[~np.isnan(x)]
+        self.lo, self.hi, self.fill = float(x.min()), float(x.max()), float(np.median(x))
+        self.mean, self.std = float(x.mean()), float(x.std()) or 1.0
+        rng = np.random.default_rng(self.seed)
+        sub = x if len(x) <= self.max_rows else rng.choice(x, self.max_rows, replace=False)
+        z = ((sub - self.mean) / self.std).reshape(-1, 1)
+        self.gmm = BayesianGaussianMixture(
+            n_components=min(self.max_modes, len(np.unique(z))), weight_concentration_prior_type=
+            "dirichlet_process", weight_concentration_prior=0.001, max_iter=100, n_init=1,
+            random_state=self.seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ConvergenceWarning: the modes are still usable
+            self.gmm.fit(z)
+        self.modes = np.flatnonzero(self.gmm.weights_ > self.threshold)
+        self.mu = self.gmm.means_.ravel()[self.modes]
+        self.sigma = np.sqrt(self.gmm.covariances_.ravel()[self.modes])
+
+    def _fit_datetime(self, s: pd.Series) -> None:
+        """Keep the original dtype's form and the coarsest unit every value is a whole multiple of."""
+        t = _parse_datetimes(s).dropna()
+        self.tz = t.dt.tz
+        ns = (t.dt.tz_convert(None) if self.tz is not None else t).astype("datetime64[ns]")
+        ns = ns.astype("int64").to_numpy()
+        self.step = next(d for d in DATETIME_STEPS_NS if (ns % d == 0).all())
+        self.origin = int(ns.min())
+        self.text = None if pd.api.types.is_datetime64_any_dtype(s) else (
+            "%Y-%m-%d" if self.step >= DATETIME_STEPS_NS[0] else "%Y-%m-%d %H:%M:%S")
+
+    @property
+    def width(self) -> int:
+        return 1 + len(self.modes)
+
+    def spans(self, name: str, start: int) -> list[OutputSpan]:
+        return [OutputSpan(name, "value", "tanh", start, 1),
+                OutputSpan(name, "mode", "softmax", start + 1, len(self.modes))]
+
+    def encode(self, s: pd.Series, rng: np.random.Generator) -> np.ndarray:
+        """A mode drawn from each value's posterior (CTGAN's choice), then the offset in that mode."""
+        x = self.to_float(s)
+        x = np.where(np.isnan(x), self.fill, x)
+        z = (x - self.mean) / self.std
+        post = self.gmm.predict_proba(z.reshape(-1, 1))[:, self.modes]
+        post = post + 1e-12
+        cum = np.cumsum(post / post.sum(1, keepdims=True), axis=1)
+        k = np.minimum((cum < rng.random((len(z), 1))).sum(1), len(self.modes) - 1)
+        out = np.zeros((len(z), self.width))
+        out[:, 0] = (z - self.mu[k]) / (4 * self.sigma[k])
+        out[np.arange(len(z)), 1 + k] = 1.0
+        return out
+
+    def decode(self, block: np.ndarray) -> np.ndarray:
+        """Back to the column's units, inside the training range, whole where the kind wants it."""
+        k = block[:, 1:].argmax(1)
+        z = block[:, 0] * 4 * self.sigma[k] + self.mu[k]
+        x = np.clip(z * self.std + self.mean, self.lo, self.hi)
+        return np.round(x) if self.kind in ("integer", "datetime") else x
+
+    def to_values(self, x: np.ndarray, missing: np.ndarray) -> pd.Series:
+        """Floats in the column's units to values of the column's own form (datetimes, text)."""
+        if self.kind != "datetime":
+            return pd.Series(np.where(missing, np.nan, x))
+        ns = pd.Series(np.where(missing, 0, x).astype("int64") * self.step + self.origin)
+        t = pd.to_datetime(ns, unit="ns").where(~missing)
+        if self.tz is not None:
+            t = t.dt.tz_localize("UTC").dt.tz_convert(self.tz)
+        return t if self.text is None else t.dt.strftime(self.text).where(~missing)
+
+
+class _CategoryColumn:
+    """Categorical and boolean columns: a one-hot over the values seen in training."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def fit(self, s: pd.Series) -> None:
+        v = s.dropna()
+        self.categories = sorted(v.unique().tolist(), key=lambda c: (str(type(c)), str(c)))
+        self.index = {c: i for i, c in enumerate(self.categories)}
+        self.fill = self.index[v.mode(dropna=True).iloc[0]]
+
+    @property
+    def width(self) -> int:
+        return len(self.categories)
+
+    def spans(self, name: str, start: int) -> list[OutputSpan]:
+        return [OutputSpan(name, "category", "softmax", start, self.width)]
+
+    def encode(self, s: pd.Series, rng: np.random.Generator) -> np.ndarray:
+        idx = s.map(lambda c: self.index.get(c, -1) if pd.notna(c) else self.fill).to_numpy(int)
+        if (idx < 0).any():
+            bad = s[idx < 0].iloc[0]
+            raise DataError(f"column {s.name!r}: {bad!r} was not in the training data")
+        out = np.zeros((len(s), self.width))
+        out[np.arange(len(s)), idx] = 1.0
+        return out
+
+    def decode(self, block: np.ndarray) -> np.ndarray:
+        return block.argmax(1)
+
+    def to_values(self, idx: np.ndarray, missing: np.ndarray) -> pd.Series:
+        values = np.array(self.categories + [None], dtype=object)
+        return pd.Series(values[np.where(missing, len(self.categories), idx)])
+
+
+class TableTransformer:
+    """Rows <-> the float32 vectors a tabular GAN learns; `output_info` lays out G's heads."""
+
+    def __init__(self, kinds: dict[str, str] | None = None, *, max_modes: int = 10,
+                 weight_threshold: float = 0.005, max_fit_rows: int = 10_000, seed: int = 0,
+                 progress: bool = False):
+        self.kinds = dict(kinds) if kinds else None
+        self.max_modes, self.weight_threshold = max_modes, weight_threshold
+        self.max_fit_rows, self.seed, self.progress = max_fit_rows, seed, progress
+
+    def fit(self, df: pd.DataFrame) -> TableTransformer:
+        """Learn each column's encoding; the mixtures see at most `max_fit_rows` rows per column."""
+        if self.kinds is None:
+            self.kinds = read_table(df).kinds
+        self.columns = list(self.kinds)
+        self.dtypes = {c: df[c].dtype for c in self.columns}
+        self.encoders: dict[str, _NumericColumn | _CategoryColumn] = {}
+        self.has_missing = {c: bool(df[c].isna().any()) for c in self.columns}
+        for i, col in enumerate(self._columns_bar()):
+            enc = self._encoder(self.kinds[col], i)
+            enc.fit(df[col])
+            self.encoders[col] = enc
+        self.output_info = self._layout()
+        self.output_dim = sum(s.size for s in self.output_info)
+        return self
+
+    def _columns_bar(self) -> list[str]:
+        if not self.progress:
+            return self.columns
+        from tqdm import tqdm
+
+        return tqdm(self.columns, desc="fit columns", unit="col")
+
+    def _encoder(self, kind: str, i: int) -> _NumericColumn | _CategoryColumn:
+        if kind in NUMERIC_KINDS:
+            return _NumericColumn(kind, self.max_modes, self.weight_threshold, self.max_fit_rows,
+                                  self.seed * 1_000_003 + i)
+        return _CategoryColumn(kind)
+
+    def _layout(self) -> list[OutputSpan]:
+        spans, start = [], 0
+        for col in self.columns:
+            for s in self.encoders[col].spans(col, start):
+                spans.append(s)
+                start += s.size
+            if self.has_missing[col]:
+                spans.append(OutputSpan(col, "missing", "softmax", start, 2))
+                start += 2
+        return spans
+
+    def transform(self, df: pd.DataFrame) -> torch.Tensor:
+        """Encode rows: the same frame and seed always give the same tensor (modes are drawn)."""
+        missing = [c for c in self.columns if c not in df.columns]
+        if missing:
+            raise DataError(f"the table lacks columns {missing} the transformer was fit on")
+        blocks = []
+        for i, col in enumerate(self.columns):
+            rng = np.random.default_rng([self.seed, i])
+            blocks.append(self.encoders[col].encode(df[col], rng))
+            if self.has_missing[col]:
+                na = df[col].isna().to_numpy()
+                blocks.append(np.stack([~na, na], 1).astype(np.float64))
+        return torch.from_numpy(np.concatenate(blocks, 1).astype(np.float32))
+
+    def inverse(self, x: torch.Tensor) -> pd.DataFrame:
+        """Decode G's outputs (any real values): softmax spans by argmax, the rest clipped to range."""
+        a = x.detach().cpu().double().numpy()
+        if a.ndim != 2 or a.shape[1] != self.output_dim:
+            raise DataError(f"expected rows of width {self.output_dim}, got shape {tuple(a.shape)}")
+        out, start = {}, 0
+        for col in self.columns:
+            enc = self.encoders[col]
+            values = enc.decode(a[:, start:start + enc.width])
+            start += enc.width
+            missing = np.zeros(len(a), bool)
+            if self.has_missing[col]:
+                missing = a[:, start + 1] > a[:, start]
+                start += 2
+            out[col] = _restore_dtype(enc.to_values(values, missing), self.dtypes[col])
+        return pd.DataFrame(out, columns=self.columns)
+
+
+def _restore_dtype(s: pd.Series, dtype: object) -> pd.Series:
+    """The training column's dtype where the values allow it (NaN in an int column cannot)."""
+    try:
+        return s.astype(dtype)
+    except (TypeError, ValueError):
+        return s
