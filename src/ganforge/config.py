@@ -41,6 +41,13 @@ class GConfig:
     noise_dim: int = 2
     noise: str = "normal"  # normal | uniform (on [-1, 1])
     dropout: float = 0.5  # g.arch=unet: share of decoder units dropped, masks drawn from z (0 = none)
+    # g.arch=style (StyleGAN2): z (noise_dim) -> mapping MLP -> w -> modulated synthesis net
+    mapping_layers: int = 8  # depth of the mapping network
+    w_dim: int = 0  # size of w; 0 = noise_dim
+    lr_mult: float = 0.01  # the mapping network's learning-rate multiplier (equalised lr)
+    max_channels: int = 256  # channels double per halving of the side from `width`, up to this
+    style_mixing: float = 0.9  # share of training samples whose ws switch to a second z at a random layer
+    rgb: str = "skip"  # skip (sum of upsampled RGB outputs) | resnet (residual blocks, one RGB at the end)
 
 
 @dataclass
@@ -56,6 +63,7 @@ class DConfig:
     pack: int = 1
     cond: str = "projection"  # with train.conditional: projection | acgan
     mbstd: bool = False  # image D: minibatch standard deviation channel (ProGAN)
+    max_channels: int = 256  # d.arch=style: channels double per halving of the side from `width`, up to this
 
 
 @dataclass
@@ -68,6 +76,9 @@ class LossConfig:
     penalty_every: int = 1  # lazy regularisation: every k-th D step, with weight x k
     clip: float = 0.0  # > 0: clamp D's weights to [-clip, clip] after each D step (WGAN)
     aux_weight: float = 1.0  # d.cond=acgan: weight of the auxiliary classification loss
+    pl_weight: float = 0.0  # g.arch=style: path-length regularisation of G (StyleGAN2: 2); 0 = off
+    pl_every: int = 4  # lazy: every k-th G step, with weight x k
+    pl_decay: float = 0.01  # the running mean path length's update rate
 
 
 @dataclass
@@ -104,6 +115,14 @@ class TrainConfig:
     sampler: str = "random"  # rows per batch: random (with replacement) | epoch (a permutation per epoch)
     sync_bn: bool = False  # under torchrun on CUDA: batch-norm statistics over the global batch
     dist_timeout: float = 600.0  # seconds a rank waits for the others before the job stops (torchrun)
+    ema_rampup: float = 0.0  # > 0: the EMA's half-life (in images) grows as step * batch * ema_rampup
+    #                         until it reaches train.ema's (StyleGAN2-ADA: 0.05); 0 = off
+    ada_target: float = 0.0  # > 0: adaptive augmentation (ADA) steering r_t = E[sign D(real)] to this (0.6)
+    ada_interval: int = 4  # steps between adjustments of ADA's probability p
+    ada_kimg: float = 100.0  # thousands of images over which p may move from 0 to 1
+    ada_pipeline: str = "bgc"  # ADA's transforms: b (blit: flip, rot90, int shift) g (geometric) c (colour)
+    progressive: int = 0  # > 0: progressive growing (g/d.arch=dcgan), steps per resolution phase
+    progressive_batch: str = ""  # batch size per phase, e.g. "256,128,64"; "" = train.batch_size
 
 
 @dataclass
@@ -264,6 +283,11 @@ def _check(cfg: RunConfig) -> None:
         "loss.penalty_every": cfg.loss.penalty_every,
         "eval.n_during": cfg.eval.n_during,
         "train.dist_timeout": cfg.train.dist_timeout,
+        "g.mapping_layers": cfg.g.mapping_layers,
+        "g.max_channels": cfg.g.max_channels,
+        "d.max_channels": cfg.d.max_channels,
+        "loss.pl_every": cfg.loss.pl_every,
+        "train.ada_interval": cfg.train.ada_interval,
     }
     for key, v in positive.items():
         if v < 1:
@@ -283,6 +307,13 @@ def _check(cfg: RunConfig) -> None:
         "data.size": (cfg.data.size, 4096),
         "eval.n_samples": (cfg.eval.n_samples, 1_000_000),
         "eval.n_during": (cfg.eval.n_during, 100_000),
+        "g.mapping_layers": (cfg.g.mapping_layers, 64),
+        "g.w_dim": (cfg.g.w_dim, 16384),
+        "g.max_channels": (cfg.g.max_channels, 16384),
+        "d.max_channels": (cfg.d.max_channels, 16384),
+        "loss.pl_every": (cfg.loss.pl_every, 10000),
+        "train.ada_interval": (cfg.train.ada_interval, 10000),
+        "train.progressive": (cfg.train.progressive, 10_000_000),
     }
     for key, (v, hi) in upper.items():
         if v > hi:
@@ -312,6 +343,10 @@ def _check(cfg: RunConfig) -> None:
         "task.cycle_weight": cfg.task.cycle_weight,
         "task.identity_weight": cfg.task.identity_weight,
         "task.pool_size": cfg.task.pool_size,
+        "g.w_dim": cfg.g.w_dim,
+        "loss.pl_weight": cfg.loss.pl_weight,
+        "train.ema_rampup": cfg.train.ema_rampup,
+        "train.progressive": cfg.train.progressive,
     }.items():
         if v < 0:
             raise ConfigError(f"config key '{key}' must be >= 0, got {v}")
@@ -325,9 +360,19 @@ def _check(cfg: RunConfig) -> None:
         "opt_g.beta2": cfg.opt_g.beta2,
         "opt_d.beta1": cfg.opt_d.beta1,
         "opt_d.beta2": cfg.opt_d.beta2,
+        "train.ada_target": cfg.train.ada_target,
     }.items():
         if not 0 <= v < 1:
             raise ConfigError(f"config key '{key}' must be in [0, 1), got {v}")
+    for key, v in {"g.lr_mult": cfg.g.lr_mult, "loss.pl_decay": cfg.loss.pl_decay,
+                   "train.ada_kimg": cfg.train.ada_kimg}.items():
+        if not v > 0:
+            raise ConfigError(f"config key '{key}' must be > 0, got {v}")
+    for key, v in {"g.style_mixing": cfg.g.style_mixing, "loss.pl_decay": cfg.loss.pl_decay}.items():
+        if not 0 <= v <= 1:
+            raise ConfigError(f"config key '{key}' must be in [0, 1], got {v}")
+    if cfg.g.rgb not in ("skip", "resnet"):
+        raise ConfigError(f"config key 'g.rgb' must be skip or resnet, got {cfg.g.rgb!r}")
     if cfg.health.on_diverge not in ("rollback", "stop"):
         raise ConfigError(f"config key 'health.on_diverge' must be rollback or stop, "
                           f"got {cfg.health.on_diverge!r}")
