@@ -348,7 +348,7 @@ class Trainer:
         finally:
             self.d.requires_grad_(True)
         if self.g_ema is not None:
-            update_ema(self.g_ema, self.g, self.cfg.train.ema, self.step)
+            update_ema(self.g_ema, self.g, self.cfg.train.ema, self.step, self.cfg.train.ema_rampup)
         stats = {"loss_g": loss_g.item(), "grad_norm_g": gnorm, **extra_stats}
         self._check(stats, self.step + 1)
         return stats
