@@ -20,6 +20,7 @@ from ganforge.training.health import (
     Quality,
     Thresholds,
     diversity,
+    effective_modes,
     measure_quality,
 )
 
@@ -147,3 +148,20 @@ def test_health_and_eval_count_covered_modes_alike():
     h = Health(TH)
     h.observe_modes(q.counts, hq=q.hq)
     assert f"({eval_modes}/25 modes covered)" in h.reason  # what the health line says
+
+
+def test_effective_modes_is_exp_entropy():
+    assert effective_modes([50, 50]) == pytest.approx(2.0)
+    assert effective_modes([100, 0, 0]) == pytest.approx(1.0)
+    p = [0.97, 0.03]
+    assert effective_modes([97, 3]) == pytest.approx(math.exp(-sum(x * math.log(x) for x in p)))
+
+
+def test_both_modes_covered_but_mass_on_one_is_collapse():
+    """A handful of samples "covers" the second mode; the spread says the G has collapsed."""
+    piled = Health(TH)
+    _checks(piled, [0.5] * 10, modes=2, modes_total=2, hq=0.95, counts=[970, 30])
+    assert piled.state == COLLAPSED and "pile onto 1.1 of them" in piled.reason
+    even = Health(TH)
+    _checks(even, [0.5] * 10, modes=2, modes_total=2, hq=0.95, counts=[520, 480])
+    assert even.state != COLLAPSED

@@ -74,6 +74,8 @@ class Thresholds:
     vanish: float = 0.05  # ...while G's gradient norm fell below this fraction of its peak
     hq_converged: float = 0.8  # high-quality share needed to call a mixture converged
     diversity_collapsed: float = 0.5  # image diversity below this fraction of real data's
+    effective_modes: float = 0.6  # mixtures: collapsed when exp(entropy of the mode counts) is below
+    #                               this share of the modes (a few stray samples "cover" a mode)
     patience: int = 2  # consecutive quality checks that must agree before the state changes
     progress_checks: int = 8  # quality checks in the stall / oscillation window
     min_gain: float = 0.05  # "progress": the best tracked metric improved by this fraction
@@ -169,6 +171,16 @@ class RunawayMonitor:
         return None
 
 
+def effective_modes(counts: list[int] | None) -> float:
+    """exp(entropy) of the samples' spread over the modes: K for an even spread, 1 for one mode.
+    Mode counting alone calls a mode covered on a handful of samples, so a G that piles 97% of its
+    mass on one of two modes still "covers" both."""
+    if not counts or sum(counts) == 0:
+        return math.inf
+    total = sum(counts)
+    return math.exp(-sum(c / total * math.log(c / total) for c in counts if c > 0))
+
+
 class CollapseMonitor:
     def __init__(self, th: Thresholds) -> None:
         self.th = th
@@ -185,6 +197,11 @@ class CollapseMonitor:
             if step >= self.th.warmup and q.hq and q.modes < q.modes_total and not gaining:
                 fell = f" (down from {prev_best})" if q.modes < prev_best else ""
                 return COLLAPSED, "collapse", f"only {q.modes} of {q.modes_total} modes covered{fell}"
+            eff = effective_modes(q.counts)
+            if (step >= self.th.warmup and q.hq and q.modes_total > 1 and not gaining
+                    and eff < self.th.effective_modes * q.modes_total):
+                return (COLLAPSED, "collapse", f"{q.modes} of {q.modes_total} modes covered, but the "
+                        f"samples pile onto {eff:.1f} of them (exp of the entropy of the mode counts)")
         if q.diversity is not None and step >= self.th.warmup and q.diversity < self.th.diversity_collapsed:
             return (COLLAPSED, "collapse", f"samples are {100 * q.diversity:.0f}% as diverse as real data "
                     f"(mean pairwise distance of a fixed batch)")
