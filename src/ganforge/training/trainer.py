@@ -391,7 +391,7 @@ class Trainer:
         """Close the step opened by begin_step: count it; returns stats with the new step."""
         self.step += 1
         self.in_step = False
-        if self.ada is not None:  # every ada_interval steps, p moves towards r_t = ada_target
+        if self.ada is not None:  # every ada_interval steps p moves so that r_t nears ada_target
             stats.update(self.ada.end_step(self.world))
         stats["step"] = self.step
         return stats
