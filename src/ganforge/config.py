@@ -386,6 +386,12 @@ def _check(cfg: RunConfig) -> None:
         raise ConfigError(f"config key 'train.precision' must be one of {', '.join(PRECISIONS)}, "
                           f"got {cfg.train.precision!r}")
     check_device_name(cfg.train.device)
+    from .ada import check_pipeline
+
+    check_pipeline(cfg.train.ada_pipeline)
+    if cfg.train.ada_target > 0 and cfg.train.augment:
+        raise ConfigError("train.ada_target (ADA) and train.augment (DiffAugment) exclude each other: "
+                          "set one")
     _check_task(cfg)
     from .metrics.suite import parse_metrics
 
@@ -422,6 +428,7 @@ def _check_task(cfg: RunConfig) -> None:
         "train.conditional": (cfg.train.conditional, "the input image is the condition"),
         "eval.metrics": (bool(cfg.eval.metrics), "its scores are fixed by the task (PSNR, SSIM, L1 beside "
                          "a baseline; FID with eval.features)"),
+        "train.ada_target": (cfg.train.ada_target > 0, "adaptive augmentation is for task.kind=generate"),
     }
     for key, (on, reason) in why.items():
         if on:

@@ -19,6 +19,7 @@ STATE_COLOURS = {
     "Diverged": "#de2d26",
     "Oscillating": "#9e9ac8",
     "Stalled": "#bdbdbd",
+    "Overfitting": "#fdd0a2",
 }
 _OTHER_COLOUR = "#d9d9d9"
 

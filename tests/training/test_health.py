@@ -13,6 +13,7 @@ from ganforge.training.health import (
     DIVERGED,
     MEANING,
     OSCILLATING,
+    OVERFITTING,
     RUNNING,
     STALLED,
     STATES,
@@ -33,7 +34,28 @@ def _feed(h: Health, steps: range, acc: float = 0.5, fake: float = 0.5, grad: fl
 
 
 def test_every_state_has_a_meaning():
-    assert set(MEANING) == set(STATES) == {RUNNING, CONVERGED, COLLAPSED, DIVERGED, OSCILLATING, STALLED}
+    assert set(MEANING) == set(STATES) == {RUNNING, CONVERGED, COLLAPSED, DIVERGED, OSCILLATING, STALLED,
+                                           OVERFITTING}
+
+
+def test_overfitting_needs_r_t_high_for_the_whole_window():
+    h = Health(Thresholds(overfit_window=200, overfit_rt=0.9))
+    for s in range(199):
+        h.observe(s, 0.7, 0.7, 0.5, ada_rt=0.95)
+    assert h.state == RUNNING
+    h.observe(199, 0.7, 0.7, 0.5, ada_rt=0.85)  # one dip starts the count again
+    for s in range(200, 399):
+        h.observe(s, 0.7, 0.7, 0.5, ada_rt=0.9)
+    assert h.state == RUNNING
+    h.observe(399, 0.7, 0.7, 0.5, ada_rt=0.92)
+    assert h.state == OVERFITTING and "D is overfitting" in h.reason and "raise ada_target" in h.reason
+    ev = h.pop_events()
+    assert len(ev) == 1 and ev[0].monitor == "overfitting" and ev[0].step == 399
+    assert "train.ada_target" in ev[0].advice
+    quiet = Health(Thresholds(overfit_window=10))  # without ADA (no ada_rt, or NaN before r_t exists)
+    for s in range(50):
+        quiet.observe(s, 0.7, 0.7, 0.5, ada_rt=math.nan if s % 2 else None)
+    assert quiet.state == RUNNING
 
 
 def test_divergence_on_nan_and_on_exploding_losses():
@@ -165,3 +187,21 @@ def test_both_modes_covered_but_mass_on_one_is_collapse():
     even = Health(TH)
     _checks(even, [0.5] * 10, modes=2, modes_total=2, hq=0.95, counts=[520, 480])
     assert even.state != COLLAPSED
+
+
+def test_health_watch_passes_r_t_to_the_overfitting_monitor(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from ganforge.training.callbacks import HealthWatch
+
+    cb = HealthWatch(tmp_path / "metrics.jsonl", 0, Thresholds(overfit_window=3), verbose=False)
+    t = SimpleNamespace(step=0)
+    cb.on_start(t)
+    for s in range(1, 4):
+        t.step = s
+        stats = {"loss_d": 0.7, "loss_g": 0.7, "d_acc": 0.5, "ada_rt": 0.95}
+        cb.on_step(t, stats)
+    assert stats["state"] == OVERFITTING
+    rec = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    assert rec["step"] == 3 and rec["event"]["monitor"] == "overfitting"

@@ -84,7 +84,7 @@ class JsonlLogger(Callback):
         self._t = time.perf_counter()
 
     def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
-        for k in LOGGED + trainer.task.stat_names:
+        for k in LOGGED + trainer.stat_names:
             v = float(stats.get(k, 0.0))
             if math.isfinite(v):
                 self._acc[k] = self._acc.get(k, 0.0) + v
@@ -406,7 +406,7 @@ class HealthWatch(Callback):
         h = self.health
         h.observe(trainer.step, stats.get("loss_d", 0.0), stats.get("loss_g", 0.0),
                   stats.get("d_acc", math.nan), d_acc_fake=stats.get("d_acc_fake"),
-                  grad_norm_g=stats.get("grad_norm_g"))
+                  grad_norm_g=stats.get("grad_norm_g"), ada_rt=stats.get("ada_rt"))
         if self.every and trainer.step % self.every == 0:
             self.check(trainer)
         stats["state"] = h.state

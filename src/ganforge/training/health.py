@@ -1,11 +1,13 @@
 """Training health: small monitors fed by the trainer's metric stream, one verdict for the run.
 
-States: Running, Converged, Collapsed, Diverged, Oscillating, Stalled. Every front end uses this one
-implementation: the trainer (a callback logs the state to metrics.jsonl, shows it in the progress
-bar and prints each new event with what to try), the lab's status line, and the run report.
+States: Running, Converged, Collapsed, Diverged, Oscillating, Stalled, Overfitting. Every front end
+uses this one implementation: the trainer (a callback logs the state to metrics.jsonl, shows it in
+the progress bar and prints each new event with what to try), the lab's status line, and the run
+report.
 
 Two kinds of input:
-- every step: losses, D accuracy (on fakes too) and G's gradient norm (`Health.observe`);
+- every step: losses, D accuracy (on fakes too), G's gradient norm and, with ADA, r_t
+  (`Health.observe`);
 - now and then, a *quality check* on a fixed batch of G's samples (`Health.observe_quality`):
   mode coverage on mixtures, sample diversity relative to real data on images, and a distance to
   real data (sliced Wasserstein) that serves as the tracked metric for progress.
@@ -13,6 +15,7 @@ Two kinds of input:
 Monitors:
   divergence   NaN / inf in losses or weights, or a loss beyond a bound          -> Diverged
   runaway      D right on ~all fakes for a window while G's gradient norm collapses -> Stalled
+  overfitting  ADA's r_t = E[sign D(real)] at or above 0.9 for 200 steps in a row    -> Overfitting
   collapse     modes covered stay below all (mixtures) / diversity far below real  -> Collapsed
   progress     tracked metric: no progress over a window and still far from its best start
                (-> Stalled), large up-and-down swings (-> Oscillating), or at its best with
@@ -30,10 +33,11 @@ from typing import Any
 import torch
 
 RUNNING, CONVERGED, COLLAPSED, DIVERGED = "Running", "Converged", "Collapsed", "Diverged"
-OSCILLATING, STALLED = "Oscillating", "Stalled"
-STATES = (RUNNING, CONVERGED, COLLAPSED, DIVERGED, OSCILLATING, STALLED)
+OSCILLATING, STALLED, OVERFITTING = "Oscillating", "Stalled", "Overfitting"
+STATES = (RUNNING, CONVERGED, COLLAPSED, DIVERGED, OSCILLATING, STALLED, OVERFITTING)
 # When two monitors disagree, the worse news wins.
-PRIORITY = {DIVERGED: 5, COLLAPSED: 4, STALLED: 3, OSCILLATING: 2, CONVERGED: 1, RUNNING: 0}
+PRIORITY = {DIVERGED: 6, COLLAPSED: 5, STALLED: 4, OVERFITTING: 3, OSCILLATING: 2, CONVERGED: 1,
+            RUNNING: 0}
 MEANING = {
     RUNNING: "training, nothing wrong seen yet",
     CONVERGED: "D is near chance (about 50%) and the tracked metric is at its best: more steps "
@@ -44,6 +48,8 @@ MEANING = {
     OSCILLATING: "the tracked metric swings up and down without settling: G and D chase each other",
     STALLED: "no progress: the tracked metric has not improved for a while, or D wins outright and "
              "G's gradient has vanished",
+    OVERFITTING: "D is overfitting: it calls nearly every real image real (ADA's r_t stays high) even "
+                 "through the augmentation; it memorises the training set",
 }
 ADVICE = {
     "divergence": "lower the learning rates (opt_g.lr, opt_d.lr), add a penalty (loss.penalty=r1 or "
@@ -58,6 +64,8 @@ ADVICE = {
     "stall": "check the data and the learning rates; try more D steps (train.d_steps=2), the "
              "non-saturating loss (loss.name=ns), or a larger lr",
     "convergence": "stop here or lower the learning rates (train.lr_end=0.1) to settle further",
+    "overfitting": "raise train.ada_target (e.g. 0.7) or lower train.ada_kimg so that p grows faster, "
+                   "use the full pipeline (train.ada_pipeline=bgc), or more data",
 }
 
 
@@ -81,6 +89,8 @@ class Thresholds:
     min_gain: float = 0.05  # "progress": the best tracked metric improved by this fraction
     near_best: float = 1.25  # "at its best": within this factor of the best value seen
     swing: float = 1.0  # oscillation: (max - min) above this multiple of the window's minimum
+    overfit_rt: float = 0.9  # ADA's r_t at or above this...
+    overfit_window: int = 200  # ...for this many steps in a row: D is overfitting
 
 
 @dataclass
@@ -179,6 +189,27 @@ def effective_modes(counts: list[int] | None) -> float:
         return math.inf
     total = sum(counts)
     return math.exp(-sum(c / total * math.log(c / total) for c in counts if c > 0))
+
+
+class OverfitMonitor:
+    """ADA's r_t (E[sign D(real)], `ada_rt`) at or above `overfit_rt` for `overfit_window` steps in a
+    row: D separates the reals it has memorised even through the augmentation (Karras et al. 2020
+    use r_t as their overfitting measure). Silent for runs without ADA (no `ada_rt`)."""
+
+    def __init__(self, th: Thresholds) -> None:
+        self.th = th
+        self.run = 0  # consecutive steps with r_t >= overfit_rt
+
+    def observe(self, step: int, stats: dict[str, float]) -> Verdict | None:
+        rt = stats.get("ada_rt")
+        if rt is None or not math.isfinite(rt):
+            return None
+        self.run = self.run + 1 if rt >= self.th.overfit_rt else 0
+        if self.run >= self.th.overfit_window:
+            return (OVERFITTING, "overfitting", f"D is overfitting: r_t = E[sign D(real)] has stayed at or "
+                    f"above {self.th.overfit_rt:g} for {self.run} steps (now {rt:.2f}); raise ada_target "
+                    "/ more data")
+        return None
 
 
 class CollapseMonitor:
@@ -280,6 +311,7 @@ class Health:
     def __post_init__(self) -> None:
         self.divergence = DivergenceMonitor(self.cfg)
         self.runaway = RunawayMonitor(self.cfg)
+        self.overfit = OverfitMonitor(self.cfg)
         self.collapse = CollapseMonitor(self.cfg)
         self.progress = ProgressMonitor(self.cfg)
         self._acc: deque[float] = deque(maxlen=self.cfg.window)
@@ -293,7 +325,8 @@ class Health:
 
     def observe(self, step: int, loss_d: float, loss_g: float, d_acc: float,
                 **more: float) -> str:
-        """One training step's statistics (d_acc_fake and grad_norm_g feed the runaway monitor)."""
+        """One training step's statistics (d_acc_fake and grad_norm_g feed the runaway monitor,
+        ada_rt the overfitting monitor)."""
         self.step = step
         if self.state == DIVERGED:
             return self.state
@@ -303,7 +336,8 @@ class Health:
             return self._set(v)
         if math.isfinite(d_acc):
             self._acc.append(d_acc)
-        self._step_verdict = self.runaway.observe(step, stats)
+        found = [v for v in (self.runaway.observe(step, stats), self.overfit.observe(step, stats)) if v]
+        self._step_verdict = max(found, key=lambda v: PRIORITY[v[0]]) if found else None
         if self._step_verdict and PRIORITY[self._step_verdict[0]] > PRIORITY[self.state]:
             return self._set(self._step_verdict)
         return self.state

@@ -142,6 +142,8 @@ def save_checkpoint(trainer: Trainer, path: str | Path, cfg: RunConfig | None = 
         tensors[f"rng.{role}"] = trainer.rng[role].get_state()
     for key, val in trainer.task.state_tensors().items():  # e.g. CycleGAN's history of fakes
         tensors[f"task.{key}"] = _cpu(val)
+    if trainer.ada is not None:  # ADA's p, r_t accumulator, step counter: resume continues exactly
+        tensors.update({f"ada.{k}": v for k, v in trainer.ada.state_tensors().items()})
     scalers = {k: sc.state_dict() for k, sc in (("g", trainer.scaler_g), ("d", trainer.scaler_d))
                if sc is not None}
     meta = {
@@ -314,6 +316,11 @@ def restore(trainer: Trainer, ckpt: Checkpoint) -> Trainer:
             f"{ckpt.path}: does not fit the configured networks ({first}); "
             "architecture keys cannot change on resume"
         ) from None
+    if trainer.ada is not None:
+        try:
+            trainer.ada.load_state_tensors(_module_state("ada", ckpt.tensors))
+        except (RuntimeError, ValueError) as e:
+            raise CheckpointError(f"{ckpt.path}: bad ADA state ({e})") from None
     _match_layouts(trainer.opt_g)
     _match_layouts(trainer.opt_d)
     _restore_rngs(trainer, ckpt)

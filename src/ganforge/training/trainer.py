@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..ada import AdaptiveAugment
 from ..augment import build_augment
 from ..config import OptConfig, RunConfig
 from ..data import DataSource
@@ -139,6 +140,13 @@ class Trainer:
         self.augment = build_augment(cfg.train.augment)
         if self.augment is not None and len(shape) != 3:
             raise ConfigError("train.augment (DiffAugment) needs image data")
+        # ADA (ada.py) takes DiffAugment's place: the same calls, real and fake alike, p steered by D
+        self.ada: AdaptiveAugment | None = None
+        if cfg.train.ada_target > 0:
+            if len(shape) != 3:
+                raise ConfigError("train.ada_target (adaptive augmentation) needs image data")
+            self.ada = AdaptiveAugment.from_config(cfg.train)
+            self.augment = self.ada
         self.channels_last = cfg.train.channels_last and len(shape) == 3
         if self.channels_last:
             self.g.to(memory_format=torch.channels_last)
@@ -177,6 +185,13 @@ class Trainer:
         if cfg.train.ema > 0 and self.g_ema is None:
             self.g_ema = make_ema(self.g)
         self.divergence = DivergenceMonitor(Thresholds(loss_bound=cfg.health.loss_bound))
+        if self.ada is not None and cfg.train.ada_target > 0:
+            self.ada.configure(cfg.train)
+
+    @property
+    def stat_names(self) -> tuple[str, ...]:
+        """Per-step statistics besides the common ones (callbacks.LOGGED): the task's, then ADA's."""
+        return tuple(self.task.stat_names) + (("ada_p", "ada_rt") if self.ada is not None else ())
 
     # --- the step ------------------------------------------------------------------------------
     def noise(self, n: int, gen: torch.Generator) -> torch.Tensor | None:
@@ -266,6 +281,8 @@ class Trainer:
                 l_r, l_f = out.logits.split(n) if out.logits is not None else (None, None)
                 out_r, out_f = DOut(s_r, l_r), DOut(s_f, l_f)
         score_r, score_f = out_r.score.float(), out_f.score.float()
+        if self.ada is not None:  # r_t: how sure D is of the reals it sees (through the augmentation)
+            self.ada.observe(self.loss.prob(score_r.detach()), n)
         loss_d = self.loss.d(score_r, score_f)
         total = loss_d + self._aux(out_r.logits, c_real) + self._aux(out_f.logits, c_fake)
         pen = 0.0
@@ -374,6 +391,8 @@ class Trainer:
         """Close the step opened by begin_step: count it; returns stats with the new step."""
         self.step += 1
         self.in_step = False
+        if self.ada is not None:  # every ada_interval steps p moves so that r_t nears ada_target
+            stats.update(self.ada.end_step(self.world))
         stats["step"] = self.step
         return stats
 
