@@ -5,6 +5,7 @@
     g = ganforge.load("runs/grid25", device="cpu")
     x = g.sample(1000, seed=0)
     scores = ganforge.evaluate("runs/grid25", metrics=["modes"])
+    table = ganforge.TabularGAN(epochs=300).fit("data.csv").sample(1000, conditions={"colour": "red"})
 
 The names below are imported on first use, so `import ganforge` (and the CLI) stay quick.
 """
@@ -19,7 +20,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "train": "api", "resume": "api", "load": "api", "evaluate": "api", "Run": "api",
     "Callback": "training.callbacks", "LoadedGenerator": "generation", "Truncation": "generation",
-    "OnnxGenerator": "export", "RunConfig": "config",
+    "OnnxGenerator": "export", "RunConfig": "config", "TabularGAN": "tabular",
     "GanforgeError": "errors", "ConfigError": "errors", "DataError": "errors",
     "CheckpointError": "errors", "ExportError": "errors",
 }

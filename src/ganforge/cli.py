@@ -89,6 +89,7 @@ SAMPLE_EXAMPLE = """examples:
   ganforge sample runs/mnist -n 64 --truncation 0.7 -o grid.png    # pull z toward the mean
   ganforge sample runs/mnist --seeds 0-63 --outdir fid/            # fid/seed0000.png ...
   ganforge sample runs/mnist --interpolate --seeds 0-3 --frames 60 -o walk.gif
+  ganforge sample runs/tabular-wine -n 1000 -o wine.csv --condition target=class_0   # table rows
 
 Every file says it is synthetic: PNG text chunks, the GIF comment, or FILE.provenance.json
 beside .npy / .csv (read it with 'ganforge inspect FILE')."""
@@ -222,6 +223,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="write a latent walk (slerp for normal noise, lines for uniform) as -o FILE.gif")
     s.add_argument("--frames", type=int, default=60, help="frames of the walk (default 60, at most 1000)")
     s.add_argument("--fps", type=int, default=20, help="frames per second of the walk (default 20)")
+    s.add_argument("--condition", action="append", metavar="COL=VALUE",
+                   help="table models: every row has this value of a categorical or boolean column "
+                        "(repeatable; the first one conditions G)")
     s.add_argument("--device", help=DEVICE_HELP)
 
     tr = sub.add_parser("translate", help="run an image-to-image model (superres, paired) on image files",
@@ -406,6 +410,10 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
     if args.truncation is not None:
         check_psi(args.truncation)
+    from .tabular import is_table_run
+
+    if args.condition or is_table_run(args.run):
+        return _sample_table(args)
     if args.interpolate and args.outdir:
         raise DataError("--interpolate writes one .gif (-o); --outdir is for one PNG per seed")
     if args.outdir and not args.seeds:
@@ -433,6 +441,25 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     out = write_samples(args.run, args.n, args.seed, args.output, use_ema=not args.no_ema,
                         label=args.label, device=args.device, progress=True, truncation=args.truncation)
     print(f"wrote {out}" if out.suffix == ".png" else f"wrote {args.n} samples to {out}")
+    return 0
+
+
+def _sample_table(args: argparse.Namespace) -> int:
+    """`ganforge sample` of a table model: rows to a CSV, optionally all with given values."""
+    from .errors import DataError
+    from .tabular import parse_conditions, write_table_samples
+
+    other = [flag for flag, on in (("--label", args.label is not None), ("--truncation", args.truncation),
+                                   ("--seeds", args.seeds), ("--outdir", args.outdir),
+                                   ("--interpolate", args.interpolate)) if on]
+    if other:
+        raise DataError(f"{other[0]} is for image and point models; a table model takes -n, --seed, "
+                        "-o FILE.csv and --condition COL=VALUE")
+    if not args.output:
+        raise DataError("say where: -o FILE.csv")
+    out = write_table_samples(args.run, args.n, args.seed, args.output, parse_conditions(args.condition),
+                              use_ema=not args.no_ema, device=args.device)
+    print(f"wrote {args.n} rows to {out}")
     return 0
 
 

@@ -27,6 +27,7 @@ class DataConfig:
     size: int = 0  # images: resize (and centre-crop) to size x size; 0 = as stored
     channels: int = 0  # images: 1 or 3; 0 = as stored (folders: RGB unless all grey)
     max_bad_share: float = 0.1  # image folders: unreadable files tolerated (skipped and counted)
+    columns: str = ""  # tables: kinds forced by name, e.g. "zip:categorical,age:integer"
 
 
 @dataclass
@@ -419,6 +420,17 @@ def _check_task(cfg: RunConfig) -> None:
     if cfg.task.pool_size > 10_000:
         raise ConfigError(f"config key 'task.pool_size' must be at most 10,000 (fakes kept in memory), "
                           f"got {cfg.task.pool_size:,}")
+    if cfg.data.columns or cfg.task.kind == "table":
+        from .data.table import TABLE_SETS, parse_columns
+        from .errors import DataError
+
+        try:
+            parse_columns(cfg.data.columns)
+        except DataError as e:
+            raise ConfigError(str(e)) from None
+        if cfg.task.kind == "table" and cfg.data.name not in TABLE_SETS:
+            raise ConfigError(f"task.kind=table needs data.name {' | '.join(TABLE_SETS)}, "
+                              f"got {cfg.data.name!r}")
     if cfg.task.kind == "generate":
         if cfg.task.pretrain_steps:
             raise ConfigError("task.pretrain_steps does not apply to task.kind=generate: "

@@ -34,6 +34,7 @@ from .training.callbacks import (
     JsonlLogger,
     PointPlotter,
     ProgressBar,
+    TableSamples,
     TranslationGrid,
 )
 from .training.distributed import World
@@ -174,10 +175,10 @@ def _resume_dir(given: Path, ckpt_path: Path, out: str | Path | None) -> tuple[P
 
 # by the data's kind for tasks that generate from noise, else by the task's name; points otherwise
 PLOTTERS = {"images": ImageGrid, "paired": TranslationGrid, "superres": TranslationGrid,
-            "inpaint": InpaintGrid, "unpaired": CycleGrid}
+            "inpaint": InpaintGrid, "unpaired": CycleGrid, "table": TableSamples}
 
 
-def _plotter(kind: str) -> type[PointPlotter] | type[ImageGrid] | type[TranslationGrid] | type[InpaintGrid]:
+def _plotter(kind: str) -> Any:
     return PLOTTERS.get(kind, PointPlotter)
 
 

@@ -21,6 +21,8 @@ def build_data(cfg: DataConfig) -> DataSource:
     if cfg.name in PAIRED_SETS or cfg.name in UNPAIRED_SETS:
         kind = "paired" if cfg.name in PAIRED_SETS else "unpaired"
         raise ConfigError(f"data.name={cfg.name} is an image-to-image set: set task.kind={kind}")
+    if cfg.name in ("table", "wine", "breast_cancer"):
+        raise ConfigError(f"data.name={cfg.name} is a table: set task.kind=table")
     if cfg.name in TOY_SETS:
         return load_toy(cfg.name, cfg.path)
     if cfg.name not in IMAGE_SETS:

@@ -43,6 +43,13 @@ class TableData:
     source: str = "DataFrame"
     dropped: dict[str, str] = field(default_factory=dict)
 
+    kind = "table"  # what the trainer's callbacks read of a data source
+
+    @property
+    def size(self) -> int:
+        """Rows: epochs in metrics.jsonl count passes over them."""
+        return len(self.frame)
+
     def describe(self) -> str:
         """One line for logs and reports: size and how many columns of each kind."""
         counts = {k: sum(v == k for v in self.kinds.values()) for k in KINDS}
@@ -290,6 +297,8 @@ class _CategoryColumn:
         self.categories = sorted(v.unique().tolist(), key=lambda c: (str(type(c)), str(c)))
         self.index = {c: i for i, c in enumerate(self.categories)}
         self.fill = self.index[v.mode(dropna=True).iloc[0]]
+        counts = v.value_counts()
+        self.counts = [int(counts[c]) for c in self.categories]  # training-by-sampling's frequencies
 
     @property
     def width(self) -> int:
@@ -403,3 +412,148 @@ def _restore_dtype(s: pd.Series, dtype: object) -> pd.Series:
         return s.astype(dtype)
     except (TypeError, ValueError):
         return s
+
+
+# --- the fitted state as plain JSON: checkpoints hold it (no pickle), `sample` needs nothing else ---
+
+STATE_VERSION = 1
+
+
+def _plain(v: object) -> object:
+    """numpy scalars and arrays as JSON values (float64 -> repr, so the round trip is exact)."""
+    if isinstance(v, np.ndarray):
+        return {"array": v.tolist(), "dtype": str(v.dtype)}
+    if isinstance(v, tuple):
+        return {"tuple": [_plain(x) for x in v]}
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _unplain(v: object) -> object:
+    if isinstance(v, dict) and "array" in v:
+        return np.asarray(v["array"], dtype=v["dtype"])
+    if isinstance(v, dict) and "tuple" in v:
+        return tuple(_unplain(x) for x in v["tuple"])
+    return v
+
+
+def _gmm_state(gmm: object) -> dict[str, object]:
+    fitted = {k: _plain(v) for k, v in vars(gmm).items() if k.endswith("_") and not k.startswith("_")}
+    return {"params": gmm.get_params(), "fitted": fitted}  # type: ignore[attr-defined]
+
+
+def _gmm_from(state: dict[str, object]) -> object:
+    """The fitted mixture back, so `encode` (its posterior) gives the same modes as before saving."""
+    from sklearn.mixture import BayesianGaussianMixture
+
+    gmm = BayesianGaussianMixture(**state["params"])  # type: ignore[arg-type]
+    for k, v in state["fitted"].items():  # type: ignore[attr-defined]
+        setattr(gmm, k, _unplain(v))
+    return gmm
+
+
+_NUMERIC_FIELDS = ("kind", "max_modes", "threshold", "max_rows", "seed", "lo", "hi", "fill", "mean", "std")
+
+
+def _encoder_state(enc: _NumericColumn | _CategoryColumn) -> dict[str, object]:
+    if isinstance(enc, _CategoryColumn):
+        return {"kind": enc.kind, "categories": [_plain(c) for c in enc.categories], "fill": enc.fill,
+                "counts": enc.counts}
+    out: dict[str, object] = {k: getattr(enc, k) for k in _NUMERIC_FIELDS}
+    out.update(modes=enc.modes.tolist(), mu=enc.mu.tolist(), sigma=enc.sigma.tolist(),
+               gmm=_gmm_state(enc.gmm))
+    if enc.kind == "datetime":
+        out.update(step=enc.step, origin=enc.origin, text=enc.text,
+                   tz=None if enc.tz is None else str(enc.tz))
+    return out
+
+
+def _encoder_from(state: dict[str, object]) -> _NumericColumn | _CategoryColumn:
+    kind = str(state["kind"])
+    if kind not in NUMERIC_KINDS:
+        enc = _CategoryColumn(kind)
+        enc.categories = list(state["categories"])  # type: ignore[call-overload]
+        enc.index = {c: i for i, c in enumerate(enc.categories)}
+        enc.fill, enc.counts = int(state["fill"]), list(state["counts"])  # type: ignore[call-overload]
+        return enc
+    num = _NumericColumn(kind, int(state["max_modes"]), float(state["threshold"]),  # type: ignore[arg-type]
+                         int(state["max_rows"]), int(state["seed"]))  # type: ignore[call-overload]
+    for k in ("lo", "hi", "fill", "mean", "std"):
+        setattr(num, k, float(state[k]))  # type: ignore[arg-type]
+    num.modes = np.asarray(state["modes"], dtype=np.int64)
+    num.mu, num.sigma = np.asarray(state["mu"]), np.asarray(state["sigma"])
+    num.gmm = _gmm_from(state["gmm"])  # type: ignore[arg-type]
+    if kind == "datetime":
+        num.step, num.origin, num.text = int(state["step"]), int(state["origin"]), state["text"]  # type: ignore
+        num.tz = state["tz"]
+    return num
+
+
+def transformer_state(tr: TableTransformer) -> dict[str, object]:
+    """Everything a fitted TableTransformer knows, as JSON-ready values."""
+    return {"version": STATE_VERSION, "kinds": tr.kinds, "columns": [str(c) for c in tr.columns],
+            "dtypes": {c: str(d) for c, d in tr.dtypes.items()}, "has_missing": tr.has_missing,
+            "settings": {"max_modes": tr.max_modes, "weight_threshold": tr.weight_threshold,
+                         "max_fit_rows": tr.max_fit_rows, "seed": tr.seed},
+            "encoders": {c: _encoder_state(e) for c, e in tr.encoders.items()}}
+
+
+def transformer_from_state(state: dict[str, object]) -> TableTransformer:
+    """The transformer `transformer_state` described: same encoding, same decoding, no refit."""
+    if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+        raise DataError("not a saved table transformer (or one from a newer ganforge)")
+    try:
+        tr = TableTransformer(dict(state["kinds"]), **state["settings"])  # type: ignore[arg-type]
+        tr.columns = list(state["columns"])  # type: ignore[call-overload]
+        tr.dtypes = dict(state["dtypes"])  # type: ignore[call-overload]
+        tr.has_missing = {c: bool(v) for c, v in state["has_missing"].items()}  # type: ignore[attr-defined]
+        tr.encoders = {c: _encoder_from(e) for c, e in state["encoders"].items()}  # type: ignore[attr-defined]
+    except (KeyError, TypeError, ValueError) as e:
+        raise DataError(f"a saved table transformer is incomplete ({type(e).__name__}: {e})") from None
+    tr.output_info = tr._layout()
+    tr.output_dim = sum(s.size for s in tr.output_info)
+    return tr
+
+
+# --- named tables: a CSV, or scikit-learn's bundled sets (no download) ----------------------------
+
+TABLE_SETS = ("table", "wine", "breast_cancer")
+
+
+def parse_columns(text: str) -> dict[str, str]:
+    """`data.columns`: "col:kind,col2:kind" -> {col: kind}; one-line errors for a bad entry."""
+    out: dict[str, str] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        col, sep, kind = part.rpartition(":")
+        col, kind = col.strip(), kind.strip()
+        if not sep or not col:
+            raise DataError(f"data.columns entry {part!r} must look like column:kind "
+                            f"(kinds: {', '.join(KINDS)})")
+        if kind not in KINDS:
+            raise DataError(f"data.columns: unknown kind {kind!r} for {col!r} (known: {', '.join(KINDS)})")
+        out[col] = kind
+    return out
+
+
+def load_table_set(name: str, path: str | None = None, columns: str = "") -> TableData:
+    """`data.name`: table (a CSV at `path`), wine or breast_cancer (scikit-learn's bundled copies,
+    their target as a named categorical column); `columns` overrides inferred kinds."""
+    types = parse_columns(columns)
+    if name == "table":
+        if not path:
+            raise DataError("data.name=table needs data.path=FILE.csv")
+        return read_table(path, types)
+    if name not in TABLE_SETS:
+        raise DataError(f"unknown table {name!r} (known: {', '.join(TABLE_SETS)})")
+    from sklearn import datasets
+
+    load = datasets.load_wine if name == "wine" else datasets.load_breast_cancer
+    bunch = load(as_frame=True)
+    frame = bunch.frame.copy()
+    frame["target"] = pd.Series(np.asarray(bunch.target_names)[bunch.target.to_numpy()], dtype=object)
+    table = read_table(frame, types)
+    table.source = name
+    return table

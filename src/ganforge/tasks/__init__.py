@@ -5,7 +5,7 @@ The trainer never branches on the kind of problem; it asks its task (base.Task).
 with or without classes), `paired` (pix2pix), `unpaired` (CycleGAN), `superres` and `inpaint` (fill
 masked holes) are here."""
 
-from . import inpaint, paired, unpaired  # noqa: F401  (register "inpaint", "paired", "unpaired")
+from . import inpaint, paired, table, unpaired  # noqa: F401  (register "inpaint", "paired", "table", "unpaired")
 from .base import TASKS, Batch, Noise, Task, TaskDefaults
 from .generate import GenerateTask
 from .paired import PairedTask

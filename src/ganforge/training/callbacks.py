@@ -300,6 +300,27 @@ class InpaintGrid(TranslationGrid):
         return self.last_path
 
 
+class TableSamples(PeriodicPlot):
+    """Saves samples/step_XXXXXXX.csv: rows decoded from G (a table task), the same seed every time."""
+
+    def __init__(self, folder: str | Path, every: int, n: int = 200) -> None:
+        self.folder = Path(folder)
+        self.every = every
+        self.n = n
+        self.last_path: Path | None = None
+
+    def plot(self, trainer: Trainer) -> Path:
+        from ..generation import LoadedGenerator
+        from ..tabular import TableModel, frozen_copy
+
+        g = LoadedGenerator(frozen_copy(trainer.sampler()), trainer.cfg.g.noise, trainer.device)
+        df = TableModel(g, trainer.task.transformer).sample(self.n, seed=1)  # type: ignore[attr-defined]
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.last_path = self.folder / f"step_{trainer.step:07d}.csv"
+        df.to_csv(self.last_path, index=False)
+        return self.last_path
+
+
 class Checkpointer(Callback):
     """Checkpoints every `every` steps, at the end, and when interrupted; keeps the last N."""
 

@@ -131,8 +131,9 @@ class Trainer:
             torch.set_num_threads(cfg.train.threads)
         with torch.random.fork_rng(devices=[]):  # built on the CPU: the same weights on any device
             torch.manual_seed(role_seed(cfg.seed, "init"))
-            g = kind.build_g(cfg, shape, self.num_classes, cond_shape)
-            d = kind.build_d(cfg, shape, self.num_classes, cond_shape)
+            # through the task: a table's G takes its span layout from the task's data
+            g = self.task.build_g(cfg, shape, self.num_classes, cond_shape)
+            d = self.task.build_d(cfg, shape, self.num_classes, cond_shape)
         if cfg.train.sync_bn:
             g, d = sync_batch_norm(g, self.device, world), sync_batch_norm(d, self.device, world)
         self.g: Generator = g.to(self.device)
