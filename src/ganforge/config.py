@@ -401,6 +401,44 @@ def _check(cfg: RunConfig) -> None:
         raise ConfigError(
             f"train.batch_size ({cfg.train.batch_size}) must be a multiple of d.pack ({cfg.d.pack})"
         )
+    _check_progressive(cfg)
+
+
+def parse_progressive_batch(text: str) -> tuple[int, ...]:
+    """train.progressive_batch "256,128,64" -> (256, 128, 64): one global batch size per growing
+    phase, the last repeating; "" -> () (every phase uses train.batch_size)."""
+    if not text.strip():
+        return ()
+    sizes = []
+    for part in text.split(","):
+        try:
+            n = int(part.strip())
+        except ValueError:
+            n = 0
+        if not 1 <= n <= 1 << 20:
+            raise ConfigError(f"config key 'train.progressive_batch' must be batch sizes in [1, {1 << 20:,}] "
+                              f"separated by commas, e.g. 256,128,64; got {text!r}")
+        sizes.append(n)
+    return tuple(sizes)
+
+
+def _check_progressive(cfg: RunConfig) -> None:
+    """Progressive growing (train.progressive) is for DCGAN nets on images, generate task only."""
+    sizes = parse_progressive_batch(cfg.train.progressive_batch)
+    if not cfg.train.progressive:
+        if sizes:
+            raise ConfigError("train.progressive_batch needs train.progressive > 0 (steps per phase)")
+        return
+    if cfg.g.arch != "dcgan" or cfg.d.arch != "dcgan":
+        raise ConfigError(f"train.progressive needs g.arch=dcgan and d.arch=dcgan, "
+                          f"got {cfg.g.arch} / {cfg.d.arch}")
+    if cfg.task.kind != "generate":
+        raise ConfigError(f"train.progressive does not apply to task.kind={cfg.task.kind}: "
+                          "it grows noise-to-image nets (task.kind=generate)")
+    bad = [n for n in sizes if n % cfg.d.pack]
+    if bad:
+        raise ConfigError(f"train.progressive_batch sizes must be multiples of d.pack ({cfg.d.pack}), "
+                          f"got {bad[0]}")
 
 
 def _check_task(cfg: RunConfig) -> None:

@@ -15,6 +15,8 @@ import torch
 from ..config import DataConfig, RunConfig
 from ..device import draw_int
 from ..errors import ConfigError
+from ..nets import Discriminator, Generator
+from ..nets.progressive import ProgressiveDCGANDiscriminator, ProgressiveDCGANGenerator
 from .base import TASKS, Batch, Noise, TaskDefaults
 
 
@@ -47,6 +49,21 @@ class GenerateTask(TaskDefaults):
     @classmethod
     def from_config(cls, data: Any, cfg: RunConfig, device: torch.device) -> GenerateTask:
         return cls(data, cfg.train.conditional, device)
+
+    @staticmethod
+    def build_g(cfg: RunConfig, shape: tuple[int, ...], num_classes: int,
+                cond_shape: tuple[int, ...]) -> Generator:
+        """train.progressive > 0: the growing DCGAN G (nets/progressive.py), else g.arch's."""
+        if cfg.train.progressive:
+            return ProgressiveDCGANGenerator(cfg.g, shape, num_classes)
+        return TaskDefaults.build_g(cfg, shape, num_classes, cond_shape)
+
+    @staticmethod
+    def build_d(cfg: RunConfig, shape: tuple[int, ...], num_classes: int,
+                cond_shape: tuple[int, ...]) -> Discriminator:
+        if cfg.train.progressive:
+            return ProgressiveDCGANDiscriminator(cfg.d, shape, num_classes)
+        return TaskDefaults.build_d(cfg, shape, num_classes, cond_shape)
 
     @staticmethod
     def load_data(cfg: DataConfig) -> Any:

@@ -100,7 +100,7 @@ class JsonlLogger(Callback):
         now = time.perf_counter()
         rec: dict[str, Any] = {"step": trainer.step, "epoch": round(epoch_of(trainer), 4)}
         rec.update({k: round(v / self._count[k], 6) for k, v in self._acc.items()})
-        rate = self._n * trainer.cfg.train.batch_size / max(now - self._t, 1e-9)
+        rate = self._n * trainer.batch_size / max(now - self._t, 1e-9)  # the phase's batch (progressive)
         rec["samples_per_s"] = round(rate, 1)  # the job's: batch_size is the global batch
         rec["world_size"] = trainer.world.size
         if self._state:

@@ -202,14 +202,15 @@ def session(world: World, device: torch.device, timeout_s: float) -> Iterator[Wo
         dist.destroy_process_group()
 
 
-def wrap(module: nn.Module, device: torch.device, world: World) -> nn.Module:
+def wrap(module: nn.Module, device: torch.device, world: World, find_unused: bool = False) -> nn.Module:
     """DistributedDataParallel around `module` (gradients averaged over ranks in backward); the
     module itself for one process. Buffers (batch-norm statistics) are broadcast from rank 0 at
-    each forward, DDP's default."""
+    each forward, DDP's default. `find_unused`: some parameters take no part in a forward pass
+    (growing nets' later levels), so DDP must not wait for their gradients."""
     if world.size == 1:
         return module
     ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(module, device_ids=ids)
+    return nn.parallel.DistributedDataParallel(module, device_ids=ids, find_unused_parameters=find_unused)
 
 
 def sync_batch_norm(module: nn.Module, device: torch.device, world: World) -> nn.Module:

@@ -25,6 +25,7 @@ from .. import __version__
 from ..config import RunConfig, from_dict
 from ..errors import CheckpointError, ConfigError
 from ..nets import Generator
+from ..nets.progressive import Growing
 from .rng import RNG_ROLES, role_seed
 
 if TYPE_CHECKING:
@@ -378,6 +379,8 @@ def generator_from(ckpt: Checkpoint, use_ema: bool = True) -> Generator:
     kind = TASKS.get(ckpt.config.task.kind)  # the task knows its nets (CycleGAN: two translators)
     g = kind.build_g(ckpt.config, tuple(ckpt.data_shape), ckpt.num_classes, tuple(ckpt.cond_shape))
     _load_module(g, "g_ema" if (use_ema and ckpt.has_ema()) else "g", ckpt, "generator")
+    if isinstance(g, Growing) and ckpt.config.train.progressive:  # taken mid-growth: that level
+        g.grow_to(ckpt.step, ckpt.config.train.progressive)
     g.eval()
     g.requires_grad_(False)
     return g

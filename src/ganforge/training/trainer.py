@@ -25,13 +25,14 @@ from torch import nn
 
 from ..ada import AdaptiveAugment
 from ..augment import build_augment
-from ..config import OptConfig, RunConfig
+from ..config import OptConfig, RunConfig, parse_progressive_batch
 from ..data import DataSource
 from ..device import Precision, make_scaler, resolve_device, resolve_precision
 from ..errors import ConfigError, GanforgeError
 from ..generation import check_noise, generate, make_noise
 from ..losses import LOSSES, d_accuracy
 from ..nets import Discriminator, DOut, Generator
+from ..nets.progressive import Growing, fade_real, phase, phase_batch
 from ..penalties import PENALTIES
 from ..tasks import TASKS, Batch
 from .distributed import SOLO, World, sync_batch_norm, wrap
@@ -112,10 +113,11 @@ class Trainer:
         check_parts(cfg)
         self.cfg = cfg
         self.world = world
-        self.local_batch = world.local_batch(cfg.train.batch_size)
-        if self.local_batch % cfg.d.pack:
-            raise ConfigError(f"each of the {world.size} processes gets {self.local_batch} samples, "
-                              f"not a multiple of d.pack ({cfg.d.pack}); change train.batch_size")
+        for size in (cfg.train.batch_size, *parse_progressive_batch(cfg.train.progressive_batch)):
+            self.local_batch = world.local_batch(size)
+            if self.local_batch % cfg.d.pack:
+                raise ConfigError(f"each of the {world.size} processes gets {self.local_batch} samples, "
+                                  f"not a multiple of d.pack ({cfg.d.pack}); change train.batch_size")
         self.device = resolve_device(device if device is not None else cfg.train.device)
         self.precision: Precision = resolve_precision(cfg.train.precision, self.device)
         kind = TASKS.get(cfg.task.kind)
@@ -155,8 +157,10 @@ class Trainer:
         # self.g / self.d are the nets themselves (checkpoints, EMA, sampling, D's verdicts); the
         # DDP wrappers (the nets themselves for one process) run the forward passes whose
         # gradients must be averaged over ranks
-        self.g_ddp = wrap(self.g, self.device, world)
-        self.d_ddp = wrap(self.d, self.device, world)
+        # train.progressive: levels not yet grown (or faded out) take no part in a forward pass
+        self.growing = isinstance(self.g, Growing) and isinstance(self.d, Growing)
+        self.g_ddp = wrap(self.g, self.device, world, find_unused=self.growing)
+        self.d_ddp = wrap(self.d, self.device, world, find_unused=self.growing)
         self.g_ema: Generator | None = make_ema(self.g) if cfg.train.ema > 0 else None
         self.opt_g = build_optimizer(cfg.opt_g, self.g.parameters())
         self.opt_d = build_optimizer(cfg.opt_d, self.d.parameters())
@@ -165,6 +169,8 @@ class Trainer:
         self.rng = role_generators(cfg.seed, self.device)
         self.divergence = DivergenceMonitor(Thresholds(loss_bound=cfg.health.loss_bound))
         self.step = 0
+        self.batch_size = cfg.train.batch_size  # the global batch of this step (grow() sets it)
+        self.grow()
         self.diverged: str | None = None  # why training stopped on a NaN / exploding loss
         self.in_step = False  # True while a step is half done: no checkpoint may be taken then
         self._kept: tuple[torch.Tensor, Batch] | None = None  # G's output (with its graph), its batch
@@ -180,19 +186,44 @@ class Trainer:
             self.opt_g = build_optimizer(cfg.opt_g, self.g.parameters())
         if cfg.opt_d.name != old.opt_d.name:
             self.opt_d = build_optimizer(cfg.opt_d, self.d.parameters())
-        self.local_batch = self.world.local_batch(cfg.train.batch_size)
+        self.grow()
         _apply_opt_settings(self.opt_g, cfg.opt_g)
         _apply_opt_settings(self.opt_d, cfg.opt_d)
         if cfg.train.ema > 0 and self.g_ema is None:
             self.g_ema = make_ema(self.g)
+            self.grow()
         self.divergence = DivergenceMonitor(Thresholds(loss_bound=cfg.health.loss_bound))
         if self.ada is not None and cfg.train.ada_target > 0:
             self.ada.configure(cfg.train)
 
+
+    def grow(self) -> None:
+        """Progressive growing (train.progressive): the nets' stage and fade and the phase's batch
+        size, from the step alone, so a resumed run (or a checkpoint's G) recomputes them exactly.
+        Without growing: train.batch_size."""
+        t = self.cfg.train
+        self.batch_size = t.batch_size
+        if self.growing and t.progressive:
+            stage, alpha = phase(self.step, t.progressive, self.g.levels)  # type: ignore[attr-defined]
+            for net in (self.g, self.d, self.g_ema):
+                if isinstance(net, Growing):
+                    net.set_growth(stage, alpha)
+            self.batch_size = phase_batch(parse_progressive_batch(t.progressive_batch), stage, t.batch_size)
+        self.local_batch = self.world.local_batch(self.batch_size)
+
     @property
     def stat_names(self) -> tuple[str, ...]:
-        """Per-step statistics besides the common ones (callbacks.LOGGED): the task's, then ADA's."""
-        return tuple(self.task.stat_names) + (("ada_p", "ada_rt") if self.ada is not None else ())
+        """Per-step statistics besides the common ones (callbacks.LOGGED): the task's, then ADA's,
+        then progressive growing's."""
+        return (tuple(self.task.stat_names) + (("ada_p", "ada_rt") if self.ada is not None else ())
+                + (("level", "alpha") if self.growing else ()))
+
+    def _faded(self, real: torch.Tensor) -> torch.Tensor:
+        """Real images at D's current level (fade included) while growing; else themselves."""
+        d = self.d
+        if not isinstance(d, Growing) or not self.growing:
+            return real
+        return fade_real(real, d.side, d.fading, d.alpha)
 
     # --- the step ------------------------------------------------------------------------------
     def noise(self, n: int, gen: torch.Generator) -> torch.Tensor | None:
@@ -260,8 +291,8 @@ class Trainer:
         reuse the same fake batch (as the canonical DCGAN example does) instead of a new one."""
         cfg = self.cfg
         n = self.local_batch
-        batch = self._rows(self.task.batch(cfg.train.batch_size, self.rng, self.noise))
-        real, c_real, c_fake = self._layout(batch.real), batch.c_d_real, batch.c_d_fake
+        batch = self._rows(self.task.batch(self.batch_size, self.rng, self.noise))
+        real, c_real, c_fake = self._layout(self._faded(batch.real)), batch.c_d_real, batch.c_d_fake
         # only a forward pass whose graph G's step will use goes through DDP
         g = self.g_ddp if keep_fake else self.g
         with torch.set_grad_enabled(keep_fake), self.autocast():
@@ -321,7 +352,7 @@ class Trainer:
         through DiffAugment as the fakes are."""
         if batch.real is None:
             raise ValueError("a relativistic loss needs the step's real samples in G's batch")
-        real, c = self._layout(batch.real), batch.c_d_real
+        real, c = self._layout(self._faded(batch.real)), batch.c_d_real
         if self.augment is not None:
             real, c = self._augmented(real, c)
         with self.autocast():
@@ -342,7 +373,7 @@ class Trainer:
         try:
             with self.autocast():
                 if kept is None:
-                    batch = self._rows(self.task.g_batch(self.cfg.train.batch_size, self.rng, self.noise))
+                    batch = self._rows(self.task.g_batch(self.batch_size, self.rng, self.noise))
                     fake = self.g_ddp(batch.z, batch.c_g)
                 else:
                     fake, batch = kept
@@ -384,16 +415,22 @@ class Trainer:
             for opt, oc in ((self.opt_g, self.cfg.opt_g), (self.opt_d, self.cfg.opt_d)):
                 for group in opt.param_groups:
                     group["lr"] = oc.lr * scale
+        self.grow()
         self.g.train()
         self.d.train()
         self.in_step = True
 
     def end_step(self, stats: dict[str, float]) -> dict[str, float]:
-        """Close the step opened by begin_step: count it; returns stats with the new step."""
+        """Close the step opened by begin_step: count it; returns stats with the new step. While
+        growing, the step's level and alpha join the stats, and the nets move to the next step's
+        (so G sampled now is G as its checkpoint loads)."""
+        if self.growing:
+            stats["level"], stats["alpha"] = float(self.d.stage), self.d.alpha  # type: ignore[attr-defined]
         self.step += 1
         self.in_step = False
         if self.ada is not None:  # every ada_interval steps p moves so that r_t nears ada_target
             stats.update(self.ada.end_step(self.world))
+        self.grow()
         stats["step"] = self.step
         return stats
 
