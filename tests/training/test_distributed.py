@@ -189,3 +189,30 @@ def test_nproc_is_left_out_of_each_process_command():
 def test_failed_collectives_are_told_apart_from_bugs():
     assert is_comm_failure(RuntimeError("[gloo/transport/tcp/pair.cc:537] Connection reset by peer"))
     assert not is_comm_failure(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+
+
+PROGRESSIVE = """seed: 0
+data: {name: npz, path: PATH}
+g: {arch: dcgan, width: 8, noise_dim: 8, batch_norm: false}
+d: {arch: dcgan, width: 8}
+loss: {name: ns}
+train: {batch_size: 8, steps: 9, progressive: 3, progressive_batch: "16,8", log_every: 3, plot_every: 0,
+        ckpt_every: 0, threads: 1, precision: fp32, ema: 0.9}
+health: {enabled: false}
+"""
+
+
+def test_growing_nets_train_on_two_processes_as_on_one(tmp_path):
+    """Levels not yet grown take no part in a forward pass: DDP runs with find_unused_parameters,
+    and 2 processes (through a fade, with a batch per phase) end where 1 does."""
+    import numpy as np
+
+    images = tmp_path / "images.npz"
+    np.savez(images, x=np.random.default_rng(0).integers(0, 256, (64, 16, 16), dtype=np.uint8))
+    path = tmp_path / "prog.yaml"
+    path.write_text(PROGRESSIVE.replace("PATH", str(images)))
+    run = tmp_path / "two"
+    r = _ganforge("train", str(path), "--out", str(run), "--quiet", "--no-plots", "--nproc", "2")
+    assert r.returncode == 0, r.stderr[-2000:]
+    one = fit(Trainer(config.load(path)), 9)
+    assert one.g.stage == 2 and _max_diff(one, run) < TOL
