@@ -11,6 +11,7 @@ from ganforge.nets.progressive import (
     fade_real,
     phase,
     phase_batch,
+    samples_drawn,
 )
 
 
@@ -133,6 +134,10 @@ def test_batch_per_phase():
     assert sizes == (256, 128, 64)
     assert [phase_batch(sizes, s, 32) for s in range(5)] == [256, 128, 64, 64, 64]
     assert parse_progressive_batch("") == () and phase_batch((), 3, 32) == 32
+    # phases of 4 steps, 3 levels: the batch of every step taken, summed
+    per_step = [phase_batch((16, 8), phase(s, 4, 3)[0], 32) for s in range(20)]
+    assert [samples_drawn(n, 4, 3, (16, 8), 32) for n in range(21)] == [sum(per_step[:n]) for n in range(21)]
+    assert samples_drawn(7, 4, 3, (), 32) == 7 * 32
     for junk in ("a,b", "64,,32", "0", "-8", "64;32", str(1 << 21)):
         with pytest.raises(ConfigError, match="train.progressive_batch") as e:
             parse_progressive_batch(junk)

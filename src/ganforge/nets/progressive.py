@@ -50,6 +50,17 @@ def phase_batch(sizes: tuple[int, ...], stage: int, default: int) -> int:
     return sizes[min(stage, len(sizes) - 1)] if sizes else default
 
 
+def samples_drawn(step: int, steps_per_phase: int, levels: int, sizes: tuple[int, ...], default: int) -> int:
+    """Samples drawn per D step over the first `step` steps, each phase at its own batch size
+    (what an epoch count needs when train.progressive_batch varies it)."""
+    total, done = 0, 0
+    for stage in range(levels):
+        n = step - done if stage == levels - 1 else min(steps_per_phase, step - done)
+        total += max(n, 0) * phase_batch(sizes, stage, default)
+        done += max(n, 0)
+    return total
+
+
 def resize(x: torch.Tensor, side: int) -> torch.Tensor:
     """Images brought to `side`: average pooling down, nearest neighbours up (the two ProGAN uses),
     x itself when it already has that side."""

@@ -48,7 +48,7 @@ def epoch_of(trainer: Trainer) -> float:
     size = trainer.data.size
     if size is None:
         return float(trainer.step)
-    seen = trainer.step * trainer.cfg.train.batch_size * trainer.cfg.train.d_steps
+    seen = trainer.samples_drawn() * trainer.cfg.train.d_steps
     return seen / size
 
 

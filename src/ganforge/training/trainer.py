@@ -32,7 +32,7 @@ from ..errors import ConfigError, GanforgeError
 from ..generation import check_noise, generate, make_noise
 from ..losses import LOSSES, d_accuracy
 from ..nets import Discriminator, DOut, Generator
-from ..nets.progressive import Growing, fade_real, phase, phase_batch
+from ..nets.progressive import Growing, fade_real, phase, phase_batch, samples_drawn
 from ..penalties import PENALTIES
 from ..tasks import TASKS, Batch
 from .distributed import SOLO, World, sync_batch_norm, wrap
@@ -210,6 +210,14 @@ class Trainer:
                     net.set_growth(stage, alpha)
             self.batch_size = phase_batch(parse_progressive_batch(t.progressive_batch), stage, t.batch_size)
         self.local_batch = self.world.local_batch(self.batch_size)
+
+    def samples_drawn(self) -> int:
+        """Real samples drawn per D step so far (the global batch of each step taken, summed)."""
+        t = self.cfg.train
+        if not (self.growing and t.progressive):
+            return self.step * t.batch_size
+        return samples_drawn(self.step, t.progressive, self.g.levels,  # type: ignore[attr-defined]
+                             parse_progressive_batch(t.progressive_batch), t.batch_size)
 
     @property
     def stat_names(self) -> tuple[str, ...]:
