@@ -124,8 +124,9 @@ class Growing:
 
 def _channels(width: int, k: int) -> list[int]:
     """Features per level, as the DCGAN nets have them: width * 2^(k-1) at s0, halving per doubling,
-    `width` at the full side (where the plain nets hold the image itself)."""
-    return [width * 2 ** max(k - 1 - j, 0) for j in range(k + 1)]
+    so width / 2 at the full side (where the plain nets hold the image itself: this extra level of
+    features is what toRGB / fromRGB cost)."""
+    return [max(1, (width << (k - 1)) >> j) for j in range(k + 1)]
 
 
 class ProgressiveDCGANGenerator(Growing, Generator):
