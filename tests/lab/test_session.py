@@ -391,7 +391,8 @@ def test_1d_frames_carry_the_densities_and_d(name):
 
 
 def test_1d_collapse_story_tiny_g_piles_onto_one_bump():
-    """two1d: a G with 2 hidden units covers one of the two Gaussians; the default G covers both."""
+    """two1d: a G with 2 hidden units covers one of the two Gaussians; the foundation recipe covers both
+    (the lab's default settings do on most seeds, not all: 2 of 5 collapsed or oscillated in 1,000 steps)."""
     tiny = LabSession(settings={"dataset": "two1d", "g_depth": 1, "g_width": 2})
     states = []
     for _ in range(6):
@@ -402,7 +403,7 @@ def test_1d_collapse_story_tiny_g_piles_onto_one_bump():
     d = tiny.frame()["density"]
     assert max(_mass(d, -3, 0), _mass(d, 0, 3)) > 0.9 * _mass(d, -3, 3)  # G's density: one bump
 
-    good = LabSession(settings={"dataset": "two1d"})
+    good = LabSession(settings={"dataset": "two1d", **RECIPE})
     for _ in range(7):
         good.run_for(100, 60)
         good.check()
