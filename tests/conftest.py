@@ -90,3 +90,23 @@ def translation_runs(tmp_path_factory):
         assert main(["train", recipe, "--out", str(root / task), "--quiet", *TRANSLATION_TINY, *extra]) == 0
         assert main(["eval", str(root / task), "-n", "12", "--quiet"]) == 0
     return root, TRANSLATION_RUNS, TRANSLATION_TINY
+
+
+def all_state_of(t) -> dict:  # noqa: ANN001
+    """Every tensor a resumed run must match: nets, EMA, optimiser state, RNG states."""
+    out = {}
+    for name, mod in (("g", t.g), ("d", t.d), ("ema", t.g_ema)):
+        if mod is not None:
+            out.update({f"{name}.{k}": v for k, v in mod.state_dict().items()})
+    for name, opt in (("opt_g", t.opt_g), ("opt_d", t.opt_d)):
+        for idx, st in opt.state_dict()["state"].items():
+            out.update({f"{name}.{idx}.{k}": v for k, v in st.items()})
+    for role, gen in t.rng.items():
+        out[f"rng.{role}"] = gen.get_state()
+    return out
+
+
+@pytest.fixture
+def all_state():
+    """`all_state(trainer)`: see all_state_of."""
+    return all_state_of

@@ -27,21 +27,8 @@ def digits():
     return build_data(_cfg().data)
 
 
-def _all_state(t: Trainer) -> dict[str, torch.Tensor]:
-    out = {}
-    for name, mod in (("g", t.g), ("d", t.d), ("ema", t.g_ema)):
-        if mod is not None:
-            out.update({f"{name}.{k}": v for k, v in mod.state_dict().items()})
-    for name, opt in (("opt_g", t.opt_g), ("opt_d", t.opt_d)):
-        for idx, st in opt.state_dict()["state"].items():
-            out.update({f"{name}.{idx}.{k}": v for k, v in st.items()})
-    for role, gen in t.rng.items():
-        out[f"rng.{role}"] = gen.get_state()
-    return out
-
-
 @pytest.mark.parametrize("k", [5, 7])  # step 5: mid-fade of level 1 (alpha 0.5); 7: its stable half
-def test_resume_mid_phase_is_exact(tmp_path, digits, k):
+def test_resume_mid_phase_is_exact(tmp_path, digits, k, all_state):
     cfg = _cfg("train.steps=11", "train.ema=0.9", "loss.penalty=gp", "d.mbstd=true")
     straight = fit(Trainer(cfg, digits), 11)
     first = fit(Trainer(cfg, digits), k)
@@ -56,7 +43,7 @@ def test_resume_mid_phase_is_exact(tmp_path, digits, k):
     resumed = restore(Trainer(cfg, digits), load_checkpoint(path))
     assert (resumed.d.stage, resumed.d.alpha, resumed.batch_size) == (1, 0.5 if k == 5 else 1.0, 8)
     fit(resumed, 11)
-    a, b = _all_state(straight), _all_state(resumed)
+    a, b = all_state(straight), all_state(resumed)
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key

@@ -19,19 +19,6 @@ from ganforge.training.state import (
 )
 
 
-def _all_state(t: Trainer) -> dict[str, torch.Tensor]:
-    out = {}
-    for name, mod in (("g", t.g), ("d", t.d), ("ema", t.g_ema)):
-        if mod is not None:
-            out.update({f"{name}.{k}": v for k, v in mod.state_dict().items()})
-    for name, opt in (("opt_g", t.opt_g), ("opt_d", t.opt_d)):
-        for idx, st in opt.state_dict()["state"].items():
-            out.update({f"{name}.{idx}.{k}": v for k, v in st.items()})
-    for role, gen in t.rng.items():
-        out[f"rng.{role}"] = gen.get_state()
-    return out
-
-
 def test_checkpoint_is_self_describing(tiny_cfg, tmp_path):
     t = fit(Trainer(tiny_cfg("train.ema=0.9")), 3)
     path = save_checkpoint(t, tmp_path / "c.safetensors")
@@ -46,12 +33,12 @@ def test_checkpoint_is_self_describing(tiny_cfg, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["c.safetensors"]  # no temp file left
 
 
-def test_round_trip_restores_every_tensor(tiny_cfg, tmp_path):
+def test_round_trip_restores_every_tensor(tiny_cfg, tmp_path, all_state):
     cfg = tiny_cfg("train.ema=0.9", "loss.penalty=gp", "d.spectral_norm=true", "g.batch_norm=true")
     t = fit(Trainer(cfg), 4)
     path = save_checkpoint(t, tmp_path / "c.safetensors")
     u = restore(Trainer(cfg), load_checkpoint(path))
-    a, b = _all_state(t), _all_state(u)
+    a, b = all_state(t), all_state(u)
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
@@ -68,7 +55,7 @@ def test_round_trip_restores_every_tensor(tiny_cfg, tmp_path):
          "opt_g.beta1=0.9", "opt_g.lr=1e-3", "opt_d.lr=1e-3"),
     ],
 )
-def test_resume_continues_exactly(tiny_cfg, tmp_path, extra):
+def test_resume_continues_exactly(tiny_cfg, tmp_path, extra, all_state):
     """Stopped at k and resumed to n == uninterrupted to n: weights, optimiser, EMA, RNGs."""
     cfg = tiny_cfg("train.steps=24", *extra)
     straight = fit(Trainer(cfg), 24)
@@ -78,7 +65,7 @@ def test_resume_continues_exactly(tiny_cfg, tmp_path, extra):
     del first
     resumed = fit(restore(Trainer(cfg), load_checkpoint(path)), 24)
 
-    a, b = _all_state(straight), _all_state(resumed)
+    a, b = all_state(straight), all_state(resumed)
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k

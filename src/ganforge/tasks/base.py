@@ -123,3 +123,26 @@ class TaskDefaults:
 
 
 TASKS: Registry[Any] = Registry("task")
+
+
+class FromNoise:
+    """Sampling tasks (generate, table): D's batch is `real(n)` (the data draw first) and fakes made
+    from noise with `condition(n)`; G's batch has the fakes alone. The subclass gives `real` and
+    `condition`."""
+
+    def real(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+        raise NotImplementedError
+
+    def condition(self, n: int, gen: torch.Generator) -> torch.Tensor | None:
+        raise NotImplementedError
+
+    def batch(self, n: int, rng: Mapping[str, torch.Generator], noise: Noise) -> Batch:
+        real, c_real = self.real(n, rng["data"])
+        return self._fakes(n, rng, noise)._replace(real=real, c_d_real=c_real)
+
+    def g_batch(self, n: int, rng: Mapping[str, torch.Generator], noise: Noise) -> Batch:
+        return self._fakes(n, rng, noise)
+
+    def _fakes(self, n: int, rng: Mapping[str, torch.Generator], noise: Noise) -> Batch:
+        c = self.condition(n, rng["noise"])
+        return Batch(z=noise(n, rng["noise"]), c_g=c, real=None, c_d_real=None, c_d_fake=c)

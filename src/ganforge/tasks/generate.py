@@ -7,7 +7,6 @@ z), so runs give the same numbers as before tasks had batches."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -17,11 +16,11 @@ from ..device import draw_int
 from ..errors import ConfigError
 from ..nets import Discriminator, Generator
 from ..nets.progressive import ProgressiveDCGANDiscriminator, ProgressiveDCGANGenerator
-from .base import TASKS, Batch, Noise, TaskDefaults
+from .base import TASKS, Batch, FromNoise, TaskDefaults
 
 
 @TASKS.register("generate")
-class GenerateTask(TaskDefaults):
+class GenerateTask(FromNoise, TaskDefaults):
     name = "generate"
     from_noise = True
     cond_shape: tuple[int, ...] = ()
@@ -85,17 +84,6 @@ class GenerateTask(TaskDefaults):
         if not self.num_classes:
             return None
         return draw_int(self.num_classes, (n,), gen, self.device)
-
-    def batch(self, n: int, rng: Mapping[str, torch.Generator], noise: Noise) -> Batch:
-        real, c_real = self.real(n, rng["data"])
-        return self._fakes(n, rng, noise)._replace(real=real, c_d_real=c_real)
-
-    def g_batch(self, n: int, rng: Mapping[str, torch.Generator], noise: Noise) -> Batch:
-        return self._fakes(n, rng, noise)
-
-    def _fakes(self, n: int, rng: Mapping[str, torch.Generator], noise: Noise) -> Batch:
-        c = self.condition(n, rng["noise"])
-        return Batch(z=noise(n, rng["noise"]), c_g=c, real=None, c_d_real=None, c_d_fake=c)
 
     def extra_g_loss(self, fake: torch.Tensor, batch: Batch, g: Any) -> tuple[float, dict[str, float]]:
         return 0.0, {}

@@ -34,7 +34,7 @@ from ..data.table import (
 from ..device import draw_int, draw_uniform
 from ..errors import CheckpointError, ConfigError, DataError
 from ..nets.tabular import TabularCritic, TabularGenerator, segment_log_softmax, span_layout
-from .base import TASKS, Batch, Noise, TaskDefaults
+from .base import TASKS, Batch, FromNoise, TaskDefaults
 
 DISCRETE = ("categorical", "boolean")
 STATE_KEY = "table.transformer"  # the task state tensor holding the transformer's JSON (utf-8 bytes)
@@ -96,7 +96,7 @@ def draw_conditions(cond: Conditions, cum: torch.Tensor, n: int, gen: torch.Gene
 
 
 @TASKS.register("table")
-class TableTask(TaskDefaults):
+class TableTask(FromNoise, TaskDefaults):
     name = "table"
     from_noise = False  # samples need the transformer to mean anything: no image / point checks
     cond_shape: tuple[int, ...] = ()
@@ -173,17 +173,6 @@ class TableTask(TaskDefaults):
         if not self.num_classes:
             return None
         return draw_conditions(self.cond, self.cum_log_dev, n, gen, self.device)
-
-    def batch(self, n: int, rng: Mapping[str, torch.Generator], noise: Noise) -> Batch:
-        real, c_real = self.real(n, rng["data"])
-        return self._fakes(n, rng, noise)._replace(real=real, c_d_real=c_real)
-
-    def g_batch(self, n: int, rng: Mapping[str, torch.Generator], noise: Noise) -> Batch:
-        return self._fakes(n, rng, noise)
-
-    def _fakes(self, n: int, rng: Mapping[str, torch.Generator], noise: Noise) -> Batch:
-        c = self.condition(n, rng["noise"])
-        return Batch(z=noise(n, rng["noise"]), c_g=c, real=None, c_d_real=None, c_d_fake=c)
 
     def extra_g_loss(self, fake: torch.Tensor, batch: Batch,
                      g: Any) -> tuple[torch.Tensor | float, dict[str, float]]:
