@@ -84,7 +84,7 @@ class JsonlLogger(Callback):
         self._t = time.perf_counter()
 
     def on_step(self, trainer: Trainer, stats: dict[str, Any]) -> None:
-        for k in LOGGED + trainer.task.stat_names:
+        for k in LOGGED + trainer.stat_names:
             v = float(stats.get(k, 0.0))
             if math.isfinite(v):
                 self._acc[k] = self._acc.get(k, 0.0) + v
