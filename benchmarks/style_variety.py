@@ -8,7 +8,10 @@ images', and ganforge's LeNet sees few classes. For each checkpoint this prints:
   top_share    share of the most frequent predicted class (0.1 when uniform)
   kl_uniform   KL(predicted class histogram || uniform), nats (0 when uniform)
 
-    python benchmarks/style_variety.py RUN [--features lenet-mnist] [--out results.md]
+    python benchmarks/style_variety.py RUN [--features lenet-mnist|knn] [--out results.md]
+
+`--features knn` predicts each sample's class by its nearest real image instead (no classifier to
+train: quicker, rougher).
 """
 
 from __future__ import annotations
@@ -47,7 +50,20 @@ def score(run: Path, features: str, n_pairs: int = 64, n_classes: int = 1000) ->
     real = data.sample(n_pairs, torch.Generator().manual_seed(1))
     real = real.float() / 127.5 - 1 if real.dtype == torch.uint8 else real
     real_l2 = pairwise_l2(real)
-    ext = build_extractor(features, tuple(real.shape[1:]))
+    if features == "knn":
+        from sklearn.neighbors import KNeighborsClassifier
+
+        xs, ys = data.sample_labeled(3000, torch.Generator().manual_seed(2))
+        xs = xs.float() / 127.5 - 1 if xs.dtype == torch.uint8 else xs
+        knn = KNeighborsClassifier(n_neighbors=1, algorithm="brute").fit(xs.flatten(1).numpy(), ys.numpy())
+
+        def classify(x):  # noqa: ANN001, ANN202
+            return torch.from_numpy(knn.predict(x.flatten(1).numpy())).long()
+    else:
+        ext = build_extractor(features, tuple(real.shape[1:]))
+
+        def classify(x):  # noqa: ANN001, ANN202
+            return ext.classify_channels(x)[:, 0]
     rows = []
     for step, path in found:
         ckpt = load_checkpoint(path)
@@ -61,7 +77,7 @@ def score(run: Path, features: str, n_pairs: int = 64, n_classes: int = 1000) ->
                 c = torch.arange(n_classes) % g.spec.num_classes if g.spec.num_classes else None
                 x = torch.cat([g(z[i:i + 250], None if c is None else c[i:i + 250])
                                for i in range(0, n_classes, 250)])
-            pred = ext.classify_channels(x)[:, 0]
+            pred = classify(x)
             hist = torch.bincount(pred, minlength=10).double() / len(pred)
             nz = hist[hist > 0]
             kl = float((nz * (nz * len(hist)).log()).sum())

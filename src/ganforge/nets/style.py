@@ -329,9 +329,12 @@ class StyleGenerator(Generator):
         return self.mix(self.mapping(z, c, update_w_avg=update_w_avg), c)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        # Clamped in training too: D then never sees values beyond the data's range. Unclamped, a
+        # fresh G's output spans about [-3, 4] while MNIST's background is exactly -1; D told fakes
+        # apart by that alone (accuracy -> 1) and G lost its variety within a few hundred steps.
         if self.training:
             ws = self.training_ws(z, c)
-            return self.synthesis(ws, noise="random", gen=self._gen)
+            return self.synthesis(ws, noise="random", gen=self._gen).clamp(-1, 1)
         return self.synthesis(self.mapping(z, c), noise="const").clamp(-1, 1)
 
 
