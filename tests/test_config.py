@@ -101,3 +101,14 @@ def test_every_recipe_builds_its_trainer():
             continue  # local machine without that data set
         t.train_step()
         assert t.step == 1, p.name
+
+
+def test_style_nets_need_images_and_path_length_needs_a_style_g():
+    with pytest.raises(ConfigError, match="g.arch=style needs image data"):
+        config.load(None, ["g.arch=style", "data.name=grid25"])
+    with pytest.raises(ConfigError, match="d.arch=style needs image data"):
+        config.load(None, ["d.arch=style", "data.name=ring8"])
+    with pytest.raises(ConfigError, match="loss.pl_weight > 0 .* needs g.arch=style"):
+        config.load(None, ["data.name=mnist", "g.arch=dcgan", "loss.pl_weight=2"])
+    cfg = config.load(None, ["data.name=mnist", "g.arch=style", "d.arch=style", "loss.pl_weight=2"])
+    assert cfg.loss.pl_weight == 2

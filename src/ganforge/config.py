@@ -374,6 +374,7 @@ def _check(cfg: RunConfig) -> None:
             raise ConfigError(f"config key '{key}' must be in [0, 1], got {v}")
     if cfg.g.rgb not in ("skip", "resnet"):
         raise ConfigError(f"config key 'g.rgb' must be skip or resnet, got {cfg.g.rgb!r}")
+    _check_style(cfg)
     if cfg.health.on_diverge not in ("rollback", "stop"):
         raise ConfigError(f"config key 'health.on_diverge' must be rollback or stop, "
                           f"got {cfg.health.on_diverge!r}")
@@ -439,6 +440,18 @@ def _check_progressive(cfg: RunConfig) -> None:
     if bad:
         raise ConfigError(f"train.progressive_batch sizes must be multiples of d.pack ({cfg.d.pack}), "
                           f"got {bad[0]}")
+
+
+def _check_style(cfg: RunConfig) -> None:
+    """Style nets make and judge images; path-length regularisation needs a style G."""
+    from .data.toy import TOY_SETS
+
+    for key, arch in (("g.arch", cfg.g.arch), ("d.arch", cfg.d.arch)):
+        if arch == "style" and cfg.data.name in TOY_SETS:
+            raise ConfigError(f"{key}=style needs image data; data.name={cfg.data.name} holds points")
+    if cfg.loss.pl_weight > 0 and cfg.g.arch != "style":
+        raise ConfigError(f"loss.pl_weight > 0 (path-length regularisation) needs g.arch=style, "
+                          f"got g.arch={cfg.g.arch}")
 
 
 def _check_task(cfg: RunConfig) -> None:

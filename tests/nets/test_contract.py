@@ -7,7 +7,7 @@ import torch
 from ganforge.config import DConfig, GConfig
 from ganforge.nets import NETS, Discriminator, DOut, Generator, NetSpec, build_d, build_g
 
-SHAPES = {"mlp": (2,), "dcgan": (1, 28, 28), "resnet": (3, 32, 32)}
+SHAPES = {"mlp": (2,), "dcgan": (1, 28, 28), "resnet": (3, 32, 32), "style": (1, 16, 16)}
 FROM_NOISE = [a for a in NETS.names() if all(NETS.get(a))]  # a G and a D of one name
 SIDES = [(a, i) for a in NETS.names() for i in (0, 1) if NETS.get(a)[i] is not None]
 

@@ -2,7 +2,7 @@
 
 Every generator is `G(z, c)` and every discriminator `D(x, c) -> DOut` (nets/contract.py)."""
 
-from . import dcgan, inpaint, patchgan, resnet, srnet, unet  # noqa: F401  (register the nets)
+from . import dcgan, inpaint, patchgan, resnet, srnet, style, unet  # noqa: F401  (register the nets)
 from .contract import Discriminator, DOut, Generator, NetSpec
 from .mlp import NETS, build_d, build_g
 

@@ -61,6 +61,10 @@ class Generator(nn.Module):
         if self.spec.cond != "none" and c is None:
             raise ValueError(f"this generator is conditional: pass {_WHAT[self.spec.cond]} as c")
 
+    def bind_rng(self, gen: torch.Generator | None) -> None:
+        """Give G a generator for the random draws it makes itself in training (StyleGAN's per-pixel
+        noise and style mixing), so a run resumes exactly; G's without such draws ignore it."""
+
 
 class Discriminator(nn.Module):
     """Base of every discriminator: forward(x, c=None) -> DOut."""

@@ -9,8 +9,9 @@ import torch
 
 from ..device import generator as device_generator
 
-RNG_ROLES = ("data", "noise", "penalty", "augment")
-_ROLE_OFFSET = {"init": 0, "data": 1, "noise": 2, "penalty": 3, "eval": 4, "augment": 5}
+# "g": draws a generator makes itself in training (StyleGAN's per-pixel noise, style mixing)
+RNG_ROLES = ("data", "noise", "penalty", "augment", "g")
+_ROLE_OFFSET = {"init": 0, "data": 1, "noise": 2, "penalty": 3, "eval": 4, "augment": 5, "g": 6}
 
 
 def role_seed(seed: int, role: str) -> int:

@@ -145,6 +145,8 @@ def save_checkpoint(trainer: Trainer, path: str | Path, cfg: RunConfig | None = 
         tensors[f"task.{key}"] = _cpu(val)
     if trainer.ada is not None:  # ADA's p, r_t accumulator, step counter: resume continues exactly
         tensors.update({f"ada.{k}": v for k, v in trainer.ada.state_tensors().items()})
+    for key, val in trainer.state_tensors().items():  # e.g. the running mean path length
+        tensors[f"trainer.{key}"] = _cpu(val)
     scalers = {k: sc.state_dict() for k, sc in (("g", trainer.scaler_g), ("d", trainer.scaler_d))
                if sc is not None}
     meta = {
@@ -311,6 +313,7 @@ def restore(trainer: Trainer, ckpt: Checkpoint) -> Trainer:
         for opt, state in states:
             opt.load_state_dict(state)
         trainer.task.load_state_tensors(_module_state("task", ckpt.tensors))
+        trainer.load_state_tensors(_module_state("trainer", ckpt.tensors))
     except (RuntimeError, KeyError, ValueError, TypeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(

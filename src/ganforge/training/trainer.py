@@ -167,6 +167,9 @@ class Trainer:
         self.scaler_g = make_scaler(self.precision)
         self.scaler_d = make_scaler(self.precision)
         self.rng = role_generators(cfg.seed, self.device)
+        self.g.bind_rng(self.rng["g"])  # G's own training draws (style G: noise, mixing)
+        # path-length regularisation (style G): the running mean path length, checkpointed
+        self.pl_mean = torch.zeros((), device=self.device)
         self.divergence = DivergenceMonitor(Thresholds(loss_bound=cfg.health.loss_bound))
         self.step = 0
         self.batch_size = cfg.train.batch_size  # the global batch of this step (grow() sets it)
@@ -222,9 +225,10 @@ class Trainer:
     @property
     def stat_names(self) -> tuple[str, ...]:
         """Per-step statistics besides the common ones (callbacks.LOGGED): the task's, then ADA's,
-        then progressive growing's."""
+        progressive growing's and path length's."""
         return (tuple(self.task.stat_names) + (("ada_p", "ada_rt") if self.ada is not None else ())
-                + (("level", "alpha") if self.growing else ()))
+                + (("level", "alpha") if self.growing else ())
+                + (("pl_penalty", "pl_mean") if self.cfg.loss.pl_weight > 0 else ()))
 
     def _faded(self, real: torch.Tensor) -> torch.Tensor:
         """Real images at D's current level (fade included) while growing; else themselves."""
@@ -401,14 +405,55 @@ class Trainer:
                 loss_g = self.loss.g(out.score.float()) + self._aux(out.logits, c)
             else:
                 loss_g = torch.zeros((), device=self.device)
+            pl = self._path_length() if adversarial and self._pl_due() else None
+            if pl is not None:  # lazy: every pl_every-th G step, with weight x pl_every
+                extra = extra + self.cfg.loss.pl_weight * self.cfg.loss.pl_every * pl
             gnorm = self._update(loss_g + extra, self.opt_g, self.g, self.scaler_g)
         finally:
             self.d.requires_grad_(True)
+        if self.cfg.loss.pl_weight > 0:
+            extra_stats = {**extra_stats, "pl_penalty": 0.0 if pl is None else pl.item(),
+                           "pl_mean": float(self.pl_mean)}
         if self.g_ema is not None:
             update_ema(self.g_ema, self.g, self.cfg.train.ema, self.step, self.cfg.train.ema_rampup)
         stats = {"loss_g": loss_g.item(), "grad_norm_g": gnorm, **extra_stats}
         self._check(stats, self.step + 1)
         return stats
+
+    def _pl_due(self) -> bool:
+        return self.cfg.loss.pl_weight > 0 and self.step % self.cfg.loss.pl_every == 0
+
+    def _path_length(self) -> torch.Tensor:
+        """StyleGAN2's path-length penalty (Karras et al. 2020, sec. 3.2): E[(|J_w^T y| - a)^2], with
+        y ~ N(0, I) / sqrt(H W) on G's images and a the running mean `pl_mean` (rate loss.pl_decay),
+        on half a batch (StyleGAN2's pl_batch_shrink 2). Through G itself, not its DDP wrapper (double
+        backward); its gradients join G's step's backward."""
+        from ..nets.style import StyleGenerator
+
+        g = self.g
+        if not isinstance(g, StyleGenerator):  # config.py allows loss.pl_weight with g.arch=style only
+            raise ConfigError("loss.pl_weight > 0 needs g.arch=style")
+        n = max(self.cfg.train.batch_size // 2, self.world.size)
+        batch = self._rows(self.task.g_batch(n, self.rng, self.noise))
+        with self.autocast():
+            ws = g.training_ws(batch.z, batch.c_g, update_w_avg=False)
+            img = g.synthesis(ws, noise="random", gen=self.rng["g"]).float()
+        h, w = img.shape[2:]
+        y = torch.randn(img.shape, generator=self.world.fork(self.rng["penalty"]),
+                        device=self.rng["penalty"].device).to(img.device) / (h * w) ** 0.5
+        (grad,) = torch.autograd.grad((img * y).sum(), ws, create_graph=True)
+        lengths = grad.float().square().sum(2).mean(1).sqrt()
+        with torch.no_grad():
+            self.pl_mean.copy_(self.pl_mean.lerp(lengths.mean(), self.cfg.loss.pl_decay))
+        return (lengths - self.pl_mean).square().mean()
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """The trainer's own training state for the checkpoint (exact resume): pl_mean."""
+        return {"pl_mean": self.pl_mean}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        if "pl_mean" in tensors:  # absent in checkpoints written before path-length regularisation
+            self.pl_mean.copy_(tensors["pl_mean"].to(self.pl_mean.device))
 
     def lr_scale(self) -> float:
         """Linear decay from 1 at step 0 to train.lr_end at train.steps."""
