@@ -437,7 +437,7 @@ class Trainer:
         batch = self._rows(self.task.g_batch(n, self.rng, self.noise))
         with self.autocast():
             ws = g.training_ws(batch.z, batch.c_g, update_w_avg=False)
-            img = g.synthesis(ws, noise="random", gen=self.rng["g"]).float()
+            img = g.synthesis(ws, noise="random", gen=self.world.fork(self.rng["g"])).float()
         h, w = img.shape[2:]
         y = torch.randn(img.shape, generator=self.world.fork(self.rng["penalty"]),
                         device=self.rng["penalty"].device).to(img.device) / (h * w) ** 0.5
@@ -469,6 +469,8 @@ class Trainer:
                 for group in opt.param_groups:
                     group["lr"] = oc.lr * scale
         self.grow()
+        if self.world.size > 1:  # each rank its own per-pixel noise / mixing draws, reseeded per step
+            self.g.bind_rng(self.world.fork(self.rng["g"]))
         self.g.train()
         self.d.train()
         self.in_step = True
