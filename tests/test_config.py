@@ -101,3 +101,9 @@ def test_every_recipe_builds_its_trainer():
             continue  # local machine without that data set
         t.train_step()
         assert t.step == 1, p.name
+
+
+def test_table_holdout_share_is_checked():
+    assert config.load(None, ["task.kind=table", "data.name=wine", "data.holdout=0.2"]).data.holdout == 0.2
+    with pytest.raises(ConfigError, match="data.holdout"):
+        config.load(None, ["task.kind=table", "data.name=wine", "data.holdout=1.0"])
