@@ -260,6 +260,22 @@ class TabularGAN:
         """n synthetic rows; `conditions` {"column": value} holds in every row."""
         return self._fitted().sample(n, seed, conditions)
 
+    def evaluate(self, holdout: pd.DataFrame | None = None, train: pd.DataFrame | None = None,
+                 n: int | None = None, seed: int = 0, target: str = "") -> dict[str, dict[str, Any]]:
+        """metrics/tabular.py's scores of `n` sampled rows (default: as many as `train`, at most
+        10,000) against `train` (default: the rows `fit` saw): quality (sdmetrics) and detection;
+        with `holdout` (real rows kept out of `fit`) also ML efficacy (predicting `target`) and DCR."""
+        from .metrics import tabular
+
+        model = self._fitted()
+        if train is None:
+            if self.trainer is None:
+                raise DataError("a loaded TabularGAN does not hold its training rows: pass train=")
+            train = self.trainer.task.table.frame
+        kinds = dict(model.transformer.kinds)
+        synth = model.sample(n or min(len(train), tabular.MAX_ROWS), seed)
+        return tabular.table_report(train, synth, kinds, holdout, target, seed=seed)
+
     def save(self, path: str | Path) -> Path:
         """One checkpoint file (safetensors, no pickle): `load` and `ganforge sample` read it."""
         from .training.state import save_checkpoint
