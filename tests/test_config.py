@@ -107,3 +107,5 @@ def test_table_holdout_share_is_checked():
     assert config.load(None, ["task.kind=table", "data.name=wine", "data.holdout=0.2"]).data.holdout == 0.2
     with pytest.raises(ConfigError, match="data.holdout"):
         config.load(None, ["task.kind=table", "data.name=wine", "data.holdout=1.0"])
+    with pytest.raises(ConfigError, match="apply to task.kind=table"):
+        config.load(None, ["data.holdout=0.2"])

@@ -422,6 +422,8 @@ def _check_task(cfg: RunConfig) -> None:
     if cfg.task.pool_size > 10_000:
         raise ConfigError(f"config key 'task.pool_size' must be at most 10,000 (fakes kept in memory), "
                           f"got {cfg.task.pool_size:,}")
+    if (cfg.data.holdout or cfg.data.target) and cfg.task.kind != "table":
+        raise ConfigError("data.holdout and data.target apply to task.kind=table")
     if cfg.data.columns or cfg.task.kind == "table":
         from .data.table import TABLE_SETS, parse_columns
         from .errors import DataError
