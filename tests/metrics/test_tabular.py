@@ -88,6 +88,12 @@ def test_sdmetrics_quality_of_a_table_against_itself_is_one():
     bad = df.assign(x=-df["x"] * 3, colour="blue")
     worse = tabular.quality(df, bad, KINDS)
     assert worse["quality"] < 0.8 and worse["column_shape_scores"]["colour"] < 0.5
+    # no pair of unrelated columns passes SDMetrics' association threshold: no pair score, not NaN
+    rng = np.random.default_rng(0)
+    loose = pd.DataFrame({"x": rng.normal(size=200), "colour": rng.choice(["a", "b"], 200)})
+    kinds = {"x": "continuous", "colour": "categorical"}
+    r = tabular.quality(loose.iloc[:100], loose.iloc[100:], kinds)
+    assert r["column_pair_trends"] is None and r["quality"] == r["column_shapes"]
 
 
 def test_large_inputs_are_subsampled():

@@ -121,7 +121,8 @@ def sdmetrics_metadata(kinds: dict[str, str]) -> dict[str, Any]:
 def quality(real: pd.DataFrame, synth: pd.DataFrame, kinds: dict[str, str], max_rows: int = MAX_ROWS,
             seed: int = 0) -> dict[str, Any]:
     """SDMetrics' QualityReport: `quality` (the mean of its two properties), `column_shapes`,
-    `column_pair_trends` (each in [0, 1], 1 = the same), and the per-column shape scores."""
+    `column_pair_trends` (each in [0, 1], 1 = the same; None where SDMetrics scores no pair), and the
+    per-column shape scores."""
     try:
         import sdmetrics
 
@@ -154,8 +155,10 @@ def quality(real: pd.DataFrame, synth: pd.DataFrame, kinds: dict[str, str], max_
                          "/ ContingencySimilarity)"}
 
 
-def _num(v: Any) -> float:
-    return float("nan") if v is None or pd.isna(v) else round(float(v), 6)
+def _num(v: Any) -> float | None:
+    """None where SDMetrics gives no score (Column Pair Trends skips a pair whose real columns show
+    no association above its threshold; with no pair left the property has none)."""
+    return None if v is None or pd.isna(v) else round(float(v), 6)
 
 
 # --- (b) detection ------------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ class TableScorer:
                             "e.g. 0.2, and train again)")
         scalars: dict[str, float] = {}
         for name, keys in SCALARS.items():
-            scalars |= {k: results[name][k] for k in keys if name in results}
+            scalars |= {k: results[name][k] for k in keys if name in results and results[name][k] is not None}
         if "ml_efficacy" in results:
             m = results["ml_efficacy"]
             scalars |= {"ml_efficacy": m["synthetic"], "ml_efficacy_real": m["real"]}
@@ -89,8 +89,9 @@ class TableScorer:
 def line(name: str, r: dict[str, Any]) -> str:
     """One line per statistic for people."""
     if name == "quality":
+        pairs = r["column_pair_trends"]
         return (f"quality {r['quality']:.4f} (column shapes {r['column_shapes']:.4f}, pair trends "
-                f"{r['column_pair_trends']:.4f}; sdmetrics, 1 = same)")
+                f"{'none scored' if pairs is None else f'{pairs:.4f}'}; sdmetrics, 1 = same)")
     if name == "detection":
         auc = ", ".join(f"{k} {v:.3f}" for k, v in r["auc"].items())
         return f"detection AUC {r['detection_auc']:.4f} ({auc}; 0.5 = indistinguishable)"
