@@ -104,19 +104,27 @@ def test_large_inputs_are_subsampled():
         tabular.subsample(df, 100, 0))
 
 
-def test_ganforge_eval_of_a_tiny_table_run_writes_the_keys(tmp_path):
+def train_run(tmp_path: Path, rows: int, *sets: str) -> Path:
+    """A tiny table run of configs/tabular-wine.yaml's recipe on `table(rows)`, a few steps long."""
     from ganforge.cli import main
 
     torch.set_num_threads(1)
     path = tmp_path / "t.csv"
-    table(250).to_csv(path, index=False)
+    table(rows).to_csv(path, index=False)
     run = tmp_path / "run"
-    sets = ["data.name=table", f"data.path={path}", "data.holdout=0.2", "data.target=colour", "g.width=16",
-            "g.depth=1", "g.noise_dim=8", "d.width=16", "d.depth=1", "d.pack=5", "train.batch_size=50",
-            "train.steps=3", "train.threads=1", "train.device=cpu"]
+    sets = ("data.name=table", f"data.path={path}", "g.width=16", "g.depth=1", "g.noise_dim=8", "d.width=16",
+            "d.depth=1", "d.pack=5", "train.threads=1", "train.device=cpu", *sets)
     recipe = str(Path(__file__).resolve().parents[2] / "configs" / "tabular-wine.yaml")
-    args = ["train", recipe, "--out", str(run), "--quiet"] + [a for s in sets for a in ("--set", s)]
-    assert main(args) == 0
+    flags = [a for s in sets for a in ("--set", s)]
+    assert main(["train", recipe, "--out", str(run), "--quiet", *flags]) == 0
+    return run
+
+
+def test_ganforge_eval_of_a_tiny_table_run_writes_the_keys(tmp_path):
+    from ganforge.cli import main
+
+    run = train_run(tmp_path, 250, "data.holdout=0.2", "data.target=colour", "train.batch_size=50",
+                    "train.steps=3")
     assert main(["eval", str(run), "-n", "120"]) == 0
     ev = json.loads((run / "eval.json").read_text())
     assert ev["task"] == "table" and set(ev["metrics"]) == {"quality", "detection", "ml_efficacy", "privacy"}
@@ -127,3 +135,18 @@ def test_ganforge_eval_of_a_tiny_table_run_writes_the_keys(tmp_path):
     prov = m["detection"]["provenance"]
     assert prov["checkpoint_step"] == 3 and prov["holdout_rows"] == 50 and prov["samples"] == 120
     assert "200 training rows" in prov["reference"]
+
+
+def test_the_scored_rows_are_the_rows_ganforge_sample_writes(tmp_path):
+    from ganforge.cli import main
+    from ganforge.evaluation import load_task
+    from ganforge.task_eval import SCORERS, EvalRequest
+    from ganforge.training.state import generator_from, load_checkpoint
+
+    run = train_run(tmp_path, 120, "train.batch_size=40", "train.steps=2")
+    assert main(["sample", str(run), "-n", "50", "--seed", "7", "-o", str(tmp_path / "s.csv")]) == 0
+    ckpt = load_checkpoint(run)
+    scorer = SCORERS.get("table")(load_task(ckpt.config), EvalRequest(ckpt.config, 50, 7))
+    rows = scorer.sample(generator_from(ckpt, False))
+    written = pd.read_csv(tmp_path / "s.csv")
+    pd.testing.assert_frame_equal(rows.reset_index(drop=True), written, check_dtype=False, atol=1e-6)

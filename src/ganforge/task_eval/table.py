@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import sklearn
 import torch
 
 from ..errors import DataError
@@ -82,7 +83,8 @@ class TableScorer:
                       provenance={"samples": self.n, "sampling": "conditions drawn by category frequency, "
                                   f"seed {seed} (ganforge sample RUN -n {self.n} --seed {seed})",
                                   "reference": f"{len(self.train)} training rows of {self.task.table.source}",
-                                  "holdout_rows": held, "max_rows": tabular.MAX_ROWS},
+                                  "holdout_rows": held, "max_rows": tabular.MAX_ROWS,
+                                  "scikit_learn": sklearn.__version__},
                       warnings=warnings)
 
 
