@@ -112,3 +112,11 @@ def test_style_nets_need_images_and_path_length_needs_a_style_g():
         config.load(None, ["data.name=mnist", "g.arch=dcgan", "loss.pl_weight=2"])
     cfg = config.load(None, ["data.name=mnist", "g.arch=style", "d.arch=style", "loss.pl_weight=2"])
     assert cfg.loss.pl_weight == 2
+
+
+def test_table_holdout_share_is_checked():
+    assert config.load(None, ["task.kind=table", "data.name=wine", "data.holdout=0.2"]).data.holdout == 0.2
+    with pytest.raises(ConfigError, match="data.holdout"):
+        config.load(None, ["task.kind=table", "data.name=wine", "data.holdout=1.0"])
+    with pytest.raises(ConfigError, match="apply to task.kind=table"):
+        config.load(None, ["data.holdout=0.2"])

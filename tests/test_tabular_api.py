@@ -84,3 +84,16 @@ def test_recipe_matches_the_wine_config():
             if section == "train" and key != "batch_size":
                 continue
             assert wine[section][key] == value, f"{section}.{key}"
+
+
+def test_evaluate_scores_the_fitted_model(fitted):
+    from threadpoolctl import threadpool_limits
+
+    pytest.importorskip("sdmetrics")
+    with threadpool_limits(1):
+        r = fitted.evaluate(holdout=frame(40).assign(age=lambda f: f["age"] + 1), target="colour", n=80)
+    assert set(r) == {"quality", "detection", "ml_efficacy", "privacy"}
+    assert 0 <= r["quality"]["quality"] <= 1 and r["detection"]["rows_each"] == 80
+    assert r["ml_efficacy"]["target"] == "colour" and r["privacy"]["holdout"]["rows"] == 40
+    with pytest.raises(ganforge.DataError, match="not fitted"):
+        ganforge.TabularGAN().evaluate()

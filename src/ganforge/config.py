@@ -28,6 +28,8 @@ class DataConfig:
     channels: int = 0  # images: 1 or 3; 0 = as stored (folders: RGB unless all grey)
     max_bad_share: float = 0.1  # image folders: unreadable files tolerated (skipped and counted)
     columns: str = ""  # tables: kinds forced by name, e.g. "zip:categorical,age:integer"
+    holdout: float = 0.0  # tables: share of rows kept out of training (fixed split): eval's ML efficacy, DCR
+    target: str = ""  # tables: the column eval's ML efficacy predicts; "" = `target`, else the last
 
 
 @dataclass
@@ -471,6 +473,8 @@ def _check_task(cfg: RunConfig) -> None:
     if cfg.task.pool_size > 10_000:
         raise ConfigError(f"config key 'task.pool_size' must be at most 10,000 (fakes kept in memory), "
                           f"got {cfg.task.pool_size:,}")
+    if (cfg.data.holdout or cfg.data.target) and cfg.task.kind != "table":
+        raise ConfigError("data.holdout and data.target apply to task.kind=table")
     if cfg.data.columns or cfg.task.kind == "table":
         from .data.table import TABLE_SETS, parse_columns
         from .errors import DataError
@@ -479,6 +483,8 @@ def _check_task(cfg: RunConfig) -> None:
             parse_columns(cfg.data.columns)
         except DataError as e:
             raise ConfigError(str(e)) from None
+        if not 0.0 <= cfg.data.holdout < 1.0:
+            raise ConfigError(f"config key 'data.holdout' must be in [0, 1), got {cfg.data.holdout}")
         if cfg.task.kind == "table" and cfg.data.name not in TABLE_SETS:
             raise ConfigError(f"task.kind=table needs data.name {' | '.join(TABLE_SETS)}, "
                               f"got {cfg.data.name!r}")

@@ -8,7 +8,8 @@ behind `ganforge sample RUN -o out.csv [--condition col=value]`.
     gan.save("wine.safetensors"); gan = ganforge.TabularGAN.load("wine.safetensors")
 
 `fit` runs the one trainer on the `table` task (tasks/table.py) with the recipe of
-configs/tabular-wine.yaml (CTGAN's architecture, WGAN-GP, PacGAN packs of 10); `save` writes an
+configs/tabular-wine.yaml (CTGAN's architecture at half its width, WGAN-GP, PacGAN packs of 10: as
+good a quality score in half the time, benchmarks/results/tabular.md); `save` writes an
 ordinary checkpoint, so `ganforge sample` reads it too. Rows come back through the fitted
 TableTransformer: categories only from the training set, values inside the training range, integers
 whole. A condition is honoured always: G is asked for it and the column is set to it.
@@ -36,8 +37,8 @@ MAX_OUTPUT_BYTES = 16 << 30
 # configs/tabular-wine.yaml's recipe without its data and length (tests keep the two in step)
 RECIPE: dict[str, Any] = {
     "task": {"kind": "table"},
-    "g": {"width": 256, "depth": 2, "noise_dim": 128, "batch_norm": True},
-    "d": {"width": 256, "depth": 2, "pack": 10},
+    "g": {"width": 128, "depth": 2, "noise_dim": 128, "batch_norm": True},
+    "d": {"width": 128, "depth": 2, "pack": 10},
     "loss": {"name": "wasserstein", "penalty": "gp", "penalty_weight": 10.0},
     "opt_g": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.9, "weight_decay": 1e-6},
     "opt_d": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.9, "weight_decay": 1e-6},
@@ -259,6 +260,22 @@ class TabularGAN:
     def sample(self, n: int, conditions: Mapping[str, Any] | None = None, seed: int = 0) -> pd.DataFrame:
         """n synthetic rows; `conditions` {"column": value} holds in every row."""
         return self._fitted().sample(n, seed, conditions)
+
+    def evaluate(self, holdout: pd.DataFrame | None = None, train: pd.DataFrame | None = None,
+                 n: int | None = None, seed: int = 0, target: str = "") -> dict[str, dict[str, Any]]:
+        """metrics/tabular.py's scores of `n` sampled rows (default: as many as `train`, at most
+        10,000) against `train` (default: the rows `fit` saw): quality (sdmetrics) and detection;
+        with `holdout` (real rows kept out of `fit`) also ML efficacy (predicting `target`) and DCR."""
+        from .metrics import tabular
+
+        model = self._fitted()
+        if train is None:
+            if self.trainer is None:
+                raise DataError("a loaded TabularGAN does not hold its training rows: pass train=")
+            train = self.trainer.task.table.frame
+        kinds = dict(model.transformer.kinds)
+        synth = model.sample(n or min(len(train), tabular.MAX_ROWS), seed)
+        return tabular.table_report(train, synth, kinds, holdout, target, seed=seed)
 
     def save(self, path: str | Path) -> Path:
         """One checkpoint file (safetensors, no pickle): `load` and `ganforge sample` read it."""

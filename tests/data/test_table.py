@@ -196,3 +196,17 @@ def test_saved_state_round_trips_exactly():
     pd.testing.assert_frame_equal(back.inverse(x), tr.inverse(x))
     with pytest.raises(DataError, match="not a saved table transformer"):
         transformer_from_state({"version": 99})
+
+
+def test_holdout_split_is_fixed_disjoint_and_kept_out_of_training():
+    from ganforge.data.table import load_table_set, split_holdout
+
+    full = load_table_set("wine")
+    a, b = load_table_set("wine", holdout=0.2), load_table_set("wine", holdout=0.2)
+    assert len(a.holdout) == round(0.2 * 178) and len(a.frame) + len(a.holdout) == 178
+    pd.testing.assert_frame_equal(a.holdout, b.holdout)  # the same rows every time, whatever the run's seed
+    rows = lambda f: set(map(tuple, f.round(9).astype(str).to_numpy()))  # noqa: E731
+    assert not rows(a.frame) & rows(a.holdout) and rows(a.frame) | rows(a.holdout) == rows(full.frame)
+    assert load_table_set("wine").holdout is None
+    with pytest.raises(DataError, match="held out"):
+        split_holdout(read_table(pd.DataFrame({"x": [1.0, 2.0]})), 0.4)

@@ -6,7 +6,7 @@ drawn from noise; paired, superres, inpaint, unpaired (each direction): PSNR / S
 named feature space) of G on the task's held-out images, each beside a baseline's on the same images. A
 new task adds one module that registers its entry and one import line below."""
 
-from . import generate, inpaint, paired, superres, unpaired  # noqa: F401  (each registers its task kind)
+from . import generate, inpaint, paired, superres, table, unpaired  # noqa: F401  (each registers its task kind)
 from .base import SCORERS, EvalRequest, Scorer, Scores
 
 __all__ = ["SCORERS", "EvalRequest", "Scorer", "Scores"]

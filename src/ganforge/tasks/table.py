@@ -144,7 +144,7 @@ class TableTask(FromNoise, TaskDefaults):
 
     @staticmethod
     def load_data(cfg: DataConfig) -> TableData:
-        return load_table_set(cfg.name, cfg.path, cfg.columns)
+        return load_table_set(cfg.name, cfg.path, cfg.columns, cfg.holdout)
 
     # --- nets: G carries the span layout in its buffers (a checkpoint rebuilds it) --------------
     @staticmethod
