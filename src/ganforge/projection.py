@@ -205,7 +205,7 @@ def project(g: LoadedGenerator, target: torch.Tensor, steps: int = 300, wplus: b
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             if progress:
                 bar.set_postfix(loss=f"{losses[-1]:.4f}")
             if i % every == 0:
