@@ -84,7 +84,8 @@ def test_cli_truncation_mix_and_w_walk_write_files_with_provenance(style_run, tm
                  "-o", str(tmp_path / "t.png")]) == 0
     prov = read(tmp_path / "t.png")
     assert prov["truncation"] == "0.5" and "first 2 of 6 layers" in prov["what"]
-    assert main(["sample", run, "--mix", "0-2:5-8", "--mix-layers", "3-5", "-o", str(tmp_path / "mix.png")]) == 0
+    assert main(["sample", run, "--mix", "0-2:5-8", "--mix-layers", "3-5",
+                 "-o", str(tmp_path / "mix.png")]) == 0
     im = Image.open(tmp_path / "mix.png")
     assert im.size == (5 * 18 + 2, 4 * 18 + 2)  # (1 + 4 columns) x (1 + 3 rows) cells of 16 px, 2 px gaps
     assert "layers 3-5" in read(tmp_path / "mix.png")["what"]

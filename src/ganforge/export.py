@@ -123,6 +123,16 @@ def model_metadata(spec: NetSpec, noise: str, prov: Provenance, task: str = "gen
     return {**meta, **prov.fields()}
 
 
+def export_metadata(net: Generator, noise: str, prov: Provenance, task: str = "generate",
+                    class_names: Sequence[str] = ()) -> dict[str, str]:
+    """model_metadata plus what the net itself implies: a style-based G's graph maps z alone, so its
+    truncation (in w) is not in it: `truncation_space: w` tells OnnxGenerator and the server to refuse one."""
+    meta = model_metadata(net.spec, noise, prov, task, class_names)
+    if style_of(net) is not None:
+        meta["truncation_space"] = "w"
+    return meta
+
+
 def _example(net: Generator, noise: str, task: str) -> tuple[nn.Module, tuple[torch.Tensor, ...], dict]:
     """What the exporter traces: the graph module (a CPU copy in eval mode, so batch norm reads its
     running statistics; the caller's net is untouched), example inputs, their dynamic dimensions."""
@@ -191,10 +201,7 @@ def export_onnx(net: Generator, out: str | Path, noise: str, prov: Provenance, t
     except Exception as e:  # the exporter's own errors have no common base class
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ExportError(f"cannot export this generator to ONNX: {first[:300]}") from None
-    meta = model_metadata(spec, noise, prov, task, class_names)
-    if style_of(net) is not None:  # the graph maps z alone: truncation (in w) is not in it
-        meta["truncation"] = "w"
-    program.model.metadata_props.update(meta)
+    program.model.metadata_props.update(export_metadata(net, noise, prov, task, class_names))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     try:
@@ -268,7 +275,7 @@ class OnnxGenerator:
     @property
     def truncates_in_w(self) -> bool:
         """An export of a style-based G: its truncation belongs in w, which the graph does not expose."""
-        return self.metadata.get("truncation") == "w"
+        return self.metadata.get("truncation_space") == "w"
 
     def _check_truncation(self, truncation: float | Truncation | None) -> None:
         trunc = as_truncation(truncation)
