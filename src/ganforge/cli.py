@@ -225,7 +225,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="class-conditional models: every sample of this class (without it, a .png "
                         "grid has one row per class)")
     s.add_argument("--truncation", type=float, default=None, metavar="PSI",
-                   help="truncation trick: z' = psi z (toward the mean latent), psi in (0, 1]; 1 = off")
+                   help="truncation trick: z' = psi z (toward the mean latent), psi in (0, 1]; 1 = off; "
+                        "style-based models: w' = w_avg + psi (w - w_avg), psi in [0, 1]")
     s.add_argument("--seeds", metavar="LIST",
                    help="seeds, e.g. 0-63 or 1,5,9: with --outdir one PNG per seed (at most 50,000); "
                         "with --interpolate the latents the walk loops through (default 0-3)")
