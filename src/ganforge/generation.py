@@ -520,7 +520,8 @@ class LoadedGenerator:
     def sample(self, n: int, seed: int = 0, labels: Labels = None,
                truncation: float | Truncation | None = None) -> torch.Tensor:
         """n samples from the training noise (seeded); classes drawn uniformly unless given;
-        `truncation` a psi in (0, 1] (or a Truncation) pulls z toward the mean latent."""
+        `truncation` a psi in (0, 1] (or a Truncation) pulls z toward the mean latent; for style-based
+        models it pulls w toward w_avg (psi in [0, 1], Truncation(psi, cutoff=K): first K layers)."""
         check_count(n, "n")
         y = as_labels(labels, n, self.num_classes, self.device)
         return generate(self.net, self.noise_kind, n, self.generator(seed), y,
