@@ -110,3 +110,23 @@ def all_state_of(t) -> dict:  # noqa: ANN001
 def all_state():
     """`all_state(trainer)`: see all_state_of."""
     return all_state_of
+
+
+STYLE_TINY = {"g.arch": "style", "d.arch": "style", "g.width": 8, "d.width": 8, "g.max_channels": 16,
+              "d.max_channels": 16, "g.noise_dim": 16, "g.w_dim": 16, "g.mapping_layers": 2,
+              "g.style_mixing": 0.5, "d.mbstd": True, "loss.penalty": "r1", "loss.penalty_every": 2,
+              "loss.pl_weight": 2.0, "loss.pl_every": 2, "opt_g.beta1": 0.0, "opt_d.beta1": 0.0,
+              "train.steps": 3, "train.batch_size": 8, "train.ckpt_every": 3, "train.ema": 0.9,
+              "data.size": 16, "train.augment": "", "train.precision": "fp32", "train.channels_last": False}
+
+
+@pytest.fixture(scope="session")
+def style_run(tmp_path_factory):
+    """An unconditional style-G / style-D run on 16x16 digits, three steps (6 style layers, w_avg moved a
+    little): a real checkpoint in seconds, for the style controls and projection tests."""
+    import ganforge
+
+    out = tmp_path_factory.mktemp("runs") / "digits-style"
+    ganforge.train(Path(__file__).resolve().parents[1] / "configs" / "digits-tiny.yaml", out=out, plots=False,
+                   overrides=dict(STYLE_TINY))
+    return out

@@ -9,7 +9,7 @@ import torch
 import ganforge
 from ganforge.cli import main
 from ganforge.config import GConfig
-from ganforge.errors import CheckpointError, ConfigError, ExportError
+from ganforge.errors import CheckpointError, ConfigError, DataError, ExportError
 from ganforge.export import OnnxGenerator, export_onnx
 from ganforge.generation import LoadedGenerator
 from ganforge.nets import build_g
@@ -167,3 +167,22 @@ def test_onnx_translate_image_refuses_bad_inputs_in_one_line(tmp_path):
         with pytest.raises(DataError, match=match) as e:
             og.translate_image(*bad)
         assert "\n" not in str(e.value)
+
+
+def test_style_exports_say_truncation_is_in_w_and_onnx_refuses_it(style_run, image_run):
+    """A style G's graph maps z alone: the metadata says its truncation is in w, and the onnxruntime
+    backend refuses a truncation rather than truncating z (checked without a 10 s export)."""
+    from ganforge.export import export_metadata
+
+    g = ganforge.load(style_run, device="cpu")
+    meta = export_metadata(g.net, g.noise_kind, g.provenance())
+    assert meta["truncation_space"] == "w" and meta["truncation"] == "1.0"  # the provenance field stays
+    lab = ganforge.load(image_run, device="cpu")
+    assert "truncation_space" not in export_metadata(lab.net, lab.noise_kind, lab.provenance())
+    og = object.__new__(OnnxGenerator)  # the refusal reads the metadata only
+    og.metadata, og.spec, og.noise_kind = meta, g.net.spec, g.noise_kind
+    assert og.truncates_in_w
+    z = np.zeros((2, 16), np.float32)
+    for call in (lambda: og.sample(2, truncation=0.5), lambda: og(z, truncation=0.7)):
+        with pytest.raises(DataError, match="style-based model .* truncation pulls w"):
+            call()

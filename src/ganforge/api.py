@@ -118,8 +118,10 @@ def load(path: str | Path, device: str | torch.device = "auto", use_ema: bool = 
 
     `g.sample(n, seed=0, labels=None, truncation=None)` gives n samples in data space; `g(z,
     labels)` maps explicit noise; `g.z_dim`, `g.data_shape`, `g.num_classes`. PyTorch: tensors on
-    `g.device`, plus `sample_seeds`, `interpolate`, `walk_gif`. ONNX (onnxruntime, CPU): numpy
-    arrays, the same samples for the same seed. No data set or flags needed."""
+    `g.device`, plus `sample_seeds`, `interpolate`, `walk_gif`; style-based runs (g.arch=style)
+    also `ws`, `synthesize`, `mix`, `interpolate(..., space="w")` and `project(image)`, and truncate
+    in w. ONNX (onnxruntime, CPU): numpy arrays, the same samples for the same seed. No data set
+    or flags needed."""
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
     is_onnx = Path(path).suffix.lower() == ".onnx"

@@ -90,6 +90,10 @@ SAMPLE_EXAMPLE = """examples:
   ganforge sample runs/mnist --seeds 0-63 --outdir fid/            # fid/seed0000.png ...
   ganforge sample runs/mnist --interpolate --seeds 0-3 --frames 60 -o walk.gif
   ganforge sample runs/tabular-wine -n 1000 -o wine.csv --condition target=class_0   # table rows
+style-based runs (g.arch=style): truncation in w toward the mean w, style mixing, walks in w
+  ganforge sample runs/style-mnist -n 16 --truncation 0.5 --truncation-cutoff 4 -o trunc.png
+  ganforge sample runs/style-mnist --mix 0-4:10-15 --mix-layers 3-5 -o mix.png
+  ganforge sample runs/style-mnist --interpolate --space w --seeds 0-3 -o walk.gif
 
 Every file says it is synthetic: PNG text chunks, the GIF comment, or FILE.provenance.json
 beside .npy / .csv (read it with 'ganforge inspect FILE')."""
@@ -140,6 +144,14 @@ SERVE_EXAMPLE = """examples:
 endpoints: POST /v1/samples (n, seed, labels, truncation, format png|npy|json), POST /v1/translate
 (image-to-image models), GET /v1/model, GET /healthz, GET /metrics (Prometheus). Bad requests get
 a 4xx JSON error naming the field. Every response carries X-Ganforge-* provenance headers."""
+
+PROJECT_EXAMPLE = """example:
+  ganforge project runs/style-mnist digit.png -o proj            # proj.png, proj.latent.safetensors,
+                                                                   # proj.progress.gif
+  ganforge project runs/style-mnist digit.png -o proj --wplus --steps 500
+The loss is the perceptual distance in the data set's own feature network (lenet-mnist, lenet-fashion)
+plus pixel MSE; other data get the pixel loss alone (said in the output). The latent re-makes the
+image: ganforge.load(RUN).synthesize(w)."""
 
 DEVICE_HELP = "auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps (default: the config's train.device)"
 
@@ -214,7 +226,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="class-conditional models: every sample of this class (without it, a .png "
                         "grid has one row per class)")
     s.add_argument("--truncation", type=float, default=None, metavar="PSI",
-                   help="truncation trick: z' = psi z (toward the mean latent), psi in (0, 1]; 1 = off")
+                   help="truncation trick: z' = psi z (toward the mean latent), psi in (0, 1]; 1 = off; "
+                        "style-based models: w' = w_avg + psi (w - w_avg), psi in [0, 1]")
     s.add_argument("--seeds", metavar="LIST",
                    help="seeds, e.g. 0-63 or 1,5,9: with --outdir one PNG per seed (at most 50,000); "
                         "with --interpolate the latents the walk loops through (default 0-3)")
@@ -226,7 +239,29 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--condition", action="append", metavar="COL=VALUE",
                    help="table models: every row has this value of a categorical or boolean column "
                         "(repeatable; the first one conditions G)")
+    s.add_argument("--truncation-cutoff", type=int, default=None, metavar="K",
+                   help="style-based models: truncate only the first K style layers (the coarse ones)")
+    s.add_argument("--mix", metavar="ROWS:COLS",
+                   help="style-based models: a style-mixing grid -o FILE.png, e.g. 0-4:10-15 (row seeds keep "
+                        "their styles except --mix-layers, taken from the column seeds)")
+    s.add_argument("--mix-layers", metavar="A-B",
+                   help="the style layers the columns give (default: the finer half)")
+    s.add_argument("--space", choices=("z", "w"), default="z",
+                   help="where --interpolate walks: z (default) or w (style-based models, straight lines)")
     s.add_argument("--device", help=DEVICE_HELP)
+
+    pj = sub.add_parser("project", help="find the latent of an image (style-based models): w or w+",
+                        epilog=PROJECT_EXAMPLE, formatter_class=fmt)
+    pj.add_argument("run", help="run directory (or a checkpoint file) of a g.arch=style run")
+    pj.add_argument("image", help="the image file to reproduce (converted to the model's channels and size)")
+    pj.add_argument("-o", "--output", required=True, metavar="OUT",
+                    help="writes OUT.png (target | reconstruction), OUT.latent.safetensors, OUT.progress.gif")
+    pj.add_argument("--steps", type=int, default=300, help="optimisation steps (default 300)")
+    pj.add_argument("--wplus", action="store_true", help="one w per style layer (w+) instead of one w")
+    pj.add_argument("--seed", type=int, default=0, help="seed of the noise added to w (default 0)")
+    pj.add_argument("--no-ema", action="store_true", help="use G itself, not its EMA copy")
+    pj.add_argument("--quiet", action="store_true", help="no progress bar")
+    pj.add_argument("--device", help=DEVICE_HELP)
 
     tr = sub.add_parser("translate", help="run an image-to-image model (superres, paired) on image files",
                         epilog=TRANSLATE_EXAMPLE, formatter_class=fmt)
@@ -406,14 +441,24 @@ def _cmd_translate(args: argparse.Namespace) -> int:
 
 def _cmd_sample(args: argparse.Namespace) -> int:
     from .errors import DataError
-    from .generation import MAX_KEYS, MAX_SEEDS, check_psi, load, parse_seeds, write_samples
+    from .generation import MAX_KEYS, MAX_SEEDS, Truncation, check_psi, load, parse_seeds, write_samples
 
     if args.truncation is not None:
-        check_psi(args.truncation)
+        check_psi(args.truncation, allow_zero=True)
     from .tabular import is_table_run
 
     if args.condition or is_table_run(args.run):
         return _sample_table(args)
+    if args.truncation_cutoff is not None and args.truncation is None:
+        raise DataError("--truncation-cutoff K goes with --truncation PSI")
+    trunc = (Truncation(args.truncation, cutoff=args.truncation_cutoff) if args.truncation is not None
+             else None)
+    if args.space != "z" and not args.interpolate:
+        raise DataError("--space is for --interpolate walks")
+    if args.mix_layers and not args.mix:
+        raise DataError("--mix-layers goes with --mix ROWS:COLS")
+    if args.mix:
+        return _sample_mix(args, trunc)
     if args.interpolate and args.outdir:
         raise DataError("--interpolate writes one .gif (-o); --outdir is for one PNG per seed")
     if args.outdir and not args.seeds:
@@ -428,18 +473,19 @@ def _cmd_sample(args: argparse.Namespace) -> int:
             from .media import write_walk
 
             out = write_walk(g, args.output, seeds, args.frames, label=args.label,
-                             truncation=args.truncation, fps=args.fps)
-            print(f"wrote a {args.frames}-frame walk through seeds {args.seeds or '0-3'} to {out}")
+                             truncation=trunc, fps=args.fps, space=args.space)
+            where = " in w" if args.space == "w" else ""
+            print(f"wrote a {args.frames}-frame walk{where} through seeds {args.seeds or '0-3'} to {out}")
         else:
             from .media import write_seed_images
 
-            paths = write_seed_images(g, args.outdir, seeds, label=args.label, truncation=args.truncation)
+            paths = write_seed_images(g, args.outdir, seeds, label=args.label, truncation=trunc)
             print(f"wrote {len(paths)} images to {args.outdir} ({paths[0].name} ... {paths[-1].name})")
         return 0
     if args.seeds:
         raise DataError("--seeds goes with --outdir DIR (one PNG per seed) or --interpolate")
     out = write_samples(args.run, args.n, args.seed, args.output, use_ema=not args.no_ema,
-                        label=args.label, device=args.device, progress=True, truncation=args.truncation)
+                        label=args.label, device=args.device, progress=True, truncation=trunc)
     print(f"wrote {out}" if out.suffix == ".png" else f"wrote {args.n} samples to {out}")
     return 0
 
@@ -460,6 +506,51 @@ def _sample_table(args: argparse.Namespace) -> int:
     out = write_table_samples(args.run, args.n, args.seed, args.output, parse_conditions(args.condition),
                               use_ema=not args.no_ema, device=args.device)
     print(f"wrote {args.n} rows to {out}")
+    return 0
+
+
+def _sample_mix(args: argparse.Namespace, trunc: Any) -> int:
+    """`sample --mix ROWS:COLS [--mix-layers A-B] -o grid.png`: a style-mixing grid."""
+    from .errors import DataError
+    from .generation import MAX_MIX, load, parse_seeds
+    from .media import write_mix_grid
+
+    if args.interpolate or args.outdir or args.seeds:
+        raise DataError("--mix writes one grid (-o FILE.png); it takes no --interpolate, --seeds or --outdir")
+    if not args.output or not args.output.lower().endswith(".png"):
+        raise DataError("--mix writes a .png grid: -o FILE.png")
+    rows, sep, cols = args.mix.partition(":")
+    if not sep or not rows or not cols:
+        raise DataError(f"--mix must look like ROWS:COLS, e.g. 0-4:10-15, got {args.mix!r}")
+    row_seeds, col_seeds = parse_seeds(rows, MAX_MIX), parse_seeds(cols, MAX_MIX)
+    layers = None
+    if args.mix_layers:
+        a, dash, b = args.mix_layers.partition("-")
+        if not (a.strip().isdigit() and (not dash or b.strip().isdigit())):
+            raise DataError(f"--mix-layers must look like A-B (style layer numbers from 0), "
+                            f"got {args.mix_layers!r}")
+        layers = (int(a), int(b) if dash else int(a))
+    g = load(args.run, device=args.device or "auto", use_ema=not args.no_ema)
+    out = write_mix_grid(g, args.output, row_seeds, col_seeds, layers, trunc, label=args.label)
+    print(f"wrote a {len(row_seeds)}x{len(col_seeds)} style-mixing grid to {out}")
+    return 0
+
+
+def _cmd_project(args: argparse.Namespace) -> int:
+    from .generation import load
+    from .projection import project, read_target, write_projection
+
+    g = load(args.run, device=args.device or "auto", use_ema=not args.no_ema)
+    g.style  # noqa: B018  (a one-line error for other nets, before reading anything)
+    target = read_target(args.image, g.data_shape)
+    proj = project(g, target, steps=args.steps, wplus=args.wplus, seed=args.seed, progress=not args.quiet)
+    paths = write_projection(g, proj, args.output, source=Path(args.image).name)
+    how = f"{proj.features} features + pixels" if proj.features else "pixels"
+    print(f"projected {args.image} into {'w+' if args.wplus else 'w'} in {args.steps} steps: loss ({how}) "
+          f"{proj.losses[0]:.4f} -> {proj.losses[-1]:.4f}, pixel MSE {proj.pixel_mse:.4f}")
+    if proj.note:
+        print(f"note: {proj.note}")
+    print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
 
@@ -570,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
                "download": _cmd_download, "lab": _cmd_lab,
                "fit-classifier": _cmd_fit_classifier, "report": _cmd_report,
                "export": _cmd_export, "inspect": _cmd_inspect, "serve": _cmd_serve,
-               "translate": _cmd_translate}[args.verb]
+               "translate": _cmd_translate, "project": _cmd_project}[args.verb]
     try:
         return handler(args)
     except GanforgeError as e:

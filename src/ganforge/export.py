@@ -46,6 +46,7 @@ from .generation import (
     make_noise,
     run_tiled,
     scale_of,
+    style_of,
     translate,
 )
 from .nets.contract import Generator, NetSpec
@@ -122,6 +123,16 @@ def model_metadata(spec: NetSpec, noise: str, prov: Provenance, task: str = "gen
     return {**meta, **prov.fields()}
 
 
+def export_metadata(net: Generator, noise: str, prov: Provenance, task: str = "generate",
+                    class_names: Sequence[str] = ()) -> dict[str, str]:
+    """model_metadata plus what the net itself implies: a style-based G's graph maps z alone, so its
+    truncation (in w) is not in it: `truncation_space: w` tells OnnxGenerator and the server to refuse one."""
+    meta = model_metadata(net.spec, noise, prov, task, class_names)
+    if style_of(net) is not None:
+        meta["truncation_space"] = "w"
+    return meta
+
+
 def _example(net: Generator, noise: str, task: str) -> tuple[nn.Module, tuple[torch.Tensor, ...], dict]:
     """What the exporter traces: the graph module (a CPU copy in eval mode, so batch norm reads its
     running statistics; the caller's net is untouched), example inputs, their dynamic dimensions."""
@@ -190,7 +201,7 @@ def export_onnx(net: Generator, out: str | Path, noise: str, prov: Provenance, t
     except Exception as e:  # the exporter's own errors have no common base class
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ExportError(f"cannot export this generator to ONNX: {first[:300]}") from None
-    program.model.metadata_props.update(model_metadata(spec, noise, prov, task, class_names))
+    program.model.metadata_props.update(export_metadata(net, noise, prov, task, class_names))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     try:
@@ -261,6 +272,19 @@ class OnnxGenerator:
         cls = f", {self.num_classes} classes" if self.num_classes else ""
         return f"OnnxGenerator(z_dim={self.z_dim}, data_shape={self.data_shape}{cls}, path='{self.path}')"
 
+    @property
+    def truncates_in_w(self) -> bool:
+        """An export of a style-based G: its truncation belongs in w, which the graph does not expose."""
+        return self.metadata.get("truncation_space") == "w"
+
+    def _check_truncation(self, truncation: float | Truncation | None) -> None:
+        trunc = as_truncation(truncation)
+        if trunc is not None and trunc.psi != 1 and self.truncates_in_w:
+            raise DataError("this ONNX export of a style-based model maps z to images: its truncation "
+                            "pulls w toward the mean w, which is not in the graph (and truncating z instead "
+                            "would be wrong); sample the run with PyTorch: "
+                            "ganforge.load(RUN).sample(n, truncation=PSI)")
+
     def noise(self, n: int, seed: int = 0) -> np.ndarray:
         """The training noise, n vectors (the same as LoadedGenerator.noise(n, seed))."""
         check_count(n, "n")
@@ -276,6 +300,7 @@ class OnnxGenerator:
         y = as_labels(labels, len(zt), self.num_classes, torch.device("cpu"))
         if self.num_classes and y is None:
             raise DataError(f"this generator is class-conditional: pass labels (0..{self.num_classes - 1})")
+        self._check_truncation(truncation)
         trunc = as_truncation(truncation)
         if trunc is not None:
             zt = trunc(zt)
@@ -288,6 +313,7 @@ class OnnxGenerator:
                truncation: float | Truncation | None = None) -> np.ndarray:
         """n samples from the training noise (seeded); classes drawn uniformly unless given."""
         check_count(n, "n")
+        self._check_truncation(truncation)
         y = as_labels(labels, n, self.num_classes, torch.device("cpu"))
         gen = torch.Generator().manual_seed(seed)
         parts = [self.forward(z, c) for z, c in iter_inputs(self.spec, self.noise_kind, n, gen,

@@ -30,6 +30,8 @@ MAX_SAMPLES = 10_000_000  # the most samples one request may ask for
 MAX_SEEDS = 50_000  # per-seed files in one request (the FID protocol's 50k)
 MAX_FRAMES = 1000  # frames of one latent walk
 MAX_KEYS = 64  # latents one walk passes through
+MAX_MIX = 32  # row (or column) seeds of one style-mixing grid
+SPACES = ("z", "w")  # where a walk runs: the noise, or a style-based model's w
 
 
 @dataclass(frozen=True)
@@ -38,16 +40,28 @@ class Truncation:
 
     Pulls samples toward the typical one, trading variety for fidelity (Brock et al. 2019,
     BigGAN; Karras et al. 2019, StyleGAN). `center` is the mean latent: None means 0, the mean of
-    both of ganforge's noises (N(0, I) and U(-1, 1)). The hook for nets with a mapping network:
-    they pass their own average latent as `center`."""
+    both of ganforge's noises (N(0, I) and U(-1, 1)). Style-based nets (g.arch=style) are truncated
+    in w instead, toward their own `w_avg` (see `forward`): there psi may be 0 (every seed gives the
+    mean w's image) and `cutoff` truncates only the first `cutoff` layers' w (the coarse styles)."""
 
     psi: float
     center: torch.Tensor | None = None
+    cutoff: int | None = None
 
     def __post_init__(self) -> None:
-        check_psi(self.psi)
+        check_psi(self.psi, allow_zero=True)
+        if self.cutoff is not None and (isinstance(self.cutoff, bool) or not isinstance(self.cutoff, int)
+                                        or self.cutoff < 1):
+            raise DataError(f"truncation cutoff must be a layer count >= 1, got {self.cutoff!r}")
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        """Truncate z (nets without a mapping network)."""
+        if self.cutoff is not None:
+            raise DataError("--truncation-cutoff is for style-based models (g.arch=style), which truncate w "
+                            "per layer; this model truncates z as a whole")
+        if self.psi == 0:
+            raise DataError("truncation psi must be in (0, 1] for this model (psi 0, the mean w's image, "
+                            "is for style-based models)")
         if self.psi == 1:
             return z
         if self.center is None:
@@ -56,13 +70,43 @@ class Truncation:
         return c + self.psi * (z - c)
 
 
-def check_psi(psi: float) -> float:
-    """psi must be a number in (0, 1]: one line otherwise."""
+def check_psi(psi: float, allow_zero: bool = False) -> float:
+    """psi must be a number in (0, 1] ([0, 1] for style-based models): one line otherwise."""
     if isinstance(psi, bool) or not isinstance(psi, (int, float)) or not math.isfinite(psi):
         raise DataError(f"truncation psi must be a number in (0, 1], got {psi!r}")
-    if not 0 < psi <= 1:
-        raise DataError(f"truncation psi must be in (0, 1] (1 = off), got {psi}")
+    if not (0 <= psi <= 1 if allow_zero else 0 < psi <= 1):
+        raise DataError(f"truncation psi must be in (0, 1] (1 = off; 0 only for style-based models), "
+                        f"got {psi}")
     return float(psi)
+
+
+def style_of(net: Generator) -> Any:
+    """The net as a StyleGenerator (mapping + synthesis, w_avg), or None for other nets."""
+    from .nets.style import StyleGenerator
+
+    return net if isinstance(net, StyleGenerator) else None
+
+
+def check_cutoff(net: Any, cutoff: int | None) -> None:
+    """A cutoff counts a style net's layers: 1..num_ws."""
+    if cutoff is not None and not 1 <= cutoff <= net.num_ws:
+        raise DataError(f"truncation cutoff must be in 1..{net.num_ws} (this model's style layers), "
+                        f"got {cutoff}")
+
+
+def forward(g: Generator, z: torch.Tensor, c: torch.Tensor | None,
+            truncation: Truncation | None = None) -> torch.Tensor:
+    """G(z, c) truncated where the net truncates: in w toward `w_avg` for style-based nets (the first
+    `cutoff` layers, noise inputs fixed as in eval mode), in z for the others. The one place that
+    chooses, so grids, walks, metrics and the API agree."""
+    s = style_of(g)
+    if s is not None and truncation is not None:
+        check_cutoff(s, truncation.cutoff)
+        ws = s.mapping(z, c, psi=truncation.psi, cutoff=truncation.cutoff)
+        return s.synthesis(ws, noise="const").clamp(-1, 1)
+    if truncation is not None:
+        z = truncation(z)
+    return g(z, c)
 
 
 def as_truncation(t: float | Truncation | None) -> Truncation | None:
@@ -138,6 +182,11 @@ def parse_seeds(text: str, limit: int = MAX_SEEDS) -> list[int]:
     if max(seeds) >= 2**63:
         raise DataError(f"seeds must be below 2**63, got {max(seeds)}")
     return seeds
+
+
+def check_space(space: str) -> None:
+    if space not in SPACES:
+        raise DataError(f"unknown walk space {space!r} (known: {', '.join(SPACES)})")
 
 
 def check_noise(kind: str) -> None:
@@ -219,8 +268,9 @@ def iter_generate(g: Generator, noise: str, n: int, gen: torch.Generator,
     was_training = g.training
     g.eval()
     try:
-        for z, c in iter_inputs(g.spec, noise, n, gen, device, labels, chunk, truncation):
-            yield g(z, c).float()
+        in_w = style_of(g) is not None  # truncated in w by `forward`, not in z
+        for z, c in iter_inputs(g.spec, noise, n, gen, device, labels, chunk, None if in_w else truncation):
+            yield (forward(g, z, c, truncation) if in_w else g(z, c)).float()
     finally:
         g.train(was_training)
 
@@ -462,17 +512,16 @@ class LoadedGenerator:
             raise DataError(f"this generator is class-conditional: pass labels (0..{self.num_classes - 1})")
         trunc = as_truncation(truncation)
         z = z.to(self.device)
-        if trunc is not None:
-            z = trunc(z)
         step = chunk_size(self.data_shape)
-        parts = [self.net(z[i:i + step], None if y is None else y[i:i + step]).float()
+        parts = [forward(self.net, z[i:i + step], None if y is None else y[i:i + step], trunc).float()
                  for i in range(0, len(z), step)]
-        return torch.cat(parts) if parts else self.net(z, y).float()
+        return torch.cat(parts) if parts else forward(self.net, z, y, trunc).float()
 
     def sample(self, n: int, seed: int = 0, labels: Labels = None,
                truncation: float | Truncation | None = None) -> torch.Tensor:
         """n samples from the training noise (seeded); classes drawn uniformly unless given;
-        `truncation` a psi in (0, 1] (or a Truncation) pulls z toward the mean latent."""
+        `truncation` a psi in (0, 1] (or a Truncation) pulls z toward the mean latent; for style-based
+        models it pulls w toward w_avg (psi in [0, 1], Truncation(psi, cutoff=K): first K layers)."""
         check_count(n, "n")
         y = as_labels(labels, n, self.num_classes, self.device)
         return generate(self.net, self.noise_kind, n, self.generator(seed), y,
@@ -527,21 +576,136 @@ class LoadedGenerator:
         return latent_path(self.noise_kind, z_keys, frames, loop), cls
 
     def interpolate(self, keys: Sequence[int] | torch.Tensor, frames: int = 60, label: int | None = None,
-                    truncation: float | Truncation | None = None, loop: bool = True) -> torch.Tensor:
+                    truncation: float | Truncation | None = None, loop: bool = True,
+                    space: str = "z") -> torch.Tensor:
         """Samples along a walk through latents: `keys` are seeds (their latents) or a (k, z_dim)
         tensor (e.g. torch.stack([z_a, z_b]) with loop=False). Gaussian noise walks by slerp,
         uniform noise in straight lines. A class-conditional walk holds one class: `label`, else
-        the first seed's. loop=True comes back round to the first key."""
+        the first seed's. loop=True comes back round to the first key. space="w" (style-based
+        models) walks in straight lines between the keys' (truncated) ws instead: w space is
+        where a style net's images change most evenly (StyleGAN sec. 4)."""
+        check_space(space)
+        if space == "w":
+            ws = self.walk_ws(keys, frames, label, truncation, loop)
+            return self.synthesize(ws)
         z, cls = self.walk_latents(keys, frames, label, loop)
         return self(z, cls, truncation)
 
     def walk_gif(self, path: str | Path, seeds: Sequence[int] = (0, 1, 2, 3), frames: int = 60,
-                 label: int | None = None, truncation: float | None = None, fps: int = 20) -> Path:
+                 label: int | None = None, truncation: float | Truncation | None = None, fps: int = 20,
+                 space: str = "z") -> Path:
         """Write an endless latent walk through `seeds` as an animated GIF (image models), its
-        provenance in the GIF's comment."""
+        provenance in the GIF's comment; space="w" for a walk in a style-based model's w space."""
         from .media import write_walk
 
-        return write_walk(self, path, seeds, frames, label=label, truncation=truncation, fps=fps)
+        return write_walk(self, path, seeds, frames, label=label, truncation=truncation, fps=fps,
+                          space=space)
+
+    # --- style-based models (g.arch=style): w space ---------------------------------------------
+    @property
+    def is_style(self) -> bool:
+        """Whether G is style-based (a mapping network to w, then synthesis): w-space controls work."""
+        return style_of(self.net) is not None
+
+    @property
+    def style(self) -> Any:
+        """G as a StyleGenerator; a one-line DataError for other nets."""
+        s = style_of(self.net)
+        if s is None:
+            arch = self.config.g.arch if self.config is not None else type(self.net).__name__
+            raise DataError(f"this needs a style-based model (g.arch=style); this run's G is g.arch={arch}")
+        return s
+
+    @property
+    def num_ws(self) -> int:
+        return self.style.num_ws
+
+    @torch.no_grad()
+    def ws(self, z: torch.Tensor, labels: Labels = None,
+           truncation: float | Truncation | None = None) -> torch.Tensor:
+        """A style model's per-layer styles (n, num_ws, w_dim) for z, truncated in w when asked."""
+        s = self.style
+        if z.dim() != 2 or z.shape[1] != self.z_dim:
+            raise DataError(f"z must have shape (n, {self.z_dim}), got {tuple(z.shape)}")
+        y = as_labels(labels, len(z), self.num_classes, self.device)
+        if self.num_classes and y is None:
+            raise DataError(f"this generator is class-conditional: pass labels (0..{self.num_classes - 1})")
+        trunc = as_truncation(truncation)
+        psi, cutoff = (1.0, None) if trunc is None else (trunc.psi, trunc.cutoff)
+        check_cutoff(s, cutoff)
+        return s.mapping(z.to(self.device), y, psi=psi, cutoff=cutoff).float()
+
+    def seed_ws(self, seeds: Sequence[int], labels: Labels = None,
+                truncation: float | Truncation | None = None) -> torch.Tensor:
+        """One (num_ws, w_dim) style stack per seed: the ws of `sample_seeds(seeds)`'s images."""
+        z, y = self.seed_inputs(seeds, labels)
+        return self.ws(z, y, truncation)
+
+    @torch.no_grad()
+    def synthesize(self, ws: torch.Tensor) -> torch.Tensor:
+        """Images for ws (n, num_ws, w_dim) (or (n, w_dim): one w for every layer), chunked, with the
+        fixed noise inputs of eval mode: the same images `sample` gives for the same ws."""
+        s = self.style
+        if ws.dim() == 2:
+            ws = ws[:, None].expand(-1, s.num_ws, -1)
+        if ws.dim() != 3 or tuple(ws.shape[1:]) != (s.num_ws, s.w_dim):
+            raise DataError(f"ws must have shape (n, {s.num_ws}, {s.w_dim}) or (n, {s.w_dim}), "
+                            f"got {tuple(ws.shape)}")
+        ws = ws.to(self.device, torch.float32)
+        step = chunk_size(self.data_shape)
+        return torch.cat([s.synthesis(ws[i:i + step], noise="const").clamp(-1, 1).float()
+                          for i in range(0, len(ws), step)])
+
+    def walk_ws(self, keys: Sequence[int] | torch.Tensor, frames: int = 60, label: int | None = None,
+                truncation: float | Truncation | None = None, loop: bool = True) -> torch.Tensor:
+        """The ws (frames, num_ws, w_dim) of a straight-line walk in w through the keys: seeds (their
+        ws, truncated when asked) or a (k, num_ws, w_dim) tensor of ws."""
+        s = self.style
+        if isinstance(keys, torch.Tensor):
+            key_ws = keys.to(self.device, torch.float32)
+            if key_ws.dim() != 3 or tuple(key_ws.shape[1:]) != (s.num_ws, s.w_dim):
+                raise DataError(f"walk ws must have shape (k, {s.num_ws}, {s.w_dim}), "
+                                f"got {tuple(key_ws.shape)}")
+        else:
+            if not 2 <= len(keys) <= MAX_KEYS:
+                raise DataError(f"a walk needs 2 to {MAX_KEYS} seeds, got {len(keys)}")
+            z, y = self.seed_inputs(keys)
+            if label is not None:
+                y = as_labels(label, len(keys), self.num_classes, self.device)
+            key_ws = self.ws(z, y, truncation)
+        flat = latent_path("uniform", key_ws.reshape(len(key_ws), -1), frames, loop)  # straight lines
+        return flat.reshape(frames, s.num_ws, s.w_dim)
+
+    def mix(self, row_seeds: Sequence[int], col_seeds: Sequence[int], layers: tuple[int, int] | None = None,
+            truncation: float | Truncation | None = None, labels: Labels = None
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Style mixing (StyleGAN fig. 3): (rows (R, C, H, W), cols (K, C, H, W), mixed (R, K, C, H, W)).
+        mixed[i, j] has row seed i's styles except layers A..B (`layers`, inclusive; default the
+        finer half, num_ws // 2 .. num_ws - 1), which come from column seed j. Rows and cols are
+        the seeds' own images (what `sample_seeds` gives)."""
+        s = self.style
+        for what, seeds in (("row", row_seeds), ("column", col_seeds)):
+            if not 1 <= len(seeds) <= MAX_MIX:
+                raise DataError(f"a mixing grid takes 1 to {MAX_MIX} {what} seeds, got {len(seeds)}")
+        a, b = (s.num_ws // 2, s.num_ws - 1) if layers is None else layers
+        if not 0 <= a <= b < s.num_ws:
+            raise DataError(f"mixing layers must satisfy 0 <= A <= B <= {s.num_ws - 1} (this model has "
+                            f"{s.num_ws} style layers), got {a}-{b}")
+        rw = self.seed_ws(row_seeds, labels, truncation)
+        cw = self.seed_ws(col_seeds, labels, truncation)
+        mixed = rw[:, None].repeat(1, len(cw), 1, 1)
+        mixed[:, :, a:b + 1] = cw[None, :, a:b + 1]
+        x = self.synthesize(mixed.reshape(-1, s.num_ws, s.w_dim))
+        return self.synthesize(rw), self.synthesize(cw), x.reshape(len(rw), len(cw), *x.shape[1:])
+
+    def project(self, image: Any, steps: int = 300, wplus: bool = False, seed: int = 0,
+                progress: bool = False, **options: Any) -> Any:
+        """Find the w (or w+, one w per layer) whose image is closest to `image` (a file path, or a
+        tensor (C, H, W) in [-1, 1]): see projection.project. Returns a projection.Projection."""
+        from .projection import project, read_target
+
+        target = read_target(image, self.data_shape) if not isinstance(image, torch.Tensor) else image
+        return project(self, target, steps=steps, wplus=wplus, seed=seed, progress=progress, **options)
 
     def one_way(self, direction: str | None = None) -> LoadedGenerator:
         """A CycleGAN model as one of its translators (`direction` AtoB, the default, or BtoA): what serving
@@ -565,14 +729,20 @@ class LoadedGenerator:
 
         return translate_images(self, images, direction, masks)
 
-    def provenance(self, seeds: str = "", labels: str = "", truncation: float | None = None,
+    def provenance(self, seeds: str = "", labels: str = "", truncation: float | Truncation | None = None,
                    what: str = "") -> Provenance:
-        """What this generator stamps on a file it made with these inputs."""
+        """What this generator stamps on a file it made with these inputs (a style model's
+        truncation is said to be in w, with its cutoff)."""
         from .provenance import Provenance
 
+        trunc = as_truncation(truncation)
+        if trunc is not None and trunc.psi != 1 and self.is_style:
+            cut = f", first {trunc.cutoff} of {self.num_ws} layers" if trunc.cutoff is not None else ""
+            note = f"truncated in w toward w_avg{cut}"
+            what = f"{what}; {note}" if what else note
         return Provenance(generator=self.fingerprint, checkpoint=self.source, step=self.step,
                           ema=self.ema, noise=self.noise_kind, seeds=seeds, labels=labels,
-                          truncation=1.0 if truncation is None else float(truncation), what=what)
+                          truncation=1.0 if trunc is None else float(trunc.psi), what=what)
 
 
 def load(path: str | Path, device: str | torch.device = "auto", use_ema: bool = True) -> LoadedGenerator:
@@ -600,9 +770,20 @@ def check_label(g: LoadedGenerator, label: int | None) -> None:
         raise DataError(f"--label must be in 0..{g.num_classes - 1}, got {label}")
 
 
+def check_truncation(g: LoadedGenerator, truncation: Truncation | None) -> None:
+    """Refuse, before any work, a truncation this model cannot apply (psi 0 or a cutoff on a z-truncated
+    model, a cutoff beyond a style model's layers)."""
+    if truncation is None:
+        return
+    if g.is_style:
+        check_cutoff(g.style, truncation.cutoff)
+    else:
+        truncation(torch.zeros(1, max(1, g.z_dim)))
+
+
 def write_samples(run: str | Path, n: int, seed: int, out: str | Path, use_ema: bool = True,
                   label: int | None = None, device: str | None = None, progress: bool = False,
-                  truncation: float | None = None) -> Path:
+                  truncation: float | Truncation | None = None) -> Path:
     """Write n generated samples to .csv / .npy, or (images) a .png grid; the name picks.
 
     Samples are generated and written a chunk at a time into a temporary file renamed at the end:
@@ -619,10 +800,10 @@ def write_samples(run: str | Path, n: int, seed: int, out: str | Path, use_ema: 
     if out.suffix not in (".csv", ".npy", ".png"):
         raise DataError(f"output {out} must end in .csv, .npy or .png")
     check_count(n, "-n", MAX_GRID if out.suffix == ".png" else MAX_SAMPLES)
-    if truncation is not None:
-        check_psi(truncation)
+    truncation = as_truncation(truncation)
     g = load(run, device=device or "auto", use_ema=use_ema)  # where this machine samples fastest
     check_label(g, label)
+    check_truncation(g, truncation)
     if out.suffix == ".png":
         from .media import write_grid
 

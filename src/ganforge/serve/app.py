@@ -194,6 +194,10 @@ def _check(req: SampleRequest, model: ServedModel, limits: Limits) -> None:
         bad = next((v for v in values if not 0 <= v < k), None)
         if bad is not None:
             raise ApiError(422, f"unknown label {bad}: the classes are 0..{k - 1}", "labels")
+    if req.truncation is not None and req.truncation != 1 and model.truncates_in_w:
+        from .model import TRUNCATION_IN_W
+
+        raise ApiError(422, TRUNCATION_IN_W, "truncation")
     if req.format == "png" and not model.images:
         raise ApiError(422, "png is for image models; this one makes points (use npy or json)", "format")
     if req.format == "json" and req.n * math.prod(model.spec.data_shape) > limits.max_json_values:

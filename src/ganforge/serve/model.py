@@ -40,6 +40,11 @@ MAX_EVAL_JSON = 1 << 20  # bytes of eval.json read for /v1/model
 TILE, OVERLAP = 128, 32  # super-resolution tiles: one tile's activations in memory, whatever the upload
 
 
+TRUNCATION_IN_W = ("this is a style-based model: its truncation pulls w toward the mean w, which the "
+                   "server does not apply (it never truncates z instead); sample with `ganforge sample "
+                   "RUN --truncation PSI` or ganforge.load(RUN).sample(n, truncation=PSI)")
+
+
 class Refused(DataError):
     """An upload this model cannot translate: the field at fault and a one-line reason."""
 
@@ -64,6 +69,7 @@ class ServedModel:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     task: str = "generate"  # the run's task.kind: how an image-to-image G is run
     class_names: tuple[str, ...] = ()
+    truncates_in_w: bool = False  # a style-based G: truncation belongs in w, which the server does not apply
 
     @property
     def images(self) -> bool:
@@ -89,6 +95,8 @@ class ServedModel:
                truncation: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """G's inputs for one request on the CPU, drawn exactly as `g.sample(n, seed, ...)` draws them."""
         cpu = torch.device("cpu")
+        if truncation is not None and truncation != 1 and self.truncates_in_w:
+            raise DataError(TRUNCATION_IN_W)
         y = as_labels(labels, n, self.spec.num_classes, cpu)
         gen = torch.Generator().manual_seed(seed)
         trunc = Truncation(truncation) if truncation is not None else None
@@ -181,6 +189,8 @@ def _info(m: ServedModel, arch: str, data: str, scores: dict[str, Any]) -> dict[
         "formats": ["png"] if m.can_translate else ["png", "npy", "json"] if m.images else ["npy", "json"],
         "scores": scores,
     }
+    if m.truncates_in_w:
+        info["truncation"] = "not served: a style-based model truncates w (use ganforge sample)"
     if m.can_translate:
         any_size = m.task in TILED_TASKS
         c, h, w = m.image_channels, *spec.cond_shape[1:]
@@ -219,7 +229,7 @@ def _from_onnx_file(path: Path) -> ServedModel:
     step = int(meta.get("step", "0") or 0)
     m = ServedModel(og.spec, og.noise_kind, "onnx", meta.get("generator", ""), step,
                     meta.get("checkpoint", str(path)), meta.get("ema") == "true", net=og, task=og.task,
-                    class_names=og.class_names)
+                    class_names=og.class_names, truncates_in_w=og.truncates_in_w)
     m.info = _info(m, "onnx", "", {})
     return m
 
@@ -240,7 +250,7 @@ def _from_checkpoint(path: Path, backend: str, device: str, use_ema: bool,
                                     g.provenance(what="served by onnxruntime"), task, g.class_names)
             net = OnnxGenerator(onnx_path)
     m = ServedModel(g.net.spec, g.noise_kind, backend, g.fingerprint, g.step, g.source, g.ema, net=net,
-                    device=g.device, task=task, class_names=g.class_names)
+                    device=g.device, task=task, class_names=g.class_names, truncates_in_w=g.is_style)
     run_dir = path if path.is_dir() else run_dir_of(g.source)
     m.info = _info(m, g.config.g.arch, g.config.data.name, _scores(run_dir))
     return m
