@@ -149,7 +149,7 @@ def train_eval(x, y, weights, test_x, test_y, steps: int, seed: int, width: int)
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    xt, yt = torch.from_numpy(np.ascontiguousarray(x)).unsqueeze(1), torch.from_numpy(y.astype("int64"))
+    xt, yt = torch.from_numpy(np.array(x)).unsqueeze(1), torch.from_numpy(y.astype("int64"))
     w = torch.tensor(weights, dtype=torch.float32) if weights is not None else None
     net = LeNet(width, ALL_CLASSES)
     max_lr, batch, s = 3e-3, 64, 2
@@ -181,7 +181,7 @@ def predict(net, x):  # noqa: ANN001, ANN201
     import torch
 
     with torch.no_grad():
-        xt = torch.from_numpy(np.ascontiguousarray(x)).unsqueeze(1)
+        xt = torch.from_numpy(np.array(x)).unsqueeze(1)
         return np.concatenate([net(c.float() / 127.5 - 1.0)[1].argmax(1).numpy() for c in xt.split(1000)])
 
 
