@@ -306,7 +306,7 @@ def main() -> None:
     p.add_argument("--keep", type=float, default=0.01, help="share of the rare class kept")
     p.add_argument("--gan-cpu-min", type=float, default=10.0)
     p.add_argument("--gan-seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=1200, help="classifier steps (batch 64), every variant")
+    p.add_argument("--steps", type=int, default=1500, help="classifier steps (batch 64), every variant")
     p.add_argument("--width", type=int, default=8, help="LeNet width")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--variants", default=",".join(VARIANTS))
