@@ -23,7 +23,7 @@ def test_psi_zero_gives_one_image_for_every_seed(g):
     assert float((x - x[:1]).abs().max()) < 1e-5  # the same image (up to batched float rounding)
     # that image is the mean w's, made by synthesis alone
     w_avg = g.style.w_avg[None, None].expand(1, g.num_ws, -1)
-    assert torch.allclose(x[0], g.synthesize(w_avg)[0], atol=1e-6)
+    assert torch.allclose(x[0], g.synthesize(w_avg)[0], atol=1e-4)
     assert not torch.equal(g.sample(6, seed=3)[0], g.sample(6, seed=3)[1])  # untruncated: they differ
 
 
@@ -34,7 +34,7 @@ def test_psi_one_is_untruncated_and_psi_pulls_w_toward_w_avg(g):
     w_avg = g.style.w_avg
     assert torch.allclose(half, w_avg + 0.5 * (full - w_avg), atol=1e-6)  # truncated in w...
     assert not torch.allclose(g(z, truncation=0.5), g(z * 0.5), atol=1e-3)  # ...not in z
-    assert torch.allclose(g(z, truncation=0.5), g.synthesize(half), atol=1e-6)
+    assert torch.allclose(g(z, truncation=0.5), g.synthesize(half), atol=1e-4)
 
 
 def test_cutoff_truncates_only_the_first_layers(g):
@@ -43,21 +43,22 @@ def test_cutoff_truncates_only_the_first_layers(g):
     assert torch.allclose(cut[:, :2], g.style.w_avg.expand(4, 2, -1), atol=1e-6)
     assert torch.equal(cut[:, 2:], full[:, 2:])
     x = g(z, truncation=Truncation(0.0, cutoff=2))
-    assert torch.allclose(x, g.synthesize(cut), atol=1e-6)
+    assert torch.allclose(x, g.synthesize(cut), atol=1e-4)
     with pytest.raises(DataError, match=r"cutoff must be in 1\.\.6"):
         g.sample(2, truncation=Truncation(0.5, cutoff=7))
 
 
 def test_mixing_grid_sources_match_plain_samples_and_cells_mix_layers(g):
+    """Batches of other sizes run other conv kernels: equal to 1e-4, not bit for bit."""
     rows, cols, mixed = g.mix([0, 1, 2], [5, 6], layers=(3, 5))
     assert rows.shape == (3, 1, 16, 16) and cols.shape == (2, 1, 16, 16) and mixed.shape == (3, 2, 1, 16, 16)
-    assert torch.allclose(rows, g.sample_seeds([0, 1, 2]), atol=1e-6)
-    assert torch.allclose(cols, g.sample_seeds([5, 6]), atol=1e-6)
+    assert torch.allclose(rows, g.sample_seeds([0, 1, 2]), atol=1e-4)
+    assert torch.allclose(cols, g.sample_seeds([5, 6]), atol=1e-4)
     rw, cw = g.seed_ws([1]), g.seed_ws([6])
     want = torch.cat([rw[:, :3], cw[:, 3:]], 1)
-    assert torch.allclose(mixed[1, 1], g.synthesize(want)[0], atol=1e-6)
+    assert torch.allclose(mixed[1, 1], g.synthesize(want)[0], atol=1e-4)
     # all layers from the column: the column's own image; none taken would need A > B (refused)
-    assert torch.allclose(g.mix([0], [5], layers=(0, 5))[2][0, 0], cols[0], atol=1e-6)
+    assert torch.allclose(g.mix([0], [5], layers=(0, 5))[2][0, 0], cols[0], atol=1e-4)
     with pytest.raises(DataError, match="mixing layers"):
         g.mix([0], [5], layers=(4, 6))
 
