@@ -41,3 +41,33 @@ def write_results(lines: list[str], out: str | Path, t0: float) -> None:
     print(text)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(text)
+
+
+def train_to_budgets(cfg, out: Path, budgets_min: list[float]) -> dict[str, dict]:  # noqa: ANN001
+    """Train `cfg` from scratch, checkpointing the first time this process's CPU time crosses each
+    budget (minutes); stops after the last. Returns {budget: {step, cpu_s, path}}."""
+    import time
+
+    from ganforge.training import Trainer, fit
+    from ganforge.training.callbacks import Callback
+    from ganforge.training.state import checkpoint_path, save_checkpoint
+
+    budgets = sorted(budgets_min)
+    marks: dict[str, dict] = {}
+    c0 = time.process_time()
+
+    class Budget(Callback):
+        def on_step(self, trainer, stats) -> None:  # noqa: ANN001
+            cpu = time.process_time() - c0
+            while budgets and cpu >= budgets[0] * 60:
+                b = budgets.pop(0)
+                path = save_checkpoint(trainer, checkpoint_path(out, trainer.step))
+                marks[str(b)] = {"step": trainer.step, "cpu_s": cpu, "path": str(path)}
+            if not budgets:
+                raise StopIteration
+
+    try:
+        fit(Trainer(cfg), cfg.train.steps, [Budget()])
+    except StopIteration:
+        pass
+    return marks

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _runs import clean_dir, finished, write_results  # noqa: E402
+from _runs import clean_dir, finished, train_to_budgets, write_results  # noqa: E402
 
 N = 10_000
 METRICS = ["fid", "kid", "pr"]
@@ -109,26 +109,7 @@ def train_one(job: dict) -> dict:
                 torch.save(ref.g.state_dict(), path)
                 marks[str(b)] = {"step": step, "cpu_s": cpu, "path": str(path)}
     else:
-        from ganforge.training import Trainer, fit
-        from ganforge.training.callbacks import Callback
-        from ganforge.training.state import checkpoint_path, save_checkpoint
-
-        cfg = _job_cfg(job)
-
-        class Budget(Callback):
-            def on_step(self, trainer, stats) -> None:  # noqa: ANN001
-                cpu = time.process_time() - c0
-                while budgets and cpu >= budgets[0] * 60:
-                    b = budgets.pop(0)
-                    path = save_checkpoint(trainer, checkpoint_path(out, trainer.step))
-                    marks[str(b)] = {"step": trainer.step, "cpu_s": cpu, "path": str(path)}
-                if not budgets:
-                    raise StopIteration
-
-        try:
-            fit(Trainer(cfg), cfg.train.steps, [Budget()])
-        except StopIteration:
-            pass
+        marks.update(train_to_budgets(_job_cfg(job), out, budgets))
     rec = {**job, "marks": marks}
     (out / "bench.json").write_text(json.dumps(rec, indent=1))
     return rec

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _runs import clean_dir, finished, write_results  # noqa: E402
+from _runs import clean_dir, finished, train_to_budgets, write_results  # noqa: E402
 
 RECIPES = {  # data set -> (recipe, feature space)
     "mnist": ("mnist-dcgan", "lenet-mnist"),
@@ -39,10 +39,6 @@ def train_one(job: dict) -> dict:
     import torch
 
     from ganforge import config
-    from ganforge.training import Trainer, fit
-    from ganforge.training.callbacks import Callback
-    from ganforge.training.state import checkpoint_path, save_checkpoint
-
     torch.set_num_threads(1)
     out = Path(job["dir"])
     if rec := finished(job, "budgets"):
@@ -50,25 +46,7 @@ def train_one(job: dict) -> dict:
     cfg = config.load(ROOT / "configs" / f"{job['recipe']}.yaml",
                       ["train.threads=1", "train.steps=1000000", f"seed={job['seed']}"])
     clean_dir(out)
-    budgets = sorted(job["budgets"])
-    marks: dict[str, dict] = {}
-    c0 = time.process_time()
-
-    class Budget(Callback):
-        def on_step(self, trainer, stats) -> None:  # noqa: ANN001
-            cpu = time.process_time() - c0
-            while budgets and cpu >= budgets[0] * 60:
-                b = budgets.pop(0)
-                path = checkpoint_path(out, trainer.step)
-                save_checkpoint(trainer, path)
-                marks[str(b)] = {"step": trainer.step, "cpu_s": cpu, "path": str(path)}
-            if not budgets:
-                raise StopIteration
-
-    try:
-        fit(Trainer(cfg), cfg.train.steps, [Budget()])
-    except StopIteration:
-        pass
+    marks = train_to_budgets(cfg, out, job["budgets"])
     rec = {**job, "marks": marks}
     (out / "bench.json").write_text(json.dumps(rec, indent=1))
     return rec

@@ -501,15 +501,20 @@ class LoadedGenerator:
         """A CPU generator: the same seed gives the same noise (and samples) on every device."""
         return torch.Generator().manual_seed(seed)
 
-    @torch.no_grad()
-    def __call__(self, z: torch.Tensor, labels: Labels = None,
-                 truncation: float | Truncation | None = None) -> torch.Tensor:
-        """G(z', labels) with z' = z truncated (when asked), in chunks of bounded memory."""
+    def _labels_for(self, z: torch.Tensor, labels: Labels) -> torch.Tensor | None:
+        """Check z's shape; the labels as a tensor on the device (None for an unconditional G)."""
         if z.dim() != 2 or z.shape[1] != self.z_dim:
             raise DataError(f"z must have shape (n, {self.z_dim}), got {tuple(z.shape)}")
         y = as_labels(labels, len(z), self.num_classes, self.device)
         if self.num_classes and y is None:
             raise DataError(f"this generator is class-conditional: pass labels (0..{self.num_classes - 1})")
+        return y
+
+    @torch.no_grad()
+    def __call__(self, z: torch.Tensor, labels: Labels = None,
+                 truncation: float | Truncation | None = None) -> torch.Tensor:
+        """G(z', labels) with z' = z truncated (when asked), in chunks of bounded memory."""
+        y = self._labels_for(z, labels)
         trunc = as_truncation(truncation)
         z = z.to(self.device)
         step = chunk_size(self.data_shape)
@@ -625,11 +630,7 @@ class LoadedGenerator:
            truncation: float | Truncation | None = None) -> torch.Tensor:
         """A style model's per-layer styles (n, num_ws, w_dim) for z, truncated in w when asked."""
         s = self.style
-        if z.dim() != 2 or z.shape[1] != self.z_dim:
-            raise DataError(f"z must have shape (n, {self.z_dim}), got {tuple(z.shape)}")
-        y = as_labels(labels, len(z), self.num_classes, self.device)
-        if self.num_classes and y is None:
-            raise DataError(f"this generator is class-conditional: pass labels (0..{self.num_classes - 1})")
+        y = self._labels_for(z, labels)
         trunc = as_truncation(truncation)
         psi, cutoff = (1.0, None) if trunc is None else (trunc.psi, trunc.cutoff)
         check_cutoff(s, cutoff)
