@@ -75,6 +75,10 @@ def test_cli_sample_writes_a_csv_with_the_condition(fitted, tmp_path, capsys):
     assert "'pink' is not a value of column 'colour'" in err and "\n" not in err
     assert main(["sample", str(ckpt), "-n", "5", "-o", str(tmp_path / "x.png")]) == 2
     assert "writes .csv files" in capsys.readouterr().err
+    for flags in (["--truncation", "0"], ["--mix", "0-1:2-3"]):  # image-only flags: one line, naming the flag
+        assert main(["sample", str(ckpt), "-n", "5", "-o", str(out), *flags]) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"{flags[0]} is for image and point models" in err and "\n" not in err
 
 
 def test_recipe_matches_the_wine_config():

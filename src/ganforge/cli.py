@@ -495,9 +495,10 @@ def _sample_table(args: argparse.Namespace) -> int:
     from .errors import DataError
     from .tabular import parse_conditions, write_table_samples
 
-    other = [flag for flag, on in (("--label", args.label is not None), ("--truncation", args.truncation),
+    other = [flag for flag, on in (("--label", args.label is not None),
+                                   ("--truncation", args.truncation is not None),
                                    ("--seeds", args.seeds), ("--outdir", args.outdir),
-                                   ("--interpolate", args.interpolate)) if on]
+                                   ("--interpolate", args.interpolate), ("--mix", args.mix)) if on]
     if other:
         raise DataError(f"{other[0]} is for image and point models; a table model takes -n, --seed, "
                         "-o FILE.csv and --condition COL=VALUE")
