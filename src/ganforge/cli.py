@@ -542,7 +542,7 @@ def _cmd_project(args: argparse.Namespace) -> int:
     from .projection import project, read_target, write_projection
 
     g = load(args.run, device=args.device or "auto", use_ema=not args.no_ema)
-    g.style  # noqa: B018  (a one-line error for other nets, before reading anything)
+    g.require_style()  # a one-line error for other nets, before reading the image
     target = read_target(args.image, g.data_shape)
     proj = project(g, target, steps=args.steps, wplus=args.wplus, seed=args.seed, progress=not args.quiet)
     paths = write_projection(g, proj, args.output, source=Path(args.image).name)

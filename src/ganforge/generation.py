@@ -615,6 +615,10 @@ class LoadedGenerator:
     @property
     def style(self) -> Any:
         """G as a StyleGenerator; a one-line DataError for other nets."""
+        return self.require_style()
+
+    def require_style(self) -> Any:
+        """G as a StyleGenerator, or a one-line DataError naming this run's G."""
         s = style_of(self.net)
         if s is None:
             arch = self.config.g.arch if self.config is not None else type(self.net).__name__
