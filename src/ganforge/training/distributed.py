@@ -198,6 +198,9 @@ def session(world: World, device: torch.device, timeout_s: float) -> Iterator[Wo
                                f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     try:
         yield world
+        # leave together: a rank tearing gloo down while another still talks to it (rank 0 writing
+        # the last checkpoint) aborted with "terminate called without an active exception"
+        world.barrier()
     finally:
         dist.destroy_process_group()
 
