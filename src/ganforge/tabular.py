@@ -103,7 +103,7 @@ class TableModel:
             col, value = next(iter(wanted.items()))
             k = self.cond.names.index(f"{col}={value}")
             return torch.full((n,), k, dtype=torch.int64)
-        return draw_conditions(self.cond, self.cond.cumulative(log=False), n, gen, torch.device("cpu"))
+        return draw_conditions(self.cond, self.cond.cumulative(log=False), n, gen, gen.device)
 
 
 def _match(col: str, value: Any, categories: list[Any]) -> Any:

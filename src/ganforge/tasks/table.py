@@ -164,8 +164,8 @@ class TableTask(FromNoise, TaskDefaults):
         if not self.num_classes:
             idx = self.draws()(len(self.rows), n, gen)
             return self.rows[idx].to(self.device), None
-        c = draw_conditions(self.cond, self.cum_log, n, gen, torch.device("cpu"))
-        pick = (draw_uniform((n,), gen, torch.device("cpu"), torch.float64) * self.class_count[c]).long()
+        c = draw_conditions(self.cond, self.cum_log, n, gen, gen.device)
+        pick = (draw_uniform((n,), gen, gen.device, torch.float64) * self.class_count[c]).long()
         idx = self.class_rows[self.class_start[c] + torch.minimum(pick, self.class_count[c] - 1)]
         return self.rows[idx].to(self.device), c.to(self.device)
 
