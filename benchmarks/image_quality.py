@@ -85,7 +85,8 @@ def train_one(job: dict) -> dict:
     out = Path(job["dir"])
     if rec := finished(job, "budgets"):
         return rec
-    clean_dir(out)
+    if _extendable(job) is None:
+        clean_dir(out)
     budgets = sorted(job["budgets"])
     marks: dict[str, dict] = {}
     c0 = time.process_time()
@@ -109,10 +110,35 @@ def train_one(job: dict) -> dict:
                 torch.save(ref.g.state_dict(), path)
                 marks[str(b)] = {"step": step, "cpu_s": cpu, "path": str(path)}
     else:
-        marks.update(train_to_budgets(_job_cfg(job), out, budgets))
+        resume = None
+        if (earlier := _extendable(job)) is not None:  # keep its marks, go on from its last one
+            marks.update(earlier)
+            resume = max(earlier.values(), key=lambda m: m["cpu_s"])
+            budgets = [b for b in budgets if str(b) not in earlier]
+        marks.update(train_to_budgets(_job_cfg(job), out, budgets, resume=resume))
     rec = {**job, "marks": marks}
     (out / "bench.json").write_text(json.dumps(rec, indent=1))
     return rec
+
+
+def _extendable(job: dict) -> dict[str, dict] | None:
+    """The marks (of those asked for) of a finished ganforge run of this job whose budgets all come
+    before the new ones it lacks (a 5,10 run extends to 5,10,20 by resuming its 10-minute checkpoint); None
+    when the job must start from scratch (--fresh, the reference loop, whose files hold G alone)."""
+    done = Path(job["dir"]) / "bench.json"
+    if job["fresh"] or RECIPES[job["recipe"]] is None or not done.exists():
+        return None
+    rec = json.loads(done.read_text())
+    old = sorted(float(b) for b in rec.get("budgets", []))
+    new = sorted(job["budgets"])
+    if rec.get("extra") != job["extra"] or rec.get("seed") != job["seed"] or not old:
+        return None
+    missing = set(new) - set(old)
+    if not missing or min(missing) <= old[-1]:
+        return None
+    if any(not Path(m["path"]).exists() for m in rec["marks"].values()):
+        return None
+    return {k: m for k, m in rec["marks"].items() if float(k) in new}
 
 
 def real_sets(data: str, size: int = 0):  # noqa: ANN201
