@@ -191,13 +191,13 @@ def score(recs: list[dict]) -> list[dict]:
     refs: dict[tuple[str, int], tuple] = {}
     for rec in recs:
         data = rec["data"]
-        size = 32 if rec["recipe"] == "sngan" else 0
+        size = _trained_size(rec)
         ext = build_extractor(SPACES[data], (1, 28, 28), progress=False)
         if (data, size) not in refs:
             ref, (floor_x, floor_ref) = real_sets(data, size)
             fl = compute(METRICS, floor_x, floor_ref or ref, ext, seed=0)
             refs[(data, size)] = (ref, fl)
-            rows.append({"data": data, "row": f"real vs real (floor{', 32 px' if size else ''})",
+            rows.append({"data": data, "row": f"real vs real (floor{f', {size} px' if size else ''})",
                          "budget": "-", "step": "-", **_numbers(fl), "space": ext})
         ref = refs[(data, size)][0]
         for b, m in sorted(rec["marks"].items(), key=lambda kv: float(kv[0])):
@@ -213,6 +213,16 @@ def score(recs: list[dict]) -> list[dict]:
             rows.append({"data": data, "row": f"{name} ({how})", "budget": f"{float(b):g}",
                          "step": m["step"], **_numbers(compute(METRICS, x, ref, ext, seed=0)), "space": ext})
     return rows
+
+
+def _trained_size(rec: dict) -> int:
+    """The side the job's data were resized to (0: as stored), read from its checkpoint's config:
+    the real images it is scored against are prepared the same way (style-fashion trains at 32 px;
+    scoring it against 28-px originals once cost it half its FID and most of its recall)."""
+    from ganforge.training.state import load_checkpoint
+
+    paths = [m["path"] for m in rec["marks"].values() if not m["path"].endswith(".pt")]
+    return load_checkpoint(Path(paths[0])).config.data.size if paths else 0
 
 
 def _numbers(rep) -> dict:  # noqa: ANN001

@@ -3,7 +3,8 @@ a projection of an MNIST digit (the first of the shared 10,000-image set, which 
 
     python scripts/style_images.py runs/style-mnist docs/
 
-Writes OUT/style-truncation.png (rows: psi 1, 0.7, 0.5, 0.3, 0; columns: seeds 0-7),
+Writes OUT/style-samples.png (64 samples of seeds 0-63, EMA G, no truncation),
+OUT/style-truncation.png (rows: psi 1, 0.7, 0.5, 0.3, 0; columns: seeds 0-7),
 OUT/style-mixing.png (`ganforge sample --mix 0-4:10-15`), OUT/style-projection.png (+ its latent and
 progress GIF; the target is the set's first digit, read from ../shared/data/mnist).
 """
@@ -29,6 +30,9 @@ def main(run: str, out: str) -> None:
     torch.set_num_threads(1)
     outdir = Path(out)
     g = ganforge.load(run, device="cpu")
+    every = list(range(64))
+    prov = g.provenance(seeds="0-63", what="samples, no truncation")
+    print(save_png(outdir / "style-samples.png", image_grid(g.sample_seeds(every), 8), prov))
     seeds = list(range(8))
     rows = [g.sample_seeds(seeds, truncation=psi) for psi in PSIS]
     prov = g.provenance(seeds="0-7", what="truncation sweep in w: rows psi " + ", ".join(map(str, PSIS)))
