@@ -17,7 +17,9 @@ target); Fashion-MNIST's floor is another 10,000 real images.
 
     python benchmarks/image_quality.py                              # everything (hours of CPU)
     python benchmarks/image_quality.py --budgets 5,10 --data mnist --recipes reference,dcgan,style
-Runs live in runs/bench-image-quality/ (a finished job is reused; --fresh retrains).
+Runs live in runs/bench-image-quality/ (a finished job is reused; one finished with earlier budgets,
+e.g. 5,10 asked for 5,10,20, resumes from its last checkpoint, its CPU time counted; --fresh
+retrains; the reference loop keeps G alone and always retrains).
 """
 
 from __future__ import annotations
