@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _runs import clean_dir, finished, write_results  # noqa: E402
+from _runs import clean_dir, finished, train_to_budgets, write_results  # noqa: E402
 
 VARIANTS = ["imbalanced", "oversample", "weights", "gan", "gan+over", "full"]
 ALL_CLASSES = 10
@@ -93,9 +93,6 @@ def train_gan(job: dict) -> dict:
     import torch
 
     from ganforge import config
-    from ganforge.training import Trainer, fit
-    from ganforge.training.callbacks import Callback
-    from ganforge.training.state import checkpoint_path, save_checkpoint
 
     torch.set_num_threads(1)
     out = Path(job["dir"])
@@ -107,19 +104,8 @@ def train_gan(job: dict) -> dict:
                        "train.conditional=true", "train.plot_every=0", "train.ckpt_every=0",
                        "data.name=npz", f"data.path={job['npz']}"])
     c0, w0 = time.process_time(), time.time()
-    state: dict = {}
-
-    class Budget(Callback):
-        def on_step(self, trainer, stats) -> None:  # noqa: ANN001
-            if time.process_time() - c0 >= job["cpu_min"] * 60:
-                state["path"] = str(save_checkpoint(trainer, checkpoint_path(out, trainer.step)))
-                state["step"] = trainer.step
-                raise StopIteration
-
-    try:
-        fit(Trainer(cfg), cfg.train.steps, [Budget()])
-    except StopIteration:
-        pass
+    (mark,) = train_to_budgets(cfg, out, [job["cpu_min"]]).values()
+    state = {"path": mark["path"], "step": mark["step"]}
     rec = {**job, **state, "cpu_s": round(time.process_time() - c0, 1), "wall_s": round(time.time() - w0, 1)}
     (out / "bench.json").write_text(json.dumps(rec, indent=1))
     return rec
