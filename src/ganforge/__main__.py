@@ -2,9 +2,15 @@ import os
 import sys
 
 from .cli import main
+from .errors import ConfigError
+from .training.distributed import from_env
 
 code = main()
-if int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ:
+try:
+    in_job = from_env().size > 1
+except ConfigError:  # malformed torchrun variables: main() has already said so in one line
+    in_job = False
+if in_job:
     # A rank of a multi-process job (torchrun's variables, with or without its agent) ends here
     # without the interpreter's teardown, after a finished job and after a failed one alike: there,
     # gloo's C++ threads were at times destroyed still joinable and the rank aborted ("terminate

@@ -142,6 +142,15 @@ def test_a_crashed_or_hung_rank_stops_the_job_in_bounded_time(tiny, tmp_path, fa
     assert load_checkpoint(run).step > 0
 
 
+def test_malformed_torchrun_variables_get_one_line(tiny, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "ganforge", "train", str(tiny), "--out", str(tmp_path / "r"),
+                        "--quiet", "--no-plots"], env=_env(RANK="0", WORLD_SIZE="two"), text=True,
+                       capture_output=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert r.stderr.strip() == ("ganforge: error: RANK, WORLD_SIZE and LOCAL_RANK must be integers "
+                                "(set by torchrun)")
+
+
 # --- in one process ------------------------------------------------------------------------------
 
 
